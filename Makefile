@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` (set up + main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
+SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Serving weight: no torch.
+$(VENV)/.serve: $(BIN)/python pyproject.toml
+	$(PIP) install -q -e .
+	@touch $@
+
+# Tests and lint on top.
+$(VENV)/.dev: $(VENV)/.serve
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.serve
+	$(BIN)/provaudit verify $(SAMPLE) --trust $(SAMPLE_TRUST) --tree
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/provenance_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

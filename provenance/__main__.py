@@ -1,0 +1,3 @@
+from provenance.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``provaudit`` command line: a root group that loads subcommands on demand."""

@@ -1,0 +1,167 @@
+"""Reading user files safely: format sniffing, truncation checks and bounded decoding.
+
+Every entry point (CLI, service) goes through here so that bad input gets the same one
+sentence everywhere. Pillow's decompression-bomb guard stays on; we make its warning
+threshold an error too, so an image over ``Image.MAX_IMAGE_PIXELS`` is refused rather
+than decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provenance.errors import ImageTooLargeError, InputError, UnsupportedFormatError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# MIME types this project signs and verifies (c2pa-rs supports each of them).
+MIME_BY_FORMAT = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+    "heif": "image/heif",
+    "avif": "image/avif",
+    "pdf": "application/pdf",
+}
+IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "gif", "tiff", "heif", "avif"})
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The container format from magic bytes, or None when it is none we handle."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == _PNG_SIGNATURE:
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if data[:5] == b"%PDF-":
+        return "pdf"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"avif", b"avis"):
+            return "avif"
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"):
+            return "heif"
+    return None
+
+
+def truncation_problem(data: bytes, fmt: str) -> str | None:
+    """A reason if the container is visibly cut short (cheap: looks at the ends only)."""
+    if fmt == "jpeg":
+        # Some encoders pad after EOI; look for the marker near the end.
+        if b"\xff\xd9" not in data[-4096:]:
+            return "the JPEG has no end-of-image marker (the file is truncated)"
+    elif fmt == "png":
+        if b"IEND" not in data[-64:]:
+            return "the PNG has no IEND chunk (the file is truncated)"
+    elif fmt == "webp":
+        declared = int.from_bytes(data[4:8], "little") + 8
+        if len(data) < declared:
+            return "the WebP is shorter than its RIFF header says (the file is truncated)"
+    return None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """Bytes of one user file, checked: known format, not truncated, bounded size."""
+
+    data: bytes
+    format: str
+    name: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def mime_type(self) -> str:
+        return MIME_BY_FORMAT[self.format]
+
+    @property
+    def is_image(self) -> bool:
+        return self.format in IMAGE_FORMATS
+
+
+def check_media(data: bytes, name: str = "input") -> MediaFile:
+    """Validate bytes as a supported, complete file; read image dimensions from the header."""
+    if not data:
+        raise InputError(f"{name} is empty.")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"{name} is not a supported image or document "
+            f"(supported: {', '.join(sorted(MIME_BY_FORMAT))})."
+        )
+    problem = truncation_problem(data, fmt)
+    if problem:
+        raise InputError(f"{name}: {problem}.")
+    width = height = None
+    if fmt in IMAGE_FORMATS and fmt not in ("heif", "avif"):
+        with _open_image(data, name) as image:
+            width, height = image.size
+    return MediaFile(data=data, format=fmt, name=name, width=width, height=height)
+
+
+def read_media(path: Path | str) -> MediaFile:
+    """Read and check a file from disk, with one sentence for every way it can be wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist.")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or exc}).") from None
+    return check_media(data, str(path))
+
+
+def _open_image(data: bytes, name: str) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLargeError(
+            f"{name} has too many pixels to decode safely "
+            f"(limit {Image.MAX_IMAGE_PIXELS:,} pixels)."
+        ) from None
+    except UnidentifiedImageError:
+        raise InputError(f"{name} is not a readable image.") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{name} is not a readable image ({exc}).") from None
+
+
+def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> Image.Image:
+    """Fully decode image bytes (bomb guard on), converted to ``mode``."""
+    from PIL import Image
+
+    image = _open_image(data, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{name} cannot be decoded ({exc}).") from None
+    return image.convert(mode) if image.mode != mode else image
+
+
+def load_image(path: Path | str, mode: str = "RGB") -> Image.Image:
+    """Read, check and decode an image file."""
+    media = read_media(path)
+    if not media.is_image:
+        raise UnsupportedFormatError(f"{media.name} is a {media.format.upper()}, not an image.")
+    return decode_image(media.data, media.name, mode)

@@ -1,0 +1,456 @@
+"""Verifying C2PA manifests: one report per asset, active manifest and ingredients alike.
+
+Facts of c2pa-rs 0.91 (through c2pa-python 0.38) that shape this module:
+
+* trust is configured only through ``c2pa.Context`` (``trust.user_anchors``); there are
+  no built-in anchors, so without ``--trust`` nothing is ever ``trusted``;
+* an untrusted signer reads as state ``Valid`` with ``signingCredential.untrusted``
+  among the active manifest's failures;
+* problems of ingredients do not appear among the active manifest's failures: they live
+  in ``validation_results.ingredientDeltas`` and in each ingredient's recorded
+  ``validation_status`` (claim v1) or ``validation_results`` (claim v2). A verifier that
+  reads only the active manifest calls a file with a forged ingredient fine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from provenance.errors import InputError, ProvauditError, UnsupportedFormatError
+from provenance.media import MediaFile, check_media, read_media
+from provenance.signing import GENERATOR_ASSERTION, IPTC_SOURCE_TYPE
+from provenance.xmp import iptc_digital_source_type
+
+if TYPE_CHECKING:
+    import c2pa
+
+State = Literal["trusted", "valid", "invalid", "absent"]
+
+# IPTC digital source types that declare generative-AI content.
+AI_SOURCE_TYPES = frozenset(
+    IPTC_SOURCE_TYPE + term
+    for term in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
+)
+_SUCCESS_SUFFIXES = (".validated", ".trusted", ".match", ".insideValidity", ".notRevoked",
+                     ".accessible")
+_INFORMATIONAL_CODES = frozenset(
+    {
+        "algorithm.deprecated",
+        "signingCredential.ocsp.skipped",
+        "signingCredential.ocsp.inaccessible",
+        "signingCredential.ocsp.unknown",
+        "timeStamp.untrusted",
+        "timeOfSigning.insideValidity",
+        "timeOfSigning.outsideValidity",
+        "ingredient.unknownProvenance",
+        "manifest.unknownProvenance",
+    }
+)
+
+
+def is_failure_code(code: str) -> bool:
+    """C2PA status codes are success, informational or failure; only failures are problems."""
+    return not code.endswith(_SUCCESS_SUFFIXES) and code not in _INFORMATIONAL_CODES
+
+
+def declares_ai(source_type: str | None) -> bool:
+    return source_type in AI_SOURCE_TYPES
+
+
+@dataclass
+class StatusEntry:
+    code: str
+    explanation: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class SignerInfo:
+    issuer: str | None
+    common_name: str | None
+    algorithm: str | None
+    signing_time: str | None
+    serial_number: str | None
+
+
+@dataclass
+class IngredientProblem:
+    ingredient: str
+    code: str
+    explanation: str | None
+    source: Literal["delta", "recorded"]
+
+
+@dataclass
+class ManifestNode:
+    """One node of the ingredient tree: an asset and the manifest that describes it."""
+
+    title: str | None
+    format: str | None
+    relationship: str | None
+    manifest: str | None
+    signer: SignerInfo | None
+    digital_source_types: list[str]
+    ai_declared: bool
+    problems: list[str]
+    thumbnail: str | None
+    ingredients: list[ManifestNode] = field(default_factory=list)
+
+
+@dataclass
+class IptcSignal:
+    """The XMP ``DigitalSourceType``: weaker than C2PA, nothing binds it to the pixels."""
+
+    digital_source_type: str
+    ai_declared: bool
+
+
+@dataclass
+class ProvenanceReport:
+    """What ``provaudit verify --json`` prints for one file (documented in the README)."""
+
+    path: str
+    state: State
+    format: str | None = None
+    active_manifest: str | None = None
+    manifests: int = 0
+    title: str | None = None
+    claim_generator: str | None = None
+    signer: SignerInfo | None = None
+    failures: list[StatusEntry] = field(default_factory=list)
+    ingredient_problems: list[IngredientProblem] = field(default_factory=list)
+    ai_declared: bool = False
+    digital_source_types: list[str] = field(default_factory=list)
+    generator: dict[str, Any] | None = None
+    iptc: IptcSignal | None = None
+    ingredients: list[ManifestNode] = field(default_factory=list)
+    certificates: list[dict[str, Any]] | None = None
+    detailed: dict[str, Any] | None = None
+
+    @property
+    def failure_codes(self) -> list[str]:
+        return sorted({entry.code for entry in self.failures})
+
+    @property
+    def ingredient_problem_codes(self) -> list[str]:
+        return sorted({problem.code for problem in self.ingredient_problems})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failure_codes"] = self.failure_codes
+        data["ingredient_problem_codes"] = self.ingredient_problem_codes
+        for optional in ("certificates", "detailed"):
+            if data[optional] is None:
+                del data[optional]
+        return data
+
+
+class ProvenanceVerifier:
+    """Reads and validates manifests against a fixed set of trust anchors.
+
+    Build one and reuse it: the c2pa Context (trust settings) is built once.
+    Remote manifest fetching and OCSP are off: verification never touches the network.
+    """
+
+    def __init__(self, trust_anchors_pem: bytes | str | None = None) -> None:
+        if isinstance(trust_anchors_pem, bytes):
+            trust_anchors_pem = trust_anchors_pem.decode("ascii", "replace")
+        self.trust_anchors_pem = trust_anchors_pem or None
+
+    @classmethod
+    def from_files(cls, paths: list[Path]) -> ProvenanceVerifier:
+        chunks: list[str] = []
+        for path in paths:
+            try:
+                text = Path(path).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"Trust anchors {path} cannot be read ({exc}).") from None
+            if "-----BEGIN CERTIFICATE-----" not in text:
+                raise InputError(f"Trust anchors {path} hold no PEM certificate.")
+            chunks.append(text.strip() + "\n")
+        return cls("".join(chunks) or None)
+
+    @cached_property
+    def context(self) -> c2pa.Context:
+        import c2pa
+
+        settings: dict[str, Any] = {
+            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+        }
+        if self.trust_anchors_pem:
+            settings["trust"] = {"user_anchors": self.trust_anchors_pem}
+        return c2pa.Context.from_dict(settings)
+
+    def verify_file(
+        self,
+        path: Path | str,
+        *,
+        detailed: bool = False,
+        certificates: bool = False,
+        thumbnails_dir: Path | None = None,
+    ) -> ProvenanceReport:
+        media = read_media(path)
+        return self.verify(
+            media, detailed=detailed, certificates=certificates, thumbnails_dir=thumbnails_dir
+        )
+
+    def verify_bytes(self, data: bytes, name: str = "upload", **options: Any) -> ProvenanceReport:
+        return self.verify(check_media(data, name), **options)
+
+    def verify(
+        self,
+        media: MediaFile,
+        *,
+        detailed: bool = False,
+        certificates: bool = False,
+        thumbnails_dir: Path | None = None,
+    ) -> ProvenanceReport:
+        import c2pa
+
+        try:
+            reader = c2pa.Reader.try_create(
+                media.mime_type, io.BytesIO(media.data), None, self.context
+            )
+        except c2pa.C2paError.NotSupported:
+            raise UnsupportedFormatError(
+                f"{media.name}: C2PA does not support {media.mime_type} files."
+            ) from None
+        except c2pa.C2paError as exc:
+            raise InputError(f"{media.name}: the C2PA data cannot be read ({exc}).") from None
+        if reader is None:
+            return self._absent(media)
+        with reader:
+            store = json.loads(reader.json())
+            report = _report_from_store(media, store, reader.get_validation_state())
+            if detailed:
+                report.detailed = json.loads(reader.detailed_json())
+            if certificates:
+                report.certificates = _certificates(store)
+            if thumbnails_dir is not None:
+                _export_thumbnails(reader, report, thumbnails_dir, Path(media.name).stem)
+        return report
+
+    def _absent(self, media: MediaFile) -> ProvenanceReport:
+        source_type = iptc_digital_source_type(media.data)
+        return ProvenanceReport(
+            path=media.name,
+            state="absent",
+            format=media.format,
+            iptc=(
+                IptcSignal(source_type, declares_ai(source_type)) if source_type else None
+            ),
+        )
+
+
+def _state(validation_state: str | None) -> State:
+    normalised = (validation_state or "").lower()
+    if normalised in ("trusted", "valid", "invalid"):
+        return normalised  # type: ignore[return-value]
+    return "invalid"
+
+
+def _status_entries(entries: list[dict[str, Any]] | None) -> list[StatusEntry]:
+    return [
+        StatusEntry(code=e.get("code", "?"), explanation=e.get("explanation"), url=e.get("url"))
+        for e in entries or []
+    ]
+
+
+def _signer(manifest: dict[str, Any]) -> SignerInfo | None:
+    info = manifest.get("signature_info")
+    if not info:
+        return None
+    alg = info.get("alg")
+    return SignerInfo(
+        issuer=info.get("issuer"),
+        common_name=info.get("common_name"),
+        algorithm=alg.upper() if isinstance(alg, str) else alg,
+        signing_time=info.get("time"),
+        serial_number=info.get("cert_serial_number"),
+    )
+
+
+def _source_types(manifest: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for assertion in manifest.get("assertions", []):
+        label = assertion.get("label", "")
+        data = assertion.get("data") or {}
+        if label.startswith("c2pa.actions"):
+            for action in data.get("actions", []):
+                source_type = action.get("digitalSourceType")
+                if source_type and source_type not in found:
+                    found.append(source_type)
+        elif label.startswith("stds.iptc"):
+            source_type = data.get("Iptc4xmpExt:DigitalSourceType")
+            if isinstance(source_type, str) and source_type not in found:
+                found.append(source_type)
+    return found
+
+
+def _generator(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    for assertion in manifest.get("assertions", []):
+        if assertion.get("label") == GENERATOR_ASSERTION:
+            return assertion.get("data")
+    return None
+
+
+def _claim_generator(manifest: dict[str, Any]) -> str | None:
+    if manifest.get("claim_generator"):
+        return manifest["claim_generator"]
+    infos = manifest.get("claim_generator_info") or []
+    if infos:
+        first = infos[0]
+        return " ".join(str(part) for part in (first.get("name"), first.get("version")) if part)
+    return None
+
+
+def _recorded_failures(ingredient: dict[str, Any]) -> list[dict[str, Any]]:
+    """Failures an ingredient carried when it was added (claim v1 status or v2 results)."""
+    recorded = list(ingredient.get("validation_status") or [])
+    results = ingredient.get("validation_results") or {}
+    recorded += (results.get("activeManifest") or {}).get("failure") or []
+    for delta in results.get("ingredientDeltas") or []:
+        recorded += (delta.get("validationDeltas") or {}).get("failure") or []
+    return [entry for entry in recorded if is_failure_code(entry.get("code", ""))]
+
+
+def _node(
+    ingredient: dict[str, Any],
+    manifests: dict[str, Any],
+    problems: list[IngredientProblem],
+    seen: frozenset[str],
+) -> ManifestNode:
+    label = ingredient.get("active_manifest")
+    manifest = manifests.get(label) if label else None
+    title = ingredient.get("title") or label or "ingredient"
+    recorded = _recorded_failures(ingredient)
+    for entry in recorded:
+        problems.append(
+            IngredientProblem(title, entry.get("code", "?"), entry.get("explanation"), "recorded")
+        )
+    source_types = _source_types(manifest) if manifest else []
+    children: list[ManifestNode] = []
+    if manifest and label not in seen:
+        children = [
+            _node(child, manifests, problems, seen | {label})
+            for child in manifest.get("ingredients", [])
+        ]
+    thumbnail = (ingredient.get("thumbnail") or {}).get("identifier")
+    return ManifestNode(
+        title=ingredient.get("title"),
+        format=ingredient.get("format"),
+        relationship=ingredient.get("relationship"),
+        manifest=label,
+        signer=_signer(manifest) if manifest else None,
+        digital_source_types=source_types,
+        ai_declared=any(declares_ai(s) for s in source_types),
+        problems=sorted({entry.get("code", "?") for entry in recorded}),
+        thumbnail=thumbnail,
+        ingredients=children,
+    )
+
+
+def _report_from_store(
+    media: MediaFile, store: dict[str, Any], validation_state: str | None
+) -> ProvenanceReport:
+    manifests: dict[str, Any] = store.get("manifests") or {}
+    active_label = store.get("active_manifest")
+    active = manifests.get(active_label, {}) if active_label else {}
+    results = store.get("validation_results") or {}
+    failures = _status_entries((results.get("activeManifest") or {}).get("failure"))
+    # Without validation_results (very old stores), fall back to the flat status list.
+    if not results and store.get("validation_status"):
+        failures = [
+            entry
+            for entry in _status_entries(store["validation_status"])
+            if is_failure_code(entry.code)
+        ]
+
+    problems: list[IngredientProblem] = []
+    for delta in results.get("ingredientDeltas") or []:
+        uri = delta.get("ingredientAssertionURI", "ingredient")
+        for entry in (delta.get("validationDeltas") or {}).get("failure") or []:
+            problems.append(
+                IngredientProblem(uri, entry.get("code", "?"), entry.get("explanation"), "delta")
+            )
+    tree = [
+        _node(ingredient, manifests, problems, frozenset({active_label or ""}))
+        for ingredient in active.get("ingredients", [])
+    ]
+    source_types = _source_types(active)
+    iptc_type = iptc_digital_source_type(media.data)
+    return ProvenanceReport(
+        path=media.name,
+        state=_state(validation_state),
+        format=media.format,
+        active_manifest=active_label,
+        manifests=len(manifests),
+        title=active.get("title"),
+        claim_generator=_claim_generator(active),
+        signer=_signer(active),
+        failures=failures,
+        ingredient_problems=problems,
+        ai_declared=any(declares_ai(s) for s in source_types),
+        digital_source_types=source_types,
+        generator=_generator(active),
+        iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
+        ingredients=tree,
+    )
+
+
+def _certificates(store: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signing identity of every manifest in the store, active first."""
+    manifests: dict[str, Any] = store.get("manifests") or {}
+    active = store.get("active_manifest")
+    order = [active, *(label for label in manifests if label != active)] if active else []
+    return [
+        {"manifest": label, **(manifests[label].get("signature_info") or {})}
+        for label in order
+        if label in manifests
+    ]
+
+
+def _export_thumbnails(
+    reader: c2pa.Reader, report: ProvenanceReport, directory: Path, stem: str
+) -> None:
+    import c2pa
+
+    directory.mkdir(parents=True, exist_ok=True)
+    store = json.loads(reader.json())
+    active = (store.get("manifests") or {}).get(report.active_manifest or "", {})
+    wanted: list[tuple[str, str]] = []
+    if active.get("thumbnail"):
+        wanted.append(("claim", active["thumbnail"]["identifier"]))
+
+    def walk(nodes: list[ManifestNode], prefix: str) -> None:
+        for index, node in enumerate(nodes):
+            if node.thumbnail:
+                wanted.append((f"{prefix}{index}", node.thumbnail))
+            walk(node.ingredients, f"{prefix}{index}-")
+
+    walk(report.ingredients, "ingredient-")
+    for name, uri in wanted:
+        target = directory / f"{stem}.{name}.jpg"
+        try:
+            with target.open("wb") as handle:
+                reader.resource_to_stream(uri, handle)
+        except c2pa.C2paError:
+            target.unlink(missing_ok=True)
+
+
+def verify_paths(
+    verifier: ProvenanceVerifier, paths: list[Path], **options: Any
+) -> list[ProvenanceReport | ProvauditError]:
+    """Verify many files; a bad file yields its error and the batch goes on."""
+    results: list[ProvenanceReport | ProvauditError] = []
+    for path in paths:
+        try:
+            results.append(verifier.verify_file(path, **options))
+        except ProvauditError as exc:
+            results.append(exc)
+    return results
