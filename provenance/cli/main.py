@@ -1,20 +1,21 @@
 """Root of the ``provaudit`` CLI.
 
 Subcommands are contributed by each package through the ``provaudit.commands`` entry
-point group (see pyproject.toml) and imported only when they are run or listed, so
-``provaudit verify`` never imports torch, the detectors or the service.
+point group (see pyproject.toml). Only the command being run is imported (all of them
+for ``--help``), so ``provaudit verify`` never imports torch, the detectors or the
+service; command modules keep their heavy imports inside the command functions.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
+from typing import Annotated
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from provenance import __version__
 from provenance.cli.exit_status import ExitStatus
@@ -27,55 +28,65 @@ def _registered_commands() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
 
 
-class LazyCommandGroup(TyperGroup):
-    """A click group whose commands are typer apps loaded from entry points on demand."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_registered_commands())
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry_point = _registered_commands().get(cmd_name)
-        if entry_point is None:
-            return None
-        command = typer.main.get_command(entry_point.load())
-        command.name = cmd_name
-        return command
+def _mount(root: typer.Typer, name: str, contributed: typer.Typer) -> None:
+    """A one-command app becomes ``provaudit NAME``; a larger one a group ``provaudit NAME ...``."""
+    commands = contributed.registered_commands
+    if len(commands) == 1 and contributed.registered_callback is None and not (
+        contributed.registered_groups
+    ):
+        command = copy.copy(commands[0])
+        command.name = name
+        root.registered_commands.append(command)
+    else:
+        root.add_typer(contributed, name=name)
 
 
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(f"provaudit {__version__}")
-        ctx.exit()
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"provaudit {__version__}")
+        raise typer.Exit()
 
 
-def build_cli() -> click.Group:
-    return LazyCommandGroup(
+def build_app(argv: list[str]) -> typer.Typer:
+    """The root app with only the command being run loaded (all of them for --help)."""
+    root = typer.Typer(
         name="provaudit",
         help=(
             "Content provenance and deepfake audit: sign and verify C2PA Content "
             "Credentials, fingerprint images, detect AI-generated images."
         ),
-        rich_markup_mode="rich",
-        params=[
-            click.Option(
-                ["--version"],
-                is_flag=True,
-                expose_value=False,
-                is_eager=True,
-                callback=_print_version,
-                help="Show the version and exit.",
-            )
-        ],
-        context_settings={"help_option_names": ["-h", "--help"]},
         no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @root.callback()
+    def _root(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", callback=_version_callback, is_eager=True, help="Show the version."
+            ),
+        ] = False,
+    ) -> None:
+        """Content provenance and deepfake audit toolkit."""
+
+    registry = _registered_commands()
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    names = [first] if first in registry else sorted(registry)
+    for name in names:
+        _mount(root, name, registry[name].load())
+    return root
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``provaudit`` script: never shows a traceback unless asked."""
-    cli = build_cli()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="provaudit", standalone_mode=True)
+        command = typer.main.get_command(build_app(args))
+        command.main(args=args, prog_name="provaudit", standalone_mode=True)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)

@@ -1,0 +1,140 @@
+"""``provaudit sign``: attach a C2PA manifest to an image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Sign an image with a C2PA manifest.")
+
+
+@app.command()
+def sign(
+    source: Annotated[Path, typer.Argument(help="Image to sign (JPEG, PNG, WebP, ...).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the signed file.")],
+    ai_generated: Annotated[
+        bool,
+        typer.Option(
+            "--ai-generated",
+            help="Declare the image AI-generated (digitalSourceType trainedAlgorithmicMedia).",
+        ),
+    ] = False,
+    source_type: Annotated[
+        str | None,
+        typer.Option(help="IPTC digital source type term or URI, e.g. digitalCapture."),
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title recorded in the manifest.")] = None,
+    family: Annotated[str | None, typer.Option(help="Generator family, e.g. gan.")] = None,
+    model: Annotated[str | None, typer.Option(help="Generator model name.")] = None,
+    checkpoint_sha256: Annotated[str | None, typer.Option(help="Checkpoint digest.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Generation seed.")] = None,
+    sampler: Annotated[str | None, typer.Option(help="Sampler, e.g. ddim.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Sampling steps.")] = None,
+    parent: Annotated[
+        Path | None, typer.Option(help="The asset this one was edited from (an ingredient).")
+    ] = None,
+    action: Annotated[
+        list[str] | None,
+        typer.Option(help="Edit action(s) recorded after c2pa.opened (with --parent)."),
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="A full c2pa manifest definition (JSON) to use as is.")
+    ] = None,
+    thumbnails: Annotated[
+        str, typer.Option(help="Thumbnail in the manifest: off, small (256 px) or default.")
+    ] = "off",
+    cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain, leaf first (with --key).")
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="PEM private key (with --cert).")] = None,
+    alg: Annotated[str | None, typer.Option(help="es256, es384, es512, ps256, ed25519.")] = None,
+    tsa_url: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Sign SOURCE into OUTPUT.
+
+    Without --cert/--key, the development identity in your data directory is used
+    (created on first use).
+    """
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, log, stdout
+    from provenance.errors import ProvauditError
+    from provenance.keys import (
+        DEV_IDENTITY_NOTICE,
+        default_identity,
+        default_identity_dir,
+        load_identity,
+    )
+    from provenance.media import read_media
+    from provenance.signing import (
+        GeneratorInfo,
+        Parent,
+        ProvenanceSigner,
+        SignRequest,
+        load_manifest_definition,
+        sign_file,
+    )
+
+    if thumbnails not in ("off", "small", "default"):
+        fail("--thumbnails must be off, small or default.", ExitStatus.USAGE)
+    if (cert is None) != (key is None):
+        fail("--cert and --key go together.", ExitStatus.USAGE)
+    try:
+        if cert is not None and key is not None:
+            identity = load_identity(cert, key, alg=alg, tsa_url=tsa_url)
+        else:
+            identity, created = default_identity(tsa_url=tsa_url)
+            if created:
+                log(
+                    f"Created a development signing identity in {default_identity_dir()}. "
+                    f"{DEV_IDENTITY_NOTICE}"
+                )
+        generator_fields = (family, model, checkpoint_sha256, seed, sampler, steps)
+        generator = (
+            GeneratorInfo(
+                family=family,
+                model=model,
+                checkpoint_sha256=checkpoint_sha256,
+                seed=seed,
+                sampler=sampler,
+                steps=steps,
+            )
+            if any(value is not None for value in generator_fields)
+            else None
+        )
+        parent_asset = None
+        if parent is not None:
+            parent_asset = Parent(data=read_media(parent).data, title=parent.name)
+        request = SignRequest(
+            title=title,
+            ai_generated=ai_generated,
+            source_type=source_type,
+            generator=generator,
+            parent=parent_asset,
+            edit_actions=tuple(action) if action else ("c2pa.edited",),
+            manifest_definition=load_manifest_definition(manifest) if manifest else None,
+            thumbnails=thumbnails,  # type: ignore[arg-type]
+        )
+        signer = ProvenanceSigner(identity)
+        signed = sign_file(source, output, signer, request)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    except OSError as exc:
+        fail(f"Cannot write {output} ({exc.strerror or exc}).", ExitStatus.ERROR)
+
+    result = {
+        "input": str(source),
+        "output": str(output),
+        "format": signed.format,
+        "bytes": len(signed.data),
+        "manifest_bytes": len(signed.manifest_bytes),
+        "ai_generated": ai_generated,
+        "signer": identity.source,
+        "development_identity": identity.is_development,
+    }
+    if json_output:
+        emit_json(result)
+    else:
+        stdout().print(f"Signed {source} -> {output} ({len(signed.data):,} bytes)")

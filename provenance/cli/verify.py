@@ -1,0 +1,175 @@
+"""``provaudit verify``: check the Content Credentials of files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from provenance.verify import ManifestNode, ProvenanceReport
+
+app = typer.Typer(help="Verify C2PA manifests.")
+
+_STATE_STYLE = {
+    "trusted": "bold green",
+    "valid": "bold yellow",
+    "absent": "bold blue",
+    "invalid": "bold red",
+}
+
+
+@app.command()
+def verify(
+    files: Annotated[list[Path], typer.Argument(help="Files to verify.")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(help="PEM file of trust anchors (root certificates); repeatable."),
+    ] = None,
+    trust_dev: Annotated[
+        bool, typer.Option("--trust-dev", help="Also trust your development identity's root.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object per file on stdout (JSON lines).")
+    ] = False,
+    tree: Annotated[bool, typer.Option("--tree", help="Show the ingredient tree.")] = False,
+    detailed: Annotated[
+        bool, typer.Option("--detailed", help="Include c2pa's detailed report (JSON only).")
+    ] = False,
+    certs: Annotated[
+        bool, typer.Option("--certs", help="Show the signing identity of every manifest.")
+    ] = False,
+    thumbnails: Annotated[
+        Path | None, typer.Option(help="Write the manifests' thumbnails into this directory.")
+    ] = None,
+) -> None:
+    """Report each file's provenance state: trusted, valid (untrusted signer), invalid or absent.
+
+    Exit status: 0 all trusted, 3 valid but untrusted, 4 no manifest, 5 invalid, 1 error
+    (the worst over all files).
+    """
+    from provenance.cli.exit_status import ExitStatus, worst
+    from provenance.cli.output import emit_json, error, fail
+    from provenance.errors import ProvauditError
+    from provenance.keys import ROOT_FILE, default_identity_dir
+    from provenance.verify import ProvenanceVerifier
+
+    anchors = list(trust or [])
+    if trust_dev:
+        dev_root = default_identity_dir() / ROOT_FILE
+        if not dev_root.is_file():
+            fail(
+                f"No development identity at {dev_root.parent}; run `provaudit keys init`.",
+                ExitStatus.ERROR,
+            )
+        anchors.append(dev_root)
+    try:
+        verifier = ProvenanceVerifier.from_files(anchors)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.USAGE)
+
+    statuses: list[ExitStatus] = []
+    for path in files:
+        try:
+            report = verifier.verify_file(
+                path, detailed=detailed, certificates=certs, thumbnails_dir=thumbnails
+            )
+        except ProvauditError as exc:
+            error(str(exc))
+            statuses.append(ExitStatus.ERROR)
+            if json_output:
+                emit_json(
+                    {"path": str(path), "state": "error",
+                     "error": {"code": exc.code, "message": str(exc)}}
+                )
+            continue
+        statuses.append(_exit_status(report.state))
+        if json_output:
+            emit_json(report.to_dict())
+        else:
+            _print_report(report, tree=tree, certs=certs)
+    raise typer.Exit(int(worst(statuses)))
+
+
+def _exit_status(state: str) -> int:
+    from provenance.cli.exit_status import ExitStatus
+
+    return {
+        "trusted": ExitStatus.SUCCESS,
+        "valid": ExitStatus.UNTRUSTED,
+        "absent": ExitStatus.ABSENT,
+        "invalid": ExitStatus.INVALID,
+    }[state]
+
+
+def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
+    from rich.markup import escape
+
+    from provenance.cli.output import stdout
+
+    out = stdout()
+    state = report.state
+    out.print(f"{escape(report.path)}: [{_STATE_STYLE[state]}]{state.upper()}[/]")
+    if state == "absent":
+        out.print("  no C2PA manifest: no provenance signal (this does not mean authentic)")
+    if report.signer:
+        signer = report.signer
+        when = f", signed {signer.signing_time}" if signer.signing_time else ""
+        out.print(
+            f"  signer: {escape(signer.common_name or '?')} "
+            f"(issuer {escape(signer.issuer or '?')}, {signer.algorithm}{when})"
+        )
+    if state == "valid":
+        out.print("  intact, but the signer is not among the trust anchors (use --trust)")
+    if report.claim_generator:
+        out.print(f"  claim generator: {escape(report.claim_generator)}")
+    if report.active_manifest:
+        declared = "yes" if report.ai_declared else "no"
+        types = ", ".join(t.rsplit("/", 1)[-1] for t in report.digital_source_types) or "none"
+        out.print(f"  declares AI generation: {declared} (digital source types: {types})")
+    if report.generator:
+        fields = ", ".join(f"{k}={v}" for k, v in report.generator.items())
+        out.print(f"  generator: {escape(fields)}")
+    if report.iptc:
+        verdict = "declares AI" if report.iptc.ai_declared else "no AI declaration"
+        out.print(
+            f"  IPTC XMP DigitalSourceType: {escape(report.iptc.digital_source_type)} "
+            f"({verdict}; a weaker signal, not bound to the pixels)"
+        )
+    for entry in report.failures:
+        out.print(f"  [red]failure[/]: {entry.code} - {escape(entry.explanation or '')}")
+    for problem in report.ingredient_problems:
+        out.print(
+            f"  [red]ingredient problem[/]: {escape(problem.ingredient)}: {problem.code}"
+            f" - {escape(problem.explanation or '')}"
+        )
+    if certs and report.certificates:
+        for cert in report.certificates:
+            fields = ", ".join(f"{k}={v}" for k, v in cert.items() if k != "manifest")
+            out.print(f"  certificate of {escape(cert['manifest'])}: {escape(fields)}")
+    if tree and report.active_manifest:
+        out.print(_tree(report), soft_wrap=False, overflow="fold")
+
+
+def _tree(report: ProvenanceReport) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    root = Tree(f"{escape(report.title or report.path)} [dim]({report.active_manifest})[/]")
+
+    def add(parent: Tree, nodes: list[ManifestNode]) -> None:
+        for node in nodes:
+            label = f"{escape(node.title or '?')} [dim]{node.relationship or ''}[/]"
+            if node.signer:
+                label += f" signed by {escape(node.signer.common_name or '?')}"
+            if node.ai_declared:
+                label += " [magenta]AI[/]"
+            if node.problems:
+                label += f" [red]{', '.join(node.problems)}[/]"
+            add(parent.add(label), node.ingredients)
+
+    add(root, report.ingredients)
+    return root
