@@ -28,11 +28,21 @@ app = typer.Typer(
 )
 
 
-@app.command(name="hash")
+_HELP = (
+    "PDQ hash, PDQ quality and pHash of each FILE.\n\n"
+    "PDQ hashes match when at most 31 of their 256 bits differ; a PDQ quality below 50 "
+    "means the image has too little detail for its hash to be trusted. A file that "
+    "cannot be read gets one line on stderr (and an error object with --json), the "
+    "others are still hashed, and the exit code is then 1."
+)
+
+
+@app.command(name="hash", help=_HELP)
 def hash_files(
     files: Annotated[
         list[Path],
         typer.Argument(
+            metavar="FILE",
             help="Image files (JPEG, PNG, WebP, GIF, TIFF...).",
             show_default=False,
         ),
@@ -42,13 +52,7 @@ def hash_files(
         typer.Option("--json", help="One JSON object per file and line on stdout."),
     ] = False,
 ) -> None:
-    """PDQ hash, PDQ quality and pHash of each FILE.
-
-    PDQ hashes match when at most 31 of their 256 bits differ; a PDQ quality below 50
-    means the image has too little detail for its hash to be trusted. Files that
-    cannot be read are reported on stderr and the rest are still hashed; the exit
-    code is then 1.
-    """
+    """Hash every file and carry on past the bad ones: a batch is never lost to one file."""
     from provenance.cli.output import emit_json, error
     from provenance.fingerprint import PDQ_MIN_QUALITY
 
