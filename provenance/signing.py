@@ -144,19 +144,35 @@ def build_manifest_definition(request: SignRequest, media: MediaFile) -> dict[st
     }
 
 
-@lru_cache(maxsize=4)
-def _builder_context(thumbnails: Thumbnails) -> c2pa.Context:
+@lru_cache(maxsize=8)
+def _builder_context(thumbnails: Thumbnails, trust_anchors_pem: str | None) -> c2pa.Context:
+    """Builder settings; the trust anchors decide what an ingredient's recorded status says."""
     import c2pa
 
-    return c2pa.Context.from_dict({"builder": {"thumbnail": _THUMBNAIL_SETTINGS[thumbnails]}})
+    settings: dict[str, Any] = {
+        "builder": {"thumbnail": _THUMBNAIL_SETTINGS[thumbnails]},
+        "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+    }
+    if trust_anchors_pem:
+        settings["trust"] = {"user_anchors": trust_anchors_pem}
+    return c2pa.Context.from_dict(settings)
 
 
 class ProvenanceSigner:
-    """Signs assets with one identity; thread-safe, reusable, built once."""
+    """Signs assets with one identity; thread-safe, reusable, built once.
 
-    def __init__(self, identity: SigningIdentity) -> None:
+    Ingredients are validated when they are added and their status is recorded in the
+    new manifest; ``trust_anchors_pem`` (by default the identity's own root, if known)
+    decides whether their signers are recorded as trusted.
+    """
+
+    def __init__(
+        self, identity: SigningIdentity, *, trust_anchors_pem: bytes | str | None = None
+    ) -> None:
         check_signing_certificate(identity.cert_chain_pem)
         self.identity = identity
+        anchors = trust_anchors_pem if trust_anchors_pem is not None else identity.root_pem
+        self._trust_anchors = anchors.decode() if isinstance(anchors, bytes) else anchors
         try:
             self._signer = identity.make_signer()
         except Exception as exc:  # c2pa raises its own error types
@@ -171,7 +187,9 @@ class ProvenanceSigner:
         media = data if isinstance(data, MediaFile) else check_media(data)
         definition = build_manifest_definition(request, media)
         try:
-            builder = c2pa.Builder(definition, _builder_context(request.thumbnails))
+            builder = c2pa.Builder(
+                definition, _builder_context(request.thumbnails, self._trust_anchors)
+            )
         except c2pa.C2paError as exc:
             raise ManifestDefinitionError(f"The manifest definition was refused: {exc}.") from None
         with builder:
@@ -236,14 +254,14 @@ def load_manifest_definition(path: Path) -> dict[str, Any]:
 
 
 def sign_file(
-    source: Path,
+    source: Path | MediaFile,
     destination: Path,
     signer: ProvenanceSigner,
     request: SignRequest | None = None,
 ) -> SignedAsset:
     """Sign ``source`` into ``destination`` (written atomically; never over the source)."""
-    media = read_media(source)
-    if destination.resolve() == source.resolve():
+    media = source if isinstance(source, MediaFile) else read_media(source)
+    if destination.resolve() == Path(media.name).resolve():
         raise InputError("The output must be a different file from the input.")
     signed = signer.sign(media, request)
     temporary = destination.with_name(f".{destination.name}.partial")

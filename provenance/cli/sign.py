@@ -82,6 +82,7 @@ def sign(
     if (cert is None) != (key is None):
         fail("--cert and --key go together.", ExitStatus.USAGE)
     try:
+        media = read_media(source)  # bad input is reported before any key is made
         if cert is not None and key is not None:
             identity = load_identity(cert, key, alg=alg, tsa_url=tsa_url)
         else:
@@ -118,7 +119,7 @@ def sign(
             thumbnails=thumbnails,  # type: ignore[arg-type]
         )
         signer = ProvenanceSigner(identity)
-        signed = sign_file(source, output, signer, request)
+        signed = sign_file(media, output, signer, request)
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     except OSError as exc:

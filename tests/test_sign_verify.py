@@ -1,0 +1,188 @@
+"""Round trips with real c2pa signing and reading, in every format we promise."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from provenance.keys import default_identity
+from provenance.signing import (
+    TRAINED_ALGORITHMIC_MEDIA,
+    GeneratorInfo,
+    Parent,
+    ProvenanceSigner,
+    SignRequest,
+)
+from provenance.verify import ProvenanceVerifier
+from tests.conftest import encode, make_image
+
+FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+
+
+@pytest.fixture
+def signer_and_root():
+    identity, _ = default_identity()
+    return ProvenanceSigner(identity), identity.root_pem
+
+
+@pytest.mark.parametrize("pil_format", list(FORMATS))
+def test_round_trip_trusted_with_anchor_valid_without(signer_and_root, pil_format):
+    signer, root = signer_and_root
+    original = encode(make_image(), pil_format)
+    generator = GeneratorInfo(family="diffusion", checkpoint_sha256="ab" * 32, seed=7,
+                              sampler="ddim", steps=50)
+    signed = signer.sign(original, SignRequest(ai_generated=True, generator=generator))
+    assert signed.format == FORMATS[pil_format]
+
+    trusted = ProvenanceVerifier(root).verify_bytes(signed.data)
+    assert trusted.state == "trusted"
+    assert trusted.failure_codes == []
+    assert trusted.ai_declared
+    assert trusted.digital_source_types == [TRAINED_ALGORITHMIC_MEDIA]
+    assert trusted.generator == {"family": "diffusion", "checkpoint_sha256": "ab" * 32,
+                                 "seed": 7, "sampler": "ddim", "steps": 50}
+    assert trusted.signer.common_name == "provaudit development signer"
+
+    untrusted = ProvenanceVerifier().verify_bytes(signed.data)
+    assert untrusted.state == "valid"
+    assert untrusted.failure_codes == ["signingCredential.untrusted"]
+
+    # The pixels are what the signer saw.
+    assert Image.open(io.BytesIO(signed.data)).size == make_image().size
+
+
+def _pixel_data_offset(data: bytes, pil_format: str) -> int:
+    """An offset inside the compressed pixels (not the manifest) of a signed file."""
+    marker = {"JPEG": b"\xff\xda", "PNG": b"IDAT", "WEBP": b"VP8"}[pil_format]
+    return data.rindex(marker) + 64
+
+
+@pytest.mark.parametrize("pil_format", list(FORMATS))
+def test_changed_pixels_are_invalid(signer_and_root, pil_format):
+    signer, root = signer_and_root
+    signed = signer.sign(encode(make_image(), pil_format)).data
+    tampered = bytearray(signed)
+    tampered[_pixel_data_offset(signed, pil_format)] ^= 0x55
+    report = ProvenanceVerifier(root).verify_bytes(bytes(tampered))
+    assert report.state == "invalid"
+    assert "assertion.dataHash.mismatch" in report.failure_codes
+
+
+@pytest.mark.parametrize("pil_format", list(FORMATS))
+def test_resaved_by_pillow_is_absent(signer_and_root, pil_format):
+    signer, root = signer_and_root
+    signed = signer.sign(encode(make_image(), pil_format)).data
+    resaved = encode(Image.open(io.BytesIO(signed)).convert("RGB"), pil_format)
+    report = ProvenanceVerifier(root).verify_bytes(resaved)
+    assert report.state == "absent"
+    assert not report.ai_declared
+
+
+def test_existing_file_is_recorded_as_opened_not_created(signer_and_root):
+    """Without a declared source we must not claim how the image was made."""
+    signer, root = signer_and_root
+    signed = signer.sign(encode(make_image(), "JPEG"), SignRequest(title="holiday.jpg"))
+    report = ProvenanceVerifier(root).verify_bytes(signed.data)
+    assert report.state == "trusted"
+    assert not report.ai_declared
+    assert report.digital_source_types == []
+    assert [node.relationship for node in report.ingredients] == ["parentOf"]
+
+
+def test_parent_ingredient_and_edit_actions(signer_and_root):
+    signer, root = signer_and_root
+    parent = signer.sign(encode(make_image(seed=1), "JPEG"), SignRequest(ai_generated=True))
+    edited = signer.sign(
+        encode(make_image(seed=2), "JPEG"),
+        SignRequest(
+            parent=Parent(parent.data, "parent.jpg"),
+            edit_actions=("c2pa.color_adjustments", "c2pa.cropped"),
+        ),
+    )
+    report = ProvenanceVerifier(root).verify_bytes(edited.data)
+    assert report.state == "trusted"
+    assert report.manifests == 2
+    (node,) = report.ingredients
+    assert node.title == "parent.jpg"
+    assert node.relationship == "parentOf"
+    assert node.ai_declared, "the parent's own manifest declares AI"
+    assert node.problems == []
+    assert report.ingredient_problems == []
+
+
+def test_tampered_parent_is_an_ingredient_problem(signer_and_root):
+    signer, root = signer_and_root
+    parent = bytearray(signer.sign(encode(make_image(seed=1), "JPEG")).data)
+    parent[_pixel_data_offset(bytes(parent), "JPEG")] ^= 0x55
+    edited = signer.sign(encode(make_image(seed=2), "JPEG"),
+                         SignRequest(parent=Parent(bytes(parent), "parent.jpg")))
+    report = ProvenanceVerifier(root).verify_bytes(edited.data)
+    assert "assertion.dataHash.mismatch" in report.ingredient_problem_codes
+    assert report.ingredients[0].problems == ["assertion.dataHash.mismatch"]
+
+
+def test_manifest_definition_from_json(signer_and_root, tmp_path, run_cli):
+    definition = {
+        "title": "from-json.png",
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [
+                {"action": "c2pa.created",
+                 "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}
+            ]}},
+            {"label": "com.example.note", "data": {"note": "power user"}},
+        ],
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(definition))
+    source = tmp_path / "in.png"
+    source.write_bytes(encode(make_image(), "PNG"))
+    result = run_cli("sign", source, "-o", tmp_path / "out.png", "--manifest", manifest)
+    assert result.returncode == 0, result.stderr
+    result = run_cli("verify", tmp_path / "out.png", "--trust-dev", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert report["title"] == "from-json.png"
+    assert report["ai_declared"] is False
+    assert report["digital_source_types"] == [
+        "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+    ]
+
+
+def test_small_thumbnail_is_written_and_exported(signer_and_root, tmp_path, run_cli):
+    source = tmp_path / "in.jpg"
+    make_image((640, 480)).save(source, "JPEG")
+    result = run_cli("sign", source, "-o", tmp_path / "out.jpg", "--thumbnails", "small",
+                     "--ai-generated")
+    assert result.returncode == 0, result.stderr
+    result = run_cli("verify", tmp_path / "out.jpg", "--trust-dev", "--thumbnails",
+                     tmp_path / "thumbs")
+    assert result.returncode == 0, result.stderr
+    (thumbnail,) = (tmp_path / "thumbs").iterdir()
+    assert max(Image.open(thumbnail).size) == 256
+
+
+def test_thumbnails_are_off_by_default(signer_and_root):
+    signer, _ = signer_and_root
+    original = encode(make_image((512, 512)), "JPEG")
+    signed = signer.sign(original, SignRequest(ai_generated=True))
+    # A manifest with no thumbnail is a few KB; c2pa's default one is ~100 KB.
+    assert len(signed.data) - len(original) < 20_000
+
+
+def test_iptc_xmp_declaration_is_a_separate_weaker_signal():
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/'
+        b'Iptc4xmpExt/2008-02-29/" Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/'
+        b'newscodes/digitalsourcetype/trainedAlgorithmicMedia"/></rdf:RDF></x:xmpmeta>'
+    )
+    data = encode(make_image(), "JPEG", xmp=xmp)
+    report = ProvenanceVerifier().verify_bytes(data)
+    assert report.state == "absent"
+    assert report.ai_declared is False, "XMP is not a C2PA declaration"
+    assert report.iptc is not None
+    assert report.iptc.ai_declared
+    assert report.iptc.digital_source_type.endswith("trainedAlgorithmicMedia")
