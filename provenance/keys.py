@@ -221,9 +221,7 @@ def load_identity(
     key_alg = algorithm_for_key(private_key_pem)
     if alg is None:
         alg = key_alg
-    elif key_alg.startswith("es") and alg != key_alg or (key_alg == "ed25519") != (
-        alg == "ed25519"
-    ):
+    elif alg != key_alg:
         raise CertificateProfileError(f"Algorithm {alg} does not match the key ({key_alg}).")
     return SigningIdentity(
         alg=alg,

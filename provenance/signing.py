@@ -119,7 +119,9 @@ def build_manifest_definition(request: SignRequest, media: MediaFile) -> dict[st
     source_type = request.source_type
     if request.ai_generated and source_type is None:
         source_type = (
-            COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA if request.parent else TRAINED_ALGORITHMIC_MEDIA
+            COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+            if request.parent
+            else TRAINED_ALGORITHMIC_MEDIA
         )
     if request.parent is not None:
         edit: dict[str, Any] = {}
@@ -235,8 +237,12 @@ class ProvenanceSigner:
 
 def _signing_failure(exc: Exception, identity: SigningIdentity) -> str:
     message = str(exc).strip().replace("\n", " ")
-    if identity.tsa_url and ("time" in message.lower() or "tsa" in message.lower()):
-        return f"Signing failed: the timestamp authority {identity.tsa_url} did not answer ({message})."
+    if identity.tsa_url:
+        # c2pa-rs does not fall back to an untimestamped signature: name the likely cause.
+        return (
+            f"Signing failed: the timestamp authority {identity.tsa_url} did not answer or "
+            f"refused ({message})."
+        )
     return f"Signing failed: {message}."
 
 
@@ -247,7 +253,9 @@ def load_manifest_definition(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ManifestDefinitionError(f"{path} does not exist.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestDefinitionError(f"{path} is not a JSON manifest definition ({exc}).") from None
+        raise ManifestDefinitionError(
+            f"{path} is not a JSON manifest definition ({exc})."
+        ) from None
     if not isinstance(definition, dict):
         raise ManifestDefinitionError(f"{path} must hold a JSON object.")
     return definition

@@ -36,8 +36,14 @@ AI_SOURCE_TYPES = frozenset(
     IPTC_SOURCE_TYPE + term
     for term in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
 )
-_SUCCESS_SUFFIXES = (".validated", ".trusted", ".match", ".insideValidity", ".notRevoked",
-                     ".accessible")
+_SUCCESS_SUFFIXES = (
+    ".validated",
+    ".trusted",
+    ".match",
+    ".insideValidity",
+    ".notRevoked",
+    ".accessible",
+)
 _INFORMATIONAL_CODES = frozenset(
     {
         "algorithm.deprecated",
@@ -241,9 +247,7 @@ class ProvenanceVerifier:
             path=media.name,
             state="absent",
             format=media.format,
-            iptc=(
-                IptcSignal(source_type, declares_ai(source_type)) if source_type else None
-            ),
+            iptc=(IptcSignal(source_type, declares_ai(source_type)) if source_type else None),
         )
 
 

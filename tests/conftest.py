@@ -27,8 +27,7 @@ def make_image(size: tuple[int, int] = (256, 192), seed: int = 0) -> Image.Image
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     phase = rng.uniform(0, 6.28, size=3)
     channels = [
-        127 + 100 * np.sin(x / (17 + 5 * i) + phase[i]) * np.cos(y / (23 + 3 * i))
-        for i in range(3)
+        127 + 100 * np.sin(x / (17 + 5 * i) + phase[i]) * np.cos(y / (23 + 3 * i)) for i in range(3)
     ]
     pixels = np.stack(channels, axis=-1) + rng.normal(0, 6, size=(height, width, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")

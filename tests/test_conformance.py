@@ -38,8 +38,9 @@ def parse_expected(markdown: str) -> list[Expected]:
         if len(cells) != 6 or not cells[0].endswith((".jpg", ".jpeg", ".pdf")):
             continue
         file, _page, state, failures, ingredient, manifests = cells
-        rows.append(Expected(file, state.lower(), _codes(failures), _codes(ingredient),
-                             int(manifests)))
+        rows.append(
+            Expected(file, state.lower(), _codes(failures), _codes(ingredient), int(manifests))
+        )
     return rows
 
 
@@ -47,8 +48,13 @@ def parse_expected(markdown: str) -> list[Expected]:
 VENDORED = [
     Expected("adobe-20220124-A.jpg", "absent", (), (), 0),
     Expected("adobe-20220124-CA.jpg", "trusted", (), (), 1),
-    Expected("adobe-20220124-CIE-sig-CA.jpg", "trusted", (),
-             ("claimSignature.mismatch", "timeStamp.mismatch"), 2),
+    Expected(
+        "adobe-20220124-CIE-sig-CA.jpg",
+        "trusted",
+        (),
+        ("claimSignature.mismatch", "timeStamp.mismatch"),
+        2,
+    ),
     Expected("adobe-20220124-E-dat-CA.jpg", "invalid", ("assertion.dataHash.mismatch",), (), 1),
     Expected("adobe-20220124-E-sig-CA.jpg", "invalid", ("claimSignature.mismatch",), (), 1),
     Expected("adobe-20220124-XCA.jpg", "invalid", ("assertion.dataHash.mismatch",), (), 1),
@@ -83,12 +89,11 @@ def _shared_rows() -> list[Expected]:
 def test_every_consortium_file_through_the_cli(run_cli, expected):
     """The whole set, through `provaudit verify --json` as a user runs it."""
     (path,) = list(SHARED_C2PA.rglob(expected.file))
-    result = run_cli("verify", path, "--json", "--trust",
-                     SHARED_C2PA / "test_cert_root_bundle.pem")
+    result = run_cli("verify", path, "--json", "--trust", SHARED_C2PA / "test_cert_root_bundle.pem")
     check(json.loads(result.stdout), expected)
-    assert result.returncode == {"trusted": 0, "valid": 3, "absent": 4, "invalid": 5}[
-        expected.state
-    ]
+    assert (
+        result.returncode == {"trusted": 0, "valid": 3, "absent": 4, "invalid": 5}[expected.state]
+    )
 
 
 def test_vendored_table_agrees_with_shared_expected():

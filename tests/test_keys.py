@@ -103,5 +103,5 @@ def test_unreachable_timestamp_authority_fails_with_one_sentence(tmp_path):
     files = create_dev_identity(tmp_path / "tsa")
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     identity = load_dev_identity(files.directory, tsa_url="http://127.0.0.1:9/tsa")
-    with pytest.raises(SigningError, match="timestamp authority http://127.0.0.1:9/tsa"):
+    with pytest.raises(SigningError, match=r"timestamp authority http://127\.0\.0\.1:9/tsa"):
         ProvenanceSigner(identity).sign(encode(make_image(), "JPEG"))

@@ -32,8 +32,9 @@ def signer_and_root():
 def test_round_trip_trusted_with_anchor_valid_without(signer_and_root, pil_format):
     signer, root = signer_and_root
     original = encode(make_image(), pil_format)
-    generator = GeneratorInfo(family="diffusion", checkpoint_sha256="ab" * 32, seed=7,
-                              sampler="ddim", steps=50)
+    generator = GeneratorInfo(
+        family="diffusion", checkpoint_sha256="ab" * 32, seed=7, sampler="ddim", steps=50
+    )
     signed = signer.sign(original, SignRequest(ai_generated=True, generator=generator))
     assert signed.format == FORMATS[pil_format]
 
@@ -42,8 +43,13 @@ def test_round_trip_trusted_with_anchor_valid_without(signer_and_root, pil_forma
     assert trusted.failure_codes == []
     assert trusted.ai_declared
     assert trusted.digital_source_types == [TRAINED_ALGORITHMIC_MEDIA]
-    assert trusted.generator == {"family": "diffusion", "checkpoint_sha256": "ab" * 32,
-                                 "seed": 7, "sampler": "ddim", "steps": 50}
+    assert trusted.generator == {
+        "family": "diffusion",
+        "checkpoint_sha256": "ab" * 32,
+        "seed": 7,
+        "sampler": "ddim",
+        "steps": 50,
+    }
     assert trusted.signer.common_name == "provaudit development signer"
 
     untrusted = ProvenanceVerifier().verify_bytes(signed.data)
@@ -117,8 +123,9 @@ def test_tampered_parent_is_an_ingredient_problem(signer_and_root):
     signer, root = signer_and_root
     parent = bytearray(signer.sign(encode(make_image(seed=1), "JPEG")).data)
     parent[_pixel_data_offset(bytes(parent), "JPEG")] ^= 0x55
-    edited = signer.sign(encode(make_image(seed=2), "JPEG"),
-                         SignRequest(parent=Parent(bytes(parent), "parent.jpg")))
+    edited = signer.sign(
+        encode(make_image(seed=2), "JPEG"), SignRequest(parent=Parent(bytes(parent), "parent.jpg"))
+    )
     report = ProvenanceVerifier(root).verify_bytes(edited.data)
     assert "assertion.dataHash.mismatch" in report.ingredient_problem_codes
     assert report.ingredients[0].problems == ["assertion.dataHash.mismatch"]
@@ -128,10 +135,17 @@ def test_manifest_definition_from_json(signer_and_root, tmp_path, run_cli):
     definition = {
         "title": "from-json.png",
         "assertions": [
-            {"label": "c2pa.actions.v2", "data": {"actions": [
-                {"action": "c2pa.created",
-                 "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}
-            ]}},
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                        }
+                    ]
+                },
+            },
             {"label": "com.example.note", "data": {"note": "power user"}},
         ],
     }
@@ -154,11 +168,13 @@ def test_manifest_definition_from_json(signer_and_root, tmp_path, run_cli):
 def test_small_thumbnail_is_written_and_exported(signer_and_root, tmp_path, run_cli):
     source = tmp_path / "in.jpg"
     make_image((640, 480)).save(source, "JPEG")
-    result = run_cli("sign", source, "-o", tmp_path / "out.jpg", "--thumbnails", "small",
-                     "--ai-generated")
+    result = run_cli(
+        "sign", source, "-o", tmp_path / "out.jpg", "--thumbnails", "small", "--ai-generated"
+    )
     assert result.returncode == 0, result.stderr
-    result = run_cli("verify", tmp_path / "out.jpg", "--trust-dev", "--thumbnails",
-                     tmp_path / "thumbs")
+    result = run_cli(
+        "verify", tmp_path / "out.jpg", "--trust-dev", "--thumbnails", tmp_path / "thumbs"
+    )
     assert result.returncode == 0, result.stderr
     (thumbnail,) = (tmp_path / "thumbs").iterdir()
     assert max(Image.open(thumbnail).size) == 256

@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 import os
 import sys
-from typing import Annotated
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
+from typing import Annotated
 
 import typer
 
@@ -31,8 +31,10 @@ def _registered_commands() -> dict[str, EntryPoint]:
 def _mount(root: typer.Typer, name: str, contributed: typer.Typer) -> None:
     """A one-command app becomes ``provaudit NAME``; a larger one a group ``provaudit NAME ...``."""
     commands = contributed.registered_commands
-    if len(commands) == 1 and contributed.registered_callback is None and not (
-        contributed.registered_groups
+    if (
+        len(commands) == 1
+        and contributed.registered_callback is None
+        and not (contributed.registered_groups)
     ):
         command = copy.copy(commands[0])
         command.name = name

@@ -82,8 +82,11 @@ def verify(
             statuses.append(ExitStatus.ERROR)
             if json_output:
                 emit_json(
-                    {"path": str(path), "state": "error",
-                     "error": {"code": exc.code, "message": str(exc)}}
+                    {
+                        "path": str(path),
+                        "state": "error",
+                        "error": {"code": exc.code, "message": str(exc)},
+                    }
                 )
             continue
         statuses.append(_exit_status(report.state))
