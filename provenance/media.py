@@ -107,10 +107,43 @@ def check_media(data: bytes, name: str = "input") -> MediaFile:
     if problem:
         raise InputError(f"{name}: {problem}.")
     width = height = None
-    if fmt in IMAGE_FORMATS and fmt not in ("heif", "avif"):
+    if fmt == "webp":
+        # Pillow opens WebP by building a decoder over the whole file (~1 ms); the
+        # header alone tells the size.
+        width, height = webp_size(data, name)
+        _check_pixel_count(width, height, name)
+    elif fmt in IMAGE_FORMATS and fmt not in ("heif", "avif"):
         with _open_image(data, name) as image:
             width, height = image.size
     return MediaFile(data=data, format=fmt, name=name, width=width, height=height)
+
+
+def webp_size(data: bytes, name: str = "input") -> tuple[int, int]:
+    """Canvas size from a WebP header (VP8X, lossy VP8 or lossless VP8L)."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return width, height
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width = int.from_bytes(data[26:28], "little") & 0x3FFF
+        height = int.from_bytes(data[28:30], "little") & 0x3FFF
+        return width, height
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    raise InputError(f"{name} is not a readable WebP image.")
+
+
+def _check_pixel_count(width: int, height: int, name: str) -> None:
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageTooLargeError(
+            f"{name} has too many pixels to decode safely ({width}x{height}; "
+            f"limit {limit:,} pixels)."
+        )
 
 
 def read_media(path: Path | str) -> MediaFile:
