@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
 SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
 
-.PHONY: run test lint bench clean
+.PHONY: run verify-sample test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ $(VENV)/.dev: $(VENV)/.serve
 	$(PIP) install -q -e '.[dev]'
 	@touch $@
 
+# The main job: the moderation service on the embedded default (SQLite file, development
+# signing identity created on first start), at http://127.0.0.1:8000 (API docs at /docs).
 run: $(VENV)/.serve
+	$(BIN)/provaudit serve --host 127.0.0.1 --port 8000
+
+verify-sample: $(VENV)/.serve
 	$(BIN)/provaudit verify $(SAMPLE) --trust $(SAMPLE_TRUST) --tree
 
 test: $(VENV)/.dev

@@ -1,0 +1,1 @@
+"""The provaudit moderation service: audit, verify and sign over HTTP (FastAPI)."""

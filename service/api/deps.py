@@ -1,0 +1,77 @@
+"""Dependencies as ``Annotated`` aliases; heavy objects come from ``app.state`` (lifespan)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from provenance.signing import ProvenanceSigner
+from provenance.verify import ProvenanceVerifier
+from service.api.errors import ApiError
+from service.config import Settings, get_settings
+from service.pipeline import AuditPipeline
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _state(request: Request, name: str) -> object:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise ApiError(503, "not_ready", "The service is still starting; try again shortly.")
+    return value
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory = _state(request, "session_factory")
+    with factory() as session:  # type: ignore[operator]
+        yield session
+
+
+def get_verifier(request: Request) -> ProvenanceVerifier:
+    return _state(request, "verifier")  # type: ignore[return-value]
+
+
+def get_signer(request: Request) -> ProvenanceSigner:
+    return _state(request, "signer")  # type: ignore[return-value]
+
+
+def get_pipeline(request: Request) -> AuditPipeline:
+    return _state(request, "pipeline")  # type: ignore[return-value]
+
+
+def _key_matches(given: str | None, settings: Settings) -> bool:
+    if not given:
+        return False
+    # Compare against every key so the time taken does not reveal which one nearly matched.
+    matched = False
+    for key in settings.api_keys:
+        matched |= hmac.compare_digest(given.encode(), key.get_secret_value().encode())
+    return matched
+
+
+def require_api_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    if not settings.api_keys:
+        raise ApiError(403, "writes_disabled", "No API keys are configured (PROVAUDIT_API_KEYS).")
+    if not _key_matches(x_api_key, settings):
+        raise ApiError(401, "invalid_api_key", "A valid X-API-Key header is required.")
+
+
+def require_read_access(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    if settings.protect_reads and not _key_matches(x_api_key, settings):
+        raise ApiError(401, "invalid_api_key", "A valid X-API-Key header is required.")
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+VerifierDep = Annotated[ProvenanceVerifier, Depends(get_verifier)]
+SignerDep = Annotated[ProvenanceSigner, Depends(get_signer)]
+PipelineDep = Annotated[AuditPipeline, Depends(get_pipeline)]
+WriteAccess = Depends(require_api_key)
+ReadAccess = Depends(require_read_access)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, File, UploadFile
+
+from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep
+from service.api.errors import ApiError
+from service.api.uploads import read_upload, run_bounded
+from service.db import AuditRecord
+from service.metrics import VERDICTS
+
+router = APIRouter(prefix="/v1", tags=["audit"], dependencies=[ReadAccess])
+
+
+def _public(record: AuditRecord) -> dict[str, Any]:
+    created = record.created
+    if created.tzinfo is None:  # SQLite keeps no zone; we only ever store UTC
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return {"audit_id": record.id, "created": created.isoformat(), **record.result}
+
+
+@router.post("/audit")
+async def audit(
+    pipeline: PipelineDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: UploadFile | None = File(None),
+) -> dict[str, Any]:
+    """Every signal separately (ai_origin, provenance, fingerprints, matches), then a verdict."""
+    data = await read_upload(file)
+    filename = file.filename if file else None
+    result = await run_bounded(
+        lambda: pipeline.audit(data, filename), settings.processing_timeout_s
+    )
+    record = AuditRecord(
+        filename=filename, sha256=result.sha256, verdict=result.verdict, result=result.to_dict()
+    )
+    session.add(record)
+    session.commit()
+    VERDICTS.labels(result.verdict).inc()
+    return _public(record)
+
+
+@router.get("/audits/{audit_id}")
+async def get_audit(audit_id: str, session: SessionDep) -> dict[str, Any]:
+    record = session.get(AuditRecord, audit_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"No audit with id {audit_id}.")
+    return _public(record)

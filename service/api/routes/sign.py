@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+
+from provenance.signing import GeneratorInfo, SignRequest
+from service.api.deps import SettingsDep, SignerDep, WriteAccess
+from service.api.uploads import read_upload, run_bounded
+
+router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess])
+
+
+@router.post(
+    "/sign",
+    response_class=Response,
+    responses={200: {"content": {"image/*": {}}, "description": "The signed image."}},
+)
+async def sign(
+    signer: SignerDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    ai_generated: Annotated[bool, Form()] = False,
+    title: Annotated[str | None, Form()] = None,
+    family: Annotated[str | None, Form()] = None,
+    model: Annotated[str | None, Form()] = None,
+    checkpoint_sha256: Annotated[str | None, Form()] = None,
+    seed: Annotated[int | None, Form()] = None,
+    sampler: Annotated[str | None, Form()] = None,
+    steps: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Sign an image with the service's identity (API key); returns the signed file."""
+    data = await read_upload(file)
+    generator_fields = (family, model, checkpoint_sha256, seed, sampler, steps)
+    generator = (
+        GeneratorInfo(family, model, checkpoint_sha256, seed, sampler, steps)
+        if any(value is not None for value in generator_fields)
+        else None
+    )
+    request = SignRequest(
+        title=title or (file.filename if file else None),
+        ai_generated=ai_generated,
+        generator=generator,
+    )
+    signed = await run_bounded(lambda: signer.sign(data, request), settings.processing_timeout_s)
+    return Response(
+        signed.data,
+        media_type=signed.mime_type,
+        headers={"X-Provaudit-Development-Identity": str(signer.identity.is_development).lower()},
+    )

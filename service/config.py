@@ -1,0 +1,44 @@
+"""Service settings from the environment (prefix ``PROVAUDIT_``), read once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    from provenance.keys import default_identity_dir
+
+    return default_identity_dir().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVAUDIT_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """Where the SQLite database and the development identity live."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/provaudit.db``."""
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    """Keys accepted in ``X-API-Key`` for sign, generate and writes (JSON list in the env)."""
+    protect_reads: bool = False
+    """Also require an API key for read endpoints (audit, verify, lookups)."""
+    max_upload_bytes: int = 20 * 1024 * 1024
+    processing_timeout_s: float = 20.0
+    """Upper bound on decoding + analysis of one upload, off the event loop."""
+    trust_anchors: list[Path] = Field(default_factory=list)
+    """PEM files of trust anchors for verification."""
+    trust_dev_identity: bool = True
+    """Trust the development identity's root, so the dev server's own output reads trusted."""
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'provaudit.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

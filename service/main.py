@@ -1,0 +1,85 @@
+"""The FastAPI application: routers per resource, heavy objects loaded once in lifespan."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from provenance import __version__
+from service.api.errors import install_error_handlers
+from service.api.limits import BodySizeLimitMiddleware
+from service.api.routes import audits, health, sign, verify
+from service.config import Settings, get_settings
+from service.metrics import REQUEST_LATENCY
+
+logger = logging.getLogger("provaudit.service")
+
+
+def load_state(app: FastAPI, settings: Settings) -> None:
+    """Database, verifier, signer and audit pipeline: built once per process."""
+    from provenance.keys import (
+        DEV_IDENTITY_NOTICE,
+        ROOT_FILE,
+        default_identity,
+        default_identity_dir,
+    )
+    from provenance.signing import ProvenanceSigner
+    from provenance.verify import ProvenanceVerifier
+    from service.db import make_engine, make_session_factory
+    from service.pipeline import AuditPipeline
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    identity, created = default_identity()
+    if created:
+        logger.warning("Created a development signing identity. %s", DEV_IDENTITY_NOTICE)
+    anchors = list(settings.trust_anchors)
+    if settings.trust_dev_identity:
+        anchors.append(default_identity_dir() / ROOT_FILE)
+    verifier = ProvenanceVerifier.from_files(anchors)
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.verifier = verifier
+    app.state.signer = ProvenanceSigner(identity)
+    app.state.pipeline = AuditPipeline(verifier, scorer=None)
+    app.state.ready = True
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = False
+        load_state(app, settings)
+        yield
+        app.state.ready = False
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="provaudit",
+        version=__version__,
+        summary="AI-origin audit, C2PA verification and signing.",
+        lifespan=lifespan,
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+
+    @app.middleware("http")
+    async def record_latency(request: Request, call_next) -> Response:  # noqa: ANN001
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        REQUEST_LATENCY.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - start)
+        return response
+
+    for router in (health.router, verify.router, sign.router, audits.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,121 @@
+"""The audit itself: every signal computed separately, then combined into a verdict.
+
+A missing manifest is "no provenance signal", never evidence of authenticity. Verdicts:
+
+* ``declared_ai``: an intact C2PA manifest (trusted or valid) declares generative AI;
+* ``likely_ai`` / ``likely_real``: no declaration, the detector's score is above / below
+  its calibrated threshold;
+* ``inconclusive``: no declaration and no usable detector score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+from provenance.errors import InputError
+from provenance.fingerprint import fingerprint
+from provenance.media import check_media, decode_image
+from provenance.verify import ProvenanceReport, ProvenanceVerifier
+
+Verdict = Literal["declared_ai", "likely_ai", "likely_real", "inconclusive"]
+VERDICTS: tuple[Verdict, ...] = ("declared_ai", "likely_ai", "likely_real", "inconclusive")
+
+
+class AiOriginScorer(Protocol):
+    """What the service needs of a detector (the ONNX one arrives with the detectors)."""
+
+    model_id: str
+    threshold: float
+
+    def score(self, image: Any) -> dict[str, Any]: ...
+
+
+@dataclass
+class AuditResult:
+    sha256: str
+    filename: str | None
+    ai_origin: dict[str, Any] | None
+    provenance: dict[str, Any]
+    fingerprints: dict[str, Any] | None
+    matches: list[dict[str, Any]]
+    verdict: Verdict
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def provenance_summary(report: ProvenanceReport) -> dict[str, Any]:
+    """The audit's provenance block: the verify report plus the headline fields."""
+    data = report.to_dict()
+    data["problems"] = report.failure_codes + [
+        f"ingredient:{code}" for code in report.ingredient_problem_codes
+    ]
+    return data
+
+
+class AuditPipeline:
+    def __init__(self, verifier: ProvenanceVerifier, scorer: AiOriginScorer | None = None) -> None:
+        self.verifier = verifier
+        self.scorer = scorer
+
+    def audit(self, data: bytes, filename: str | None = None) -> AuditResult:
+        name = filename or "upload"
+        media = check_media(data, name)
+        if not media.is_image:
+            raise InputError(f"{name} is a {media.format.upper()}, not an image.")
+        report = self.verifier.verify(media)
+        image = decode_image(media.data, name)
+        prints = fingerprint(image)
+        ai_origin = self.scorer.score(image) if self.scorer is not None else None
+        verdict, reasons = combine(report, ai_origin)
+        return AuditResult(
+            sha256=hashlib.sha256(data).hexdigest(),
+            filename=filename,
+            ai_origin=ai_origin,
+            provenance=provenance_summary(report),
+            fingerprints=prints.to_dict(),
+            matches=[],
+            verdict=verdict,
+            reasons=reasons,
+        )
+
+
+def combine(
+    report: ProvenanceReport, ai_origin: dict[str, Any] | None
+) -> tuple[Verdict, list[str]]:
+    reasons: list[str] = []
+    intact = report.state in ("trusted", "valid")
+    if report.state == "absent":
+        reasons.append(
+            "No C2PA manifest: no provenance signal (this is not evidence of authenticity)."
+        )
+    elif report.state == "invalid":
+        reasons.append(
+            "The C2PA manifest fails validation ("
+            + ", ".join(report.failure_codes or report.ingredient_problem_codes or ["invalid"])
+            + "): its claims cannot be relied on."
+        )
+    else:
+        who = report.signer.common_name if report.signer else "an unknown signer"
+        trust = "a trusted" if report.state == "trusted" else "an untrusted"
+        reasons.append(f"Intact C2PA manifest signed by {trust} signer ({who}).")
+    if report.iptc and report.iptc.ai_declared:
+        reasons.append(
+            "The file's IPTC metadata declares AI generation (a weaker, unbound signal)."
+        )
+
+    if intact and report.ai_declared:
+        reasons.append("The manifest declares generative AI (digitalSourceType).")
+        return "declared_ai", reasons
+    if ai_origin is None:
+        reasons.append("No detector score is available.")
+        return "inconclusive", reasons
+    p_ai, threshold = ai_origin["p_ai"], ai_origin["threshold"]
+    if p_ai >= threshold:
+        reasons.append(f"Detector score {p_ai:.3f} is at or above its threshold {threshold:.3f}.")
+        return "likely_ai", reasons
+    reasons.append(f"Detector score {p_ai:.3f} is below its threshold {threshold:.3f}.")
+    return "likely_real", reasons

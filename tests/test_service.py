@@ -1,0 +1,189 @@
+"""The service against a real uvicorn server on a free port, as a client sees it."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.conftest import encode, make_image
+from tests.test_cli import huge_png
+
+API_KEY = "test-key-123"
+MAX_UPLOAD = 3 * 1024 * 1024
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    process: subprocess.Popen
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def audit_rows(self) -> int:
+        with sqlite3.connect(self.home / "provaudit.db") as db:
+            return db.execute("select count(*) from audits").fetchone()[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("service-home")
+    port = _free_port()
+    env = dict(
+        os.environ,
+        PROVAUDIT_HOME=str(home),
+        PROVAUDIT_DATA_DIR=str(home),
+        PROVAUDIT_API_KEYS=f'["{API_KEY}"]',
+        PROVAUDIT_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "provenance",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"server did not start: {process.stdout.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    yield Server(url, home, process)
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def _upload(data: bytes, name: str = "image.png", kind: str = "image/png") -> dict:
+    return {"file": (name, data, kind)}
+
+
+def test_health_and_metrics(server):
+    with server.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").status_code == 200
+        client.get("/healthz")
+        metrics = client.get("/metrics").text
+    assert "provaudit_request_seconds" in metrics
+    assert 'route="/healthz"' in metrics
+
+
+def test_sign_then_audit_declares_ai_then_stripped_copy_has_no_signal(server):
+    photo = encode(make_image(), "PNG")
+    with server.client() as client:
+        response = client.post(
+            "/v1/sign",
+            files=_upload(photo),
+            data={"ai_generated": "true", "family": "gan", "seed": "3"},
+            headers={"X-API-Key": API_KEY},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "image/png"
+        signed = response.content
+
+        audit = client.post("/v1/audit", files=_upload(signed)).json()
+        assert audit["verdict"] == "declared_ai"
+        assert audit["provenance"]["state"] == "trusted"
+        assert audit["provenance"]["ai_declared"] is True
+        assert audit["provenance"]["generator"] == {"family": "gan", "seed": 3}
+        assert len(audit["fingerprints"]["pdq"]) == 64
+        assert audit["reasons"]
+        again = client.get(f"/v1/audits/{audit['audit_id']}").json()
+        assert again == audit
+
+        stripped = encode(Image.open(io.BytesIO(signed)).convert("RGB"), "JPEG", quality=90)
+        audit = client.post("/v1/audit", files=_upload(stripped, "copy.jpg", "image/jpeg")).json()
+        assert audit["provenance"]["state"] == "absent"
+        assert audit["verdict"] != "declared_ai"
+        assert any("no provenance signal" in reason for reason in audit["reasons"])
+
+        verify = client.post("/v1/verify", files=_upload(signed)).json()
+        assert verify["state"] == "trusted" and verify["ai_declared"] is True
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_sign_needs_the_api_key(server, key):
+    headers = {"X-API-Key": key} if key else {}
+    with server.client() as client:
+        response = client.post(
+            "/v1/sign", files=_upload(encode(make_image(), "PNG")), headers=headers
+        )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def _bad_requests() -> dict[str, dict]:
+    jpeg = encode(make_image(), "JPEG")
+    return {
+        "empty body": {
+            "content": b"",
+            "headers": {"content-type": "multipart/form-data; boundary=x"},
+        },
+        "no file field": {"data": {"other": "value"}},
+        "empty file": {"files": _upload(b"", "empty.png")},
+        "text file": {"files": _upload(b"just some text\n", "notes.jpg", "image/jpeg")},
+        "truncated jpeg": {"files": _upload(jpeg[: len(jpeg) // 2], "cut.jpg", "image/jpeg")},
+        "100 megapixel png bomb": {"files": _upload(huge_png(10_000, 10_000), "bomb.png")},
+        "unsupported type": {"files": _upload(encode(make_image(), "BMP"), "x.bmp", "image/bmp")},
+        "oversized upload": {"files": _upload(b"\xff\xd8\xff" + b"\x00" * (MAX_UPLOAD + 10))},
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_requests()))
+@pytest.mark.parametrize("endpoint", ["/v1/audit", "/v1/verify"])
+def test_bad_input_is_a_json_4xx_and_nothing_is_recorded(server, case, endpoint):
+    before = server.audit_rows()
+    with server.client() as client:
+        response = client.post(endpoint, **_bad_requests()[case])
+        assert 400 <= response.status_code < 500, (response.status_code, response.text)
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+        assert client.get("/healthz").status_code == 200, "the server keeps serving"
+    assert server.audit_rows() == before
+    if case == "oversized upload":
+        assert response.status_code == 413
+    if case == "100 megapixel png bomb":
+        assert response.status_code == 413 and "too many pixels" in error["message"]
+    if case == "unsupported type":
+        assert response.status_code == 415
+
+
+def test_unknown_audit_and_route_are_json_404(server):
+    with server.client() as client:
+        response = client.get("/v1/audits/does-not-exist")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        assert client.get("/v1/nothing-here").json()["error"]["code"] == "not_found"
