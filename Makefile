@@ -17,9 +17,10 @@ $(VENV)/.serve: $(BIN)/python pyproject.toml
 	$(PIP) install -q -e .
 	@touch $@
 
-# Tests and lint on top.
+# Tests need the training weight too (torch, torchvision, timm: CUDA builds from the
+# registry, ~5.5 GB, they run on CPU).
 $(VENV)/.dev: $(VENV)/.serve
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,train]'
 	@touch $@
 
 # The main job: the moderation service on the embedded default (SQLite file, development
@@ -39,6 +40,7 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/provenance_bench.py
+	$(BIN)/python bench/detector_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,240 @@
+"""Detector checkpoints: ``config.json`` + ``model.safetensors`` (+ ``model.onnx``).
+
+::
+
+    CKPT/config.json        format, DetectorSpec (architecture, transform, tile size,
+                            families, temperature, threshold...), sha256 of every weight file
+    CKPT/model.safetensors  the weights; the only weights format accepted
+    CKPT/model.onnx         optional export for torch-free inference
+
+Pickle files are refused outright (unpickling runs arbitrary code). Every weight file's
+sha256 is recorded in ``config.json`` and checked on load, so a modified or swapped
+``model.safetensors`` or ``model.onnx`` is refused rather than silently scoring images.
+Calibration rewrites ``config.json`` only; the weights (and their digest) do not change.
+
+Reading a checkpoint (:func:`read_checkpoint`) needs neither torch nor safetensors: the
+ONNX inference path uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from detectors.spec import DetectorSpec
+from provenance.errors import ProvauditError
+
+if TYPE_CHECKING:
+    from detectors.model import DetectorModel
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+ONNX_FILE = "model.onnx"
+FORMAT_NAME = "provaudit-detector"
+FORMAT_VERSION = 1
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"})
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's container
+_PICKLE_PROTO = 0x80
+
+
+class CheckpointError(ProvauditError):
+    code = "bad_checkpoint"
+
+
+@dataclass
+class CheckpointInfo:
+    directory: Path
+    spec: DetectorSpec
+    document: dict[str, Any]
+
+    @property
+    def weights_path(self) -> Path:
+        return self.directory / WEIGHTS_FILE
+
+    @property
+    def weights_sha256(self) -> str:
+        return str(self.document["weights"]["sha256"])
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def looks_like_pickle(path: Path) -> bool:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    return head == _ZIP_MAGIC or (len(head) >= 2 and head[0] == _PICKLE_PROTO)
+
+
+def _pickle_refusal(path: Path) -> CheckpointError:
+    return CheckpointError(
+        f"{path} is a pickle file; provaudit loads only safetensors detector checkpoints "
+        f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can run "
+        "arbitrary code."
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def read_checkpoint(path: Path | str) -> CheckpointInfo:
+    """Check a checkpoint folder's shape and read its spec (no torch, no weights read)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"The detector checkpoint {path} does not exist; pass the folder that "
+            "`provaudit detectors train` wrote."
+        )
+    if path.is_file():
+        if path.name in (CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE):
+            path = path.parent
+        elif looks_like_pickle(path):
+            raise _pickle_refusal(path)
+        else:
+            raise CheckpointError(
+                f"{path} is a file; pass the checkpoint folder that holds {CONFIG_FILE} "
+                f"and {WEIGHTS_FILE}."
+            )
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        pickles = sorted(p for p in path.iterdir() if p.is_file() and looks_like_pickle(p))
+        if pickles:
+            raise _pickle_refusal(pickles[0])
+        raise CheckpointError(f"{path} is not a detector checkpoint: it has no {CONFIG_FILE}.")
+    try:
+        document = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config_path} is not valid JSON ({exc}).") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{config_path} is not a provaudit detector configuration.")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{config_path} has format version {document.get('format_version')}; this "
+            f"provaudit reads version {FORMAT_VERSION}."
+        )
+    try:
+        spec = DetectorSpec.from_dict(document["detector"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config_path} has an invalid detector section ({exc}).") from None
+    sha = document.get("weights", {}).get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise CheckpointError(f"{config_path} does not record the sha256 of its weights.")
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"The checkpoint {path} has no {WEIGHTS_FILE}.")
+    return CheckpointInfo(path, spec, document)
+
+
+def verified_onnx_path(info: CheckpointInfo, required: bool = False) -> Path | None:
+    """``model.onnx`` if it exists and is the export of these exact weights."""
+    onnx = info.document.get("onnx")
+    path = info.directory / ONNX_FILE
+    if not onnx or not path.is_file():
+        if required:
+            raise CheckpointError(
+                f"{info.directory} has no ONNX export; run `provaudit detectors export-onnx "
+                f"{info.directory}` first."
+            )
+        return None
+    if onnx.get("weights_sha256") != info.weights_sha256:
+        raise CheckpointError(
+            f"{path} was exported from other weights than {WEIGHTS_FILE}; export it again."
+        )
+    if sha256_file(path) != onnx.get("sha256"):
+        raise CheckpointError(
+            f"{path} does not match the sha256 recorded in {CONFIG_FILE}; the file was "
+            "modified or replaced, so it is not used."
+        )
+    return path
+
+
+def _document(spec: DetectorSpec, weights_sha: str, onnx: dict[str, Any] | None) -> bytes:
+    document: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "detector": spec.to_dict(),
+        "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha},
+    }
+    if onnx:
+        document["onnx"] = onnx
+    return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+
+
+def save_checkpoint(directory: Path | str, model: DetectorModel) -> Path:
+    """Write weights then config (config last: a folder with a config is complete)."""
+    from safetensors.torch import save
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
+    }
+    data = save(state, metadata={"format": FORMAT_NAME})
+    _atomic_write(directory / WEIGHTS_FILE, data)
+    stale_onnx = directory / ONNX_FILE
+    if stale_onnx.exists():
+        stale_onnx.unlink()
+    weights_sha = hashlib.sha256(data).hexdigest()
+    _atomic_write(directory / CONFIG_FILE, _document(model.spec, weights_sha, None))
+    return directory
+
+
+def update_spec(info: CheckpointInfo, spec: DetectorSpec) -> None:
+    """Rewrite config.json with a new spec (calibration); weights and ONNX stay valid."""
+    _atomic_write(
+        info.directory / CONFIG_FILE,
+        _document(spec, info.weights_sha256, info.document.get("onnx")),
+    )
+    info.spec = spec
+
+
+def record_onnx(info: CheckpointInfo, onnx: dict[str, Any]) -> None:
+    info.document["onnx"] = onnx
+    _atomic_write(info.directory / CONFIG_FILE, _document(info.spec, info.weights_sha256, onnx))
+
+
+def load_checkpoint(path: Path | str, device: str = "cpu") -> DetectorModel:
+    """The model with its weights, after the weights' sha256 is checked against config."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from detectors.registry import model_from_spec
+
+    info = read_checkpoint(path)
+    data = info.weights_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != info.weights_sha256:
+        raise CheckpointError(
+            f"{info.weights_path} does not match the sha256 recorded in {CONFIG_FILE}; the "
+            "weights were modified or replaced, so they are not loaded."
+        )
+    try:
+        state = load(data)
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{info.weights_path} is not a safetensors file ({exc}).") from None
+    model = model_from_spec(info.spec)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"{info.weights_path} does not fit the {info.spec.arch} architecture in "
+            f"{CONFIG_FILE} ({first})."
+        ) from None
+    model.eval()
+    return model.to(device)

@@ -1,0 +1,322 @@
+"""``provaudit detectors ...`` (train, evaluate, calibrate, export-onnx, loo) and
+``provaudit detect``.
+
+Importing this module is cheap (typer only): torch, timm and onnxruntime are imported
+inside the commands, and ``detect`` never imports torch when the checkpoint has an ONNX
+export. Results go to stdout (JSON with ``--json``), progress and warnings to stderr.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provenance.cli.exit_status import ExitStatus
+
+app = typer.Typer(
+    help="Train, evaluate, calibrate and export real-vs-generated image detectors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+detect_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+Real = Annotated[
+    list[Path] | None, typer.Option("--real", help="Folder of real images (repeatable).")
+]
+Fake = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fake", help="Folder of generated images, as FAMILY=DIR or DIR (family = folder name)."
+    ),
+]
+Dataset = Annotated[
+    list[Path] | None,
+    typer.Option("--dataset", help="Data set laid out as DATASET/<family>/{0_real,1_fake}."),
+]
+Checkpoint = Annotated[Path, typer.Argument(help="Detector checkpoint folder.")]
+Json = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+def _fail(exc: Exception) -> None:
+    from provenance.cli.output import fail
+
+    fail(str(exc), ExitStatus.ERROR)
+
+
+def _load_data(
+    real: list[Path] | None,
+    fake: list[str] | None,
+    dataset: list[Path] | None,
+    image_size: int,
+) -> Any:
+    from detectors.data import scan
+    from provenance.cli.output import warn
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = scan(real or [], fake or [], dataset or [], image_size=image_size)
+    for warning in caught:
+        warn(str(warning.message))
+    shortcut = data.format_warning()
+    if shortcut:
+        warn(shortcut)
+    return data
+
+
+def _emit(payload: Any, as_json: bool) -> None:
+    from provenance.cli.output import emit_json, stdout
+
+    if as_json:
+        emit_json(payload)
+    else:
+        import json
+
+        stdout().print_json(json.dumps(payload, default=str))
+
+
+def _train_config(output: Path, **options: Any) -> Any:
+    from detectors.augment import AugmentConfig
+    from detectors.train import TrainConfig
+
+    no_augment = options.pop("no_augment")
+    same_codec = options.pop("same_codec")
+    augment = AugmentConfig.disabled() if no_augment else AugmentConfig(same_codec=same_codec)
+    return TrainConfig(output=output, augment=augment, **options)
+
+
+@app.command()
+def train(
+    output: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write.")],
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    arch: Annotated[str, typer.Option(help="Architecture (see `detectors list`).")] = "npr_tiny",
+    transform: Annotated[
+        str | None, typer.Option(help="Input transform: raw, npr or spectrum.")
+    ] = None,
+    image_size: Annotated[int, typer.Option(help="Tile size in pixels.")] = 64,
+    epochs: int = 20,
+    batch_size: int = 64,
+    steps_per_epoch: int | None = None,
+    lr: float = 1e-3,
+    patience: Annotated[int, typer.Option(help="Epochs without val AP gain before stop.")] = 5,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    workers: int = 0,
+    no_augment: Annotated[bool, typer.Option("--no-augment")] = False,
+    same_codec: Annotated[
+        str, typer.Option(help="Re-encode real and fake alike: jpeg:Q or none.")
+    ] = "jpeg:96",
+    target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Train a detector; torchrun-aware (DDP). The result is calibrated when data allows."""
+    from detectors.train import train as run_training
+    from provenance.errors import ProvauditError
+
+    try:
+        data = _load_data(real, fake, dataset, image_size)
+        config = _train_config(
+            output,
+            arch=arch,
+            transform=transform,
+            image_size=image_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch,
+            lr=lr,
+            patience=patience,
+            seed=seed,
+            device=device,
+            compile=compile,
+            workers=workers,
+            no_augment=no_augment,
+            same_codec=same_codec,
+            target_fpr=target_fpr,
+        )
+        result = run_training(data, config, quiet=quiet)
+    except ProvauditError as exc:
+        _fail(exc)
+    if result["rank"] == 0:
+        _emit(result, as_json)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Checkpoint,
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    split: Annotated[
+        str, typer.Option(help="held-out (val+calib), all, train, val or calib.")
+    ] = "held-out",
+    robustness: Annotated[
+        bool, typer.Option("--robustness", help="JPEG/blur/scale sweep.")
+    ] = False,
+    format_check: Annotated[
+        bool, typer.Option("--format-check", help="Do scores follow the container?")
+    ] = False,
+    backend: Annotated[str, typer.Option(help="auto, onnx or torch.")] = "auto",
+    as_json: Json = False,
+) -> None:
+    """AP, ROC-AUC, accuracy at the calibrated threshold, per family; optional sweeps."""
+    from detectors.evaluate import evaluate as run_evaluation
+    from detectors.inference import open_scorer
+    from provenance.errors import ProvauditError
+
+    splits = {"held-out": ("val", "calib"), "all": ("train", "val", "calib")}.get(split, (split,))
+    try:
+        scorer = open_scorer(checkpoint, backend)
+        data = _load_data(real, fake, dataset, scorer.spec.image_size)
+        samples = data.split(*splits)
+        if not samples:
+            raise ValueError(f"the {split} split is empty")
+        report = run_evaluation(
+            scorer, data, samples, robustness=robustness, check_format=format_check
+        )
+    except (ProvauditError, ValueError) as exc:
+        _fail(exc)
+    report["split"] = split
+    _emit(report, as_json)
+
+
+@app.command()
+def calibrate(
+    checkpoint: Checkpoint,
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    fpr: Annotated[float, typer.Option(help="False-positive rate on real images.")] = 0.01,
+    as_json: Json = False,
+) -> None:
+    """Temperature on the val split, threshold at FPR on held-out reals; stored in config."""
+    from detectors.calibrate import calibrate_checkpoint
+    from detectors.checkpoint import read_checkpoint
+    from provenance.errors import ProvauditError
+
+    try:
+        info = read_checkpoint(checkpoint)
+        data = _load_data(real, fake, dataset, info.spec.image_size)
+        report = calibrate_checkpoint(info.directory, data, fpr)
+    except ProvauditError as exc:
+        _fail(exc)
+    _emit(report, as_json)
+
+
+@app.command("export-onnx")
+def export_onnx(checkpoint: Checkpoint, as_json: Json = False) -> None:
+    """Write model.onnx next to the weights, checked against torch (torch-free detect)."""
+    from detectors.onnx_export import export_onnx as run_export
+    from provenance.errors import ProvauditError
+
+    try:
+        result = run_export(checkpoint)
+    except ProvauditError as exc:
+        _fail(exc)
+    _emit(result, as_json)
+
+
+@app.command()
+def loo(
+    output: Annotated[Path, typer.Option("--out", "-o", help="Folder for the checkpoints.")],
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    arch: str = "npr_tiny",
+    image_size: int = 64,
+    epochs: int = 10,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    as_json: Json = False,
+) -> None:
+    """Leave-one-family-out: AP on each family when it was left out of training."""
+    from detectors.evaluate import leave_one_family_out
+    from provenance.errors import ProvauditError
+
+    try:
+        data = _load_data(real, fake, dataset, image_size)
+        config = _train_config(
+            output,
+            arch=arch,
+            image_size=image_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            no_augment=False,
+            same_codec="jpeg:96",
+        )
+        result = leave_one_family_out(data, config, output)
+    except ProvauditError as exc:
+        _fail(exc)
+    _emit(result, as_json)
+
+
+@app.command("list")
+def list_architectures(as_json: Json = False) -> None:
+    """The detector architectures and their default input transforms."""
+    from detectors.registry import get_entry, list_detectors
+
+    entries = [get_entry(name) for name in list_detectors()]
+    rows = [
+        {"name": e.name, "transform": e.default_transform, "summary": e.summary} for e in entries
+    ]
+    _emit(rows, as_json)
+
+
+@detect_app.command()
+def detect(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.")],
+    checkpoint: Annotated[
+        Path,
+        typer.Option(
+            "--checkpoint", "-c", envvar="PROVAUDIT_DETECTOR", help="Detector checkpoint folder."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per image.")] = False,
+    backend: Annotated[str, typer.Option(help="auto (ONNX if exported), onnx or torch.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Tiles per inference batch.")] = 256,
+    max_tiles: Annotated[int, typer.Option(help="Most tiles scored per image.")] = 16,
+) -> None:
+    """Score images for AI generation: p(AI), verdict at the calibrated threshold, family.
+
+    A file that cannot be read is reported on its own line and the run goes on; the exit
+    status is 1 if any file failed.
+    """
+    from detectors.inference import detect_files, open_scorer
+    from provenance.cli.output import emit_json, error, stdout
+    from provenance.errors import ProvauditError
+
+    try:
+        scorer = open_scorer(checkpoint, backend, batch_size=batch_size, max_tiles=max_tiles)
+    except ProvauditError as exc:
+        _fail(exc)
+    failed = 0
+    for result in detect_files(scorer, paths):
+        if result["error"] is not None:
+            failed += 1
+        if as_json:
+            emit_json(result)
+        elif result["error"] is not None:
+            error(result["error"]["message"])
+        else:
+            from rich.markup import escape
+
+            family = result["attribution"]["label"]
+            stdout().print(
+                f"{escape(result['path'])}  p_ai={result['p_ai']:.4f}  {result['label']}"
+                + (f"  ({family})" if result["label"] == "ai" else "")
+            )
+    if failed:
+        raise typer.Exit(int(ExitStatus.ERROR))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,281 @@
+"""Detector training data: real and fake image folders in any mix, split and balanced.
+
+Sources, combinable and repeatable:
+
+* ``real`` folders: every image is a real photo;
+* ``fake`` folders: every image is generated, by the family given as ``family=DIR``
+  (default: the folder's name);
+* generator data sets: ``DATASET/<family>/0_real`` and ``DATASET/<family>/1_fake`` (what
+  ``provaudit generators`` writes, and the CNNDetection layout), or ``DATASET/0_real`` +
+  ``DATASET/1_fake`` with the data set's name as the family. Labels come from this layout;
+  ``labels.jsonl`` is not needed.
+
+Files are found with :func:`generators.data.find_image_files` (same suffixes, same hidden
+file rules as the generators) and decoded once through :mod:`provenance.media`; broken
+files are skipped and named in one warning. The train / val / calib split is a function of
+each file's content hash, so it is the same on every machine and run, and an image that
+appears twice (say under two families' ``0_real``) can never sit on both sides of it.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detectors.augment import AugmentConfig, augment
+from detectors.inference import min_side
+from detectors.spec import REAL_CLASS, UNKNOWN_FAMILY
+from generators.data import find_image_files
+from provenance.errors import InputError, ProvauditError
+
+SPLITS = ("train", "val", "calib")
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+class DataError(ProvauditError):
+    code = "bad_data"
+
+
+class SkippedFilesWarning(UserWarning):
+    """Some files of the detector data could not be used and were left out."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: int  # 0 real, 1 generated
+    family: str | None
+    sha256: str
+    format: str
+    split: str
+
+
+@dataclass
+class DetectorData:
+    samples: list[Sample]
+    families: list[str]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    _cache: dict[Path, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def split(self, *names: str) -> list[Sample]:
+        return [sample for sample in self.samples if sample.split in names]
+
+    def pixels(self, sample: Sample) -> np.ndarray:
+        cached = self._cache.get(sample.path)
+        return cached if cached is not None else _decode(sample.path)
+
+    def class_id(self, sample: Sample) -> int:
+        return 0 if sample.label == 0 else 1 + self.families.index(str(sample.family))
+
+    @property
+    def digest(self) -> str:
+        """sha256 over (content sha256, label, family) of every sample, order-independent."""
+        lines = sorted(f"{s.sha256} {s.label} {s.family or ''}" for s in self.samples)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, dict[str, int]] = {}
+        for sample in self.samples:
+            key = REAL_CLASS if sample.label == 0 else str(sample.family)
+            counts.setdefault(key, Counter())[sample.split] += 1
+        return {
+            "images": len(self.samples),
+            "families": self.families,
+            "counts": {key: dict(value) for key, value in counts.items()},
+            "formats": self.format_table(),
+            "skipped": len(self.skipped),
+            "digest": self.digest,
+        }
+
+    def format_table(self) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {"real": Counter(), "fake": Counter()}
+        for sample in self.samples:
+            table["fake" if sample.label else "real"][sample.format] += 1
+        return {key: dict(value) for key, value in table.items()}
+
+    def format_warning(self) -> str | None:
+        """A sentence when the container format alone would separate the classes."""
+        table = self.format_table()
+        real, fake = set(table["real"]), set(table["fake"])
+        if real and fake and not (real & fake):
+            return (
+                f"real images are all {'/'.join(sorted(real))} and generated ones all "
+                f"{'/'.join(sorted(fake))}: the format is a shortcut; training re-encodes "
+                "both classes the same way, and `evaluate --format-check` measures what is left."
+            )
+        return None
+
+
+def split_of(sha256: str, val_fraction: float, calib_fraction: float) -> str:
+    position = int(sha256[:12], 16) / float(1 << 48)
+    if position < val_fraction:
+        return "val"
+    if position < val_fraction + calib_fraction:
+        return "calib"
+    return "train"
+
+
+def _decode(path: Path) -> np.ndarray:
+    from provenance.media import decode_image, read_media
+
+    media = read_media(path)
+    return np.asarray(decode_image(media.data, media.name, "RGB"), dtype=np.uint8)
+
+
+def parse_fake(value: str) -> tuple[str | None, Path]:
+    """``family=DIR`` or ``DIR``."""
+    name, sep, rest = value.partition("=")
+    if sep and name and "/" not in name and "\\" not in name:
+        return name, Path(rest)
+    return None, Path(value)
+
+
+def dataset_sources(root: Path) -> list[tuple[int, str | None, Path]]:
+    """(label, family, folder) triples of a generator / CNNDetection data set."""
+    if not root.is_dir():
+        raise DataError(f"The data set {root} is not a folder.")
+    sources: list[tuple[int, str | None, Path]] = []
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if folder.name.startswith("."):
+            continue
+        family = root.name if folder == root else folder.name
+        if (folder / "0_real").is_dir():
+            sources.append((0, None, folder / "0_real"))
+        if (folder / "1_fake").is_dir():
+            sources.append((1, family, folder / "1_fake"))
+    if not sources:
+        raise DataError(
+            f"{root} has no 0_real or 1_fake folders; a data set is laid out as "
+            "DATASET/<family>/0_real and DATASET/<family>/1_fake (pass plain folders with "
+            "--real and --fake instead)."
+        )
+    return sources
+
+
+def scan(
+    real: list[Path] | tuple[Path, ...] = (),
+    fake: list[str] | tuple[str, ...] = (),
+    datasets: list[Path] | tuple[Path, ...] = (),
+    *,
+    image_size: int = 64,
+    val_fraction: float = 0.15,
+    calib_fraction: float = 0.15,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+) -> DetectorData:
+    sources: list[tuple[int, str | None, Path]] = [(0, None, Path(p)) for p in real]
+    for value in fake:
+        family, folder = parse_fake(str(value))
+        sources.append((1, family or Path(folder).resolve().name, folder))
+    for root in datasets:
+        sources.extend(dataset_sources(Path(root)))
+    if not sources:
+        raise DataError("No data given; pass --real and --fake folders or a --dataset.")
+    samples: list[Sample] = []
+    skipped: list[tuple[Path, str]] = []
+    cache: dict[Path, np.ndarray] = {}
+    cached_bytes = 0
+    seen: set[tuple[Path, int, str | None]] = set()
+    for label, family, folder in sources:
+        if family in (REAL_CLASS, UNKNOWN_FAMILY):
+            raise DataError(f"{family!r} cannot name a generator family; rename {folder}.")
+        if not folder.is_dir():
+            raise DataError(f"The image folder {folder} does not exist.")
+        files = find_image_files(folder)
+        if not files:
+            raise DataError(f"The image folder {folder} holds no images.")
+        for path in files:
+            key = (path.resolve(), label, family)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                from provenance.media import decode_image, read_media
+
+                media = read_media(path)
+                pixels = np.asarray(decode_image(media.data, media.name, "RGB"), dtype=np.uint8)
+            except InputError as exc:
+                skipped.append((path, str(exc)))
+                continue
+            if min(pixels.shape[:2]) < min_side(image_size):
+                skipped.append((path, f"smaller than {min_side(image_size)} px"))
+                continue
+            if cached_bytes + pixels.nbytes <= cache_bytes:
+                cache[path] = pixels
+                cached_bytes += pixels.nbytes
+            sha = hashlib.sha256(media.data).hexdigest()
+            samples.append(
+                Sample(
+                    path,
+                    label,
+                    family,
+                    sha,
+                    media.format,
+                    split_of(sha, val_fraction, calib_fraction),
+                )
+            )
+    if skipped:
+        names = ", ".join(str(path) for path, _ in skipped[:10])
+        warnings.warn(
+            f"Skipped {len(skipped)} file(s) that cannot be used: {names}.",
+            SkippedFilesWarning,
+            stacklevel=2,
+        )
+    families = sorted({str(s.family) for s in samples if s.label == 1})
+    return DetectorData(samples, families, skipped, cache)
+
+
+def balanced_indices(
+    data: DetectorData, samples: list[Sample], count: int, seed: int, epoch: int
+) -> np.ndarray:
+    """``count`` sample indices drawn with replacement, half real and half generated.
+
+    The generated half is split equally over the families, so a family with ten times
+    more images does not become ten times more of what "generated" means.
+    """
+    labels = np.array([s.label for s in samples])
+    if not (labels == 0).any() or not (labels == 1).any():
+        raise DataError("Training needs both real and generated images in the training split.")
+    groups: dict[str, list[int]] = {}
+    for index, sample in enumerate(samples):
+        groups.setdefault(REAL_CLASS if sample.label == 0 else str(sample.family), []).append(index)
+    fake_groups = [name for name in groups if name != REAL_CLASS]
+    weights = np.zeros(len(samples))
+    for name, members in groups.items():
+        share = 0.5 if name == REAL_CLASS else 0.5 / len(fake_groups)
+        weights[members] = share / len(members)
+    rng = np.random.default_rng([seed, epoch, 0xBA1])
+    return rng.choice(len(samples), size=count, replace=True, p=weights / weights.sum())
+
+
+@dataclass
+class TrainingViews:
+    """Map-style data set of one epoch's augmented views, in the order to train on.
+
+    Item ``k`` is a view of ``samples[order[k]]`` drawn from ``rng([seed, epoch, k])``: a
+    pure function of its arguments, so DataLoader worker count never changes a run.
+    """
+
+    data: DetectorData
+    samples: list[Sample]
+    image_size: int
+    augment: AugmentConfig
+    order: np.ndarray
+    seed: int = 0
+    epoch: int = 0
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, position: int) -> tuple[np.ndarray, int, int]:
+        sample = self.samples[int(self.order[position])]
+        rng = np.random.default_rng([self.seed, self.epoch, position])
+        view = augment(self.data.pixels(sample), self.image_size, rng, self.augment)
+        image = (view.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1).copy()
+        return image, sample.label, self.data.class_id(sample)

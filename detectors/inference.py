@@ -1,0 +1,329 @@
+"""Scoring images with a detector checkpoint, without torch when an ONNX export exists.
+
+``provaudit detect`` and the service import only this module, numpy, Pillow and
+onnxruntime; torch is imported only as a fallback for a checkpoint that was never exported
+(``backend="torch"`` or ``"auto"`` without ``model.onnx``).
+
+Tiling policy (images of any size): a detector looks for pixel-level traces, which any
+resize destroys or invents, so images are never resized. An image is cut into
+``image_size`` x ``image_size`` tiles at native resolution on a grid that covers it (the
+last row and column are aligned to the border, so tiles may overlap); when the grid has
+more than ``max_tiles`` tiles, ``max_tiles`` of them are taken evenly spread over the
+grid, in a fixed order so scores are reproducible. The image's logits are the mean of its
+tiles' logits (averaging log-odds rather than taking the max keeps the false-positive
+rate of large real photos near the calibrated one). A side shorter than the tile is
+reflection-padded to it; a side shorter than half the tile is refused as too small to
+judge.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detectors.spec import REAL_CLASS, UNKNOWN_FAMILY, DetectorSpec
+from provenance.errors import InputError, ProvauditError
+
+DEFAULT_MAX_TILES = 16
+DEFAULT_BATCH_SIZE = 256
+
+
+class ImageTooSmallError(InputError):
+    code = "image_too_small"
+
+
+class BackendError(ProvauditError):
+    code = "backend_unavailable"
+
+
+def min_side(image_size: int) -> int:
+    return max(2, image_size // 2)
+
+
+def pad_to_tile(pixels: np.ndarray, size: int, name: str = "image") -> np.ndarray:
+    """Reflection-pad an HWC image whose sides are shorter than ``size`` (never resize)."""
+    height, width = pixels.shape[:2]
+    if min(height, width) < min_side(size):
+        raise ImageTooSmallError(
+            f"{name} is {width}x{height} px, too small to judge (the detector needs at least "
+            f"{min_side(size)} px on each side)."
+        )
+    pad_h, pad_w = max(0, size - height), max(0, size - width)
+    if pad_h or pad_w:
+        pixels = np.pad(
+            pixels,
+            ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
+            mode="reflect",
+        )
+    return pixels
+
+
+def _starts(length: int, size: int) -> list[int]:
+    count = max(1, math.ceil(length / size))
+    return sorted({round(value) for value in np.linspace(0, length - size, count)})
+
+
+def tile_positions(height: int, width: int, size: int, max_tiles: int) -> list[tuple[int, int]]:
+    grid = [(top, left) for top in _starts(height, size) for left in _starts(width, size)]
+    if len(grid) > max_tiles:
+        picks = np.unique(np.linspace(0, len(grid) - 1, max_tiles).round().astype(int))
+        grid = [grid[i] for i in picks]
+    return grid
+
+
+def image_tiles(
+    pixels: np.ndarray, size: int, max_tiles: int = DEFAULT_MAX_TILES, name: str = "image"
+) -> np.ndarray:
+    """uint8 HWC image -> float32 (T, 3, size, size) tiles in [-1, 1]."""
+    pixels = pad_to_tile(pixels, size, name)
+    height, width = pixels.shape[:2]
+    tiles = [
+        pixels[top : top + size, left : left + size]
+        for top, left in tile_positions(height, width, size, max_tiles)
+    ]
+    stacked = np.stack(tiles).astype(np.float32) / 127.5 - 1.0
+    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
+
+
+def sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -60.0, 60.0)))
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    shifted = values - values.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class Scores:
+    """Per-image raw outputs (tile-averaged, before temperature)."""
+
+    logits: np.ndarray
+    attribution: np.ndarray
+    tiles: np.ndarray
+
+
+class Scorer:
+    """Tiling, batching and aggregation; subclasses only run a batch of tiles."""
+
+    backend = "none"
+
+    def __init__(
+        self,
+        spec: DetectorSpec,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_tiles: int = DEFAULT_MAX_TILES,
+    ) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self.max_tiles = max_tiles
+
+    def forward(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def score_pixels(self, images: list[np.ndarray], names: list[str] | None = None) -> Scores:
+        """Raw scores of decoded uint8 HWC images (tiles of all images batched together)."""
+        size = self.spec.image_size
+        per_image = [
+            image_tiles(image, size, self.max_tiles, names[i] if names else "image")
+            for i, image in enumerate(images)
+        ]
+        counts = np.array([len(tiles) for tiles in per_image], dtype=np.int64)
+        classes = len(self.spec.classes)
+        if not per_image:
+            return Scores(np.zeros(0, np.float32), np.zeros((0, classes), np.float32), counts)
+        tiles = np.concatenate(per_image)
+        logits, attribution = [], []
+        for start in range(0, len(tiles), self.batch_size):
+            logit, attr = self.forward(tiles[start : start + self.batch_size])
+            logits.append(logit.reshape(-1))
+            attribution.append(attr.reshape(-1, classes))
+        tile_logits = np.concatenate(logits)
+        tile_attr = np.concatenate(attribution)
+        owner = np.repeat(np.arange(len(per_image)), counts)
+        mean_logit = np.bincount(owner, weights=tile_logits) / counts
+        mean_attr = np.stack(
+            [np.bincount(owner, weights=tile_attr[:, k]) / counts for k in range(classes)], 1
+        )
+        return Scores(mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated p(AI): temperature-scaled sigmoid of the raw logit."""
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
+
+    def verdict(self, logit: float, attribution: np.ndarray, tiles: int) -> dict[str, Any]:
+        p_ai = float(self.probabilities(np.array([logit]))[0])
+        label = "ai" if p_ai > self.spec.threshold else "real"
+        return {
+            "p_ai": round(p_ai, 6),
+            "label": label,
+            "threshold": round(self.spec.threshold, 6),
+            "attribution": attribute(self.spec, attribution, label),
+            "tiles": int(tiles),
+        }
+
+
+def attribute(spec: DetectorSpec, logits: np.ndarray, label: str) -> dict[str, Any]:
+    """Which generator family made an image judged "ai".
+
+    For a "real" verdict the attribution is "real". For an "ai" verdict it is the known
+    family with the highest probability in the attribution head's softmax over
+    ``[real, *families]``, provided that probability reaches ``attribution_threshold``
+    (default 0.5); otherwise "unknown": a generator not seen in training, or one the head
+    cannot tell apart. ``probs`` always carries the whole softmax.
+    """
+    probs = softmax(np.asarray(logits, dtype=np.float64))
+    if label == "real":
+        name, confidence = REAL_CLASS, float(probs[0])
+    elif len(probs) > 1:
+        top = 1 + int(np.argmax(probs[1:]))
+        confidence = float(probs[top])
+        confident = confidence >= spec.attribution_threshold
+        name = spec.classes[top] if confident else UNKNOWN_FAMILY
+    else:
+        name, confidence = UNKNOWN_FAMILY, 0.0
+    return {
+        "label": name,
+        "confidence": round(confidence, 6),
+        "probs": {cls: round(float(p), 6) for cls, p in zip(spec.classes, probs, strict=True)},
+    }
+
+
+class OnnxScorer(Scorer):
+    backend = "onnxruntime"
+
+    def __init__(self, spec: DetectorSpec, onnx_path: Path, threads: int = 0, **kw: int) -> None:
+        super().__init__(spec, **kw)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendError(
+                "onnxruntime is not installed; install provaudit with its serving "
+                "dependencies or pass --backend torch."
+            ) from None
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+
+    def forward(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logit, attribution = self.session.run(None, {self.input_name: tiles})
+        return np.asarray(logit), np.asarray(attribution)
+
+
+def open_scorer(
+    checkpoint: Path | str,
+    backend: str = "auto",
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_tiles: int = DEFAULT_MAX_TILES,
+    device: str = "cpu",
+    threads: int = 0,
+) -> Scorer:
+    """The scorer for a checkpoint: onnxruntime when exported (and ``backend`` allows)."""
+    from detectors.checkpoint import read_checkpoint, verified_onnx_path
+
+    info = read_checkpoint(checkpoint)
+    if backend not in ("auto", "onnx", "torch"):
+        raise BackendError(f"Unknown backend {backend!r}; use auto, onnx or torch.")
+    if backend in ("auto", "onnx"):
+        onnx_path = verified_onnx_path(info, required=backend == "onnx")
+        if onnx_path is not None:
+            return OnnxScorer(
+                info.spec, onnx_path, threads=threads, batch_size=batch_size, max_tiles=max_tiles
+            )
+    try:
+        from detectors.checkpoint import load_checkpoint
+        from detectors.model import TorchScorer
+    except ImportError:
+        raise BackendError(
+            f"{info.directory} has no ONNX export and torch is not installed; run "
+            "`provaudit detectors export-onnx` where torch is, or install provaudit[train]."
+        ) from None
+    model = load_checkpoint(info.directory, device=device)
+    return TorchScorer(model, device=device, batch_size=batch_size, max_tiles=max_tiles)
+
+
+def expand_inputs(items: Iterable[str | Path]) -> list[tuple[str, Path | None, str | None]]:
+    """Files, folders (recursively, hidden entries skipped) and glob patterns.
+
+    Returns ``(display, path, problem)``; every regular file in a folder is listed, not only
+    image suffixes, so that a stray non-image is reported rather than silently ignored.
+    """
+    found: list[tuple[str, Path | None, str | None]] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(
+                candidate
+                for candidate in path.rglob("*")
+                if candidate.is_file()
+                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            )
+            found.extend((str(file), file, None) for file in files)
+        elif path.exists():
+            found.append((str(path), path, None))
+        elif glob.has_magic(str(item)):
+            matches = sorted(glob.glob(str(item), recursive=True))
+            if not matches:
+                found.append((str(item), None, f"No file matches {item}."))
+            found.extend((match, Path(match), None) for match in matches if Path(match).is_file())
+        else:
+            found.append((str(item), None, f"{item} does not exist."))
+    return found
+
+
+def _error(display: str, exc: ProvauditError | str) -> dict[str, Any]:
+    code = getattr(exc, "code", "bad_input")
+    return {"path": display, "error": {"code": code, "message": str(exc)}}
+
+
+def detect_files(
+    scorer: Scorer, items: Iterable[str | Path], chunk: int = 64
+) -> Iterator[dict[str, Any]]:
+    """One result per input file, in order; a bad file yields an error entry, never raises."""
+    from provenance.media import load_image
+
+    entries = expand_inputs(items)
+    for start in range(0, len(entries), chunk):
+        results: list[dict[str, Any] | None] = []
+        decoded: list[np.ndarray] = []
+        names: list[str] = []
+        slots: list[int] = []
+        for display, path, problem in entries[start : start + chunk]:
+            if path is None:
+                results.append(_error(display, problem or "missing"))
+                continue
+            try:
+                pixels = np.asarray(load_image(path, mode="RGB"), dtype=np.uint8)
+                pad_to_tile(pixels, scorer.spec.image_size, display)
+            except ProvauditError as exc:
+                results.append(_error(display, exc))
+                continue
+            slots.append(len(results))
+            results.append(None)
+            decoded.append(pixels)
+            names.append(display)
+        if decoded:
+            scores = scorer.score_pixels(decoded, names)
+            for k, slot in enumerate(slots):
+                entry: dict[str, Any] = {"path": names[k]}
+                entry.update(
+                    scorer.verdict(
+                        float(scores.logits[k]), scores.attribution[k], int(scores.tiles[k])
+                    )
+                )
+                entry["error"] = None
+                results[slot] = entry
+        yield from (result for result in results if result is not None)

@@ -1,0 +1,61 @@
+"""A tiny ResNet for the NPR residual, trained from scratch (Tan et al., CVPR 2024).
+
+NPR shows that a shallow network on ``x - up(down(x))`` generalises across generators as
+well as deep ImageNet backbones: the signal is local, so depth and pretraining buy little.
+This one is small enough to train in seconds on a CPU (tests, smoke runs) and to serve at
+thousands of 64 px tiles per second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+DEFAULT_TRANSFORM = "npr"
+
+
+class _Block(nn.Module):
+    def __init__(self, inputs: int, outputs: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(outputs)
+        self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(outputs)
+        self.act = nn.ReLU(inplace=True)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or inputs != outputs:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.act(out + self.shortcut(x))
+
+
+class NPRNet(nn.Module):
+    """Stem at full resolution (the residual is a per-pixel signal), then two stages."""
+
+    def __init__(self, width: int = 32, in_chans: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, width, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.stage1 = _Block(width, width, 1)
+        self.stage2 = _Block(width, 2 * width, 2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = 2 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage2(self.stage1(self.stem(x)))
+        return torch.flatten(self.pool(x), 1)
+
+
+def build_backbone(width: int = 32, **kwargs: Any) -> tuple[nn.Module, int]:
+    model = NPRNet(width=width, **kwargs)
+    return model, model.num_features

@@ -1,0 +1,103 @@
+"""ONNX export of a detector checkpoint, checked against torch before it is recorded.
+
+The graph holds the input transform, backbone and both heads, with a dynamic batch axis
+and fixed ``image_size`` x ``image_size`` tiles (inference tiles images, so the tile size
+never changes). Temperature and threshold stay in ``config.json``, so calibrating again
+does not require a new export. The legacy TorchScript exporter is used because the
+torch.export-based one needs onnxscript, which is not a dependency.
+
+After export, onnxruntime and torch score the same random tiles; the export is recorded in
+``config.json`` (with its sha256 and the weights' sha256) only if every calibrated p(AI)
+agrees within :data:`TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from provenance.errors import ProvauditError
+
+# Max |p_ai(onnxruntime) - p_ai(torch)| accepted; fp32 on both sides typically gives ~1e-6.
+TOLERANCE = 1e-4
+OPSET = 17
+
+
+class ExportError(ProvauditError):
+    code = "export_failed"
+
+
+def export_onnx(checkpoint: Path | str, opset: int = OPSET, check_batch: int = 8) -> dict[str, Any]:
+    import torch
+
+    from detectors.checkpoint import (
+        ONNX_FILE,
+        load_checkpoint,
+        read_checkpoint,
+        record_onnx,
+        sha256_file,
+    )
+    from detectors.inference import OnnxScorer, sigmoid
+
+    info = read_checkpoint(checkpoint)
+    model = load_checkpoint(info.directory).float().eval()
+    size = info.spec.image_size
+    example = torch.zeros(1, 3, size, size)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logit", "attribution"],
+            dynamic_axes={
+                "image": {0: "batch"},
+                "logit": {0: "batch"},
+                "attribution": {0: "batch"},
+            },
+            opset_version=opset,
+        )
+    data = buffer.getvalue()
+    target = info.directory / ONNX_FILE
+    temporary = target.with_name(f".{ONNX_FILE}.partial")
+    temporary.write_bytes(data)
+    generator = torch.Generator().manual_seed(0)
+    tiles = torch.rand(check_batch, 3, size, size, generator=generator) * 2 - 1
+    with torch.no_grad():
+        torch_logit, torch_attr = model(tiles)
+    scorer = OnnxScorer(info.spec, temporary)
+    onnx_logit, onnx_attr = scorer.forward(tiles.numpy())
+    temperature = info.spec.temperature
+    p_diff = float(
+        np.max(
+            np.abs(sigmoid(onnx_logit / temperature) - sigmoid(torch_logit.numpy() / temperature))
+        )
+    )
+    attr_diff = float(np.max(np.abs(onnx_attr - torch_attr.numpy())))
+    if not p_diff <= TOLERANCE:
+        temporary.unlink()
+        raise ExportError(
+            f"The ONNX export of {info.directory} scores differently from torch (max p_ai "
+            f"difference {p_diff:.2e} > {TOLERANCE:.0e}); it was not saved."
+        )
+    temporary.replace(target)
+    record = {
+        "file": ONNX_FILE,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "weights_sha256": info.weights_sha256,
+        "opset": opset,
+        "max_abs_p_ai_diff": p_diff,
+        "max_abs_attribution_logit_diff": attr_diff,
+        "tolerance": TOLERANCE,
+    }
+    assert sha256_file(target) == record["sha256"]
+    record_onnx(info, record)
+    return {"onnx": str(target), **record}

@@ -1,0 +1,284 @@
+"""Training a detector: AdamW + cosine, EMA weights, early stopping on validation AP.
+
+Device is chosen automatically (CUDA: bf16 autocast, channels_last, optional
+``torch.compile``). Under ``torchrun`` the run is data-parallel (DDP; NCCL on GPUs, gloo
+on CPU): every rank draws the same class-balanced epoch order and takes its own shard.
+All ranks validate, but rank 0's decision to stop is broadcast, because BatchNorm running
+statistics are per rank and the ranks' APs can differ in the last digit. Rank 0 writes the
+checkpoint, calibrated at the end (temperature on the validation split, threshold on the
+held-out real images of the calibration split) so it is usable as soon as it exists.
+
+The EMA weights are the ones validated and saved: on small, noisy detector data sets
+they are consistently better than the raw weights and make early stopping less jumpy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from detectors.augment import AugmentConfig
+from detectors.data import DataError, DetectorData, TrainingViews, balanced_indices
+from detectors.spec import DEFAULT_TARGET_FPR
+
+
+@dataclass
+class TrainConfig:
+    output: Path
+    arch: str = "npr_tiny"
+    transform: str | None = None
+    image_size: int = 64
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    steps_per_epoch: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    ema_decay: float = 0.999
+    patience: int = 5
+    seed: int = 0
+    device: str = "auto"
+    compile: bool = False
+    workers: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    attribution_weight: float = 0.5
+    target_fpr: float = DEFAULT_TARGET_FPR
+    calibrate: bool = True
+    val_max_tiles: int = 4
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int, bool]:
+    """(rank, world size, whether we initialised the process group ourselves)."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, False
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size(), True
+
+
+def _cosine(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for target, source in zip(ema.parameters(), model.parameters(), strict=True):
+        target.lerp_(source.detach(), 1.0 - decay)
+    for target, source in zip(ema.buffers(), model.buffers(), strict=True):
+        target.copy_(source)
+
+
+def _progress(quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from provenance.cli.output import stderr
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=stderr(),
+        disable=quiet,
+        transient=False,
+    )
+
+
+def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> dict[str, Any]:
+    """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
+    import torch.distributed as dist
+
+    from detectors.calibrate import calibration_report
+    from detectors.checkpoint import save_checkpoint
+    from detectors.evaluate import average_precision
+    from detectors.inference import sigmoid
+    from detectors.model import TorchScorer
+    from detectors.registry import create_detector
+
+    device = pick_device(config.device)
+    rank, world, owns_group = _init_distributed(device)
+    train_samples = data.split("train")
+    val_samples = data.split("val")
+    calib_real = [s for s in data.split("calib") if s.label == 0]
+    if not train_samples:
+        raise DataError("The training split is empty; pass more images.")
+    torch.manual_seed(config.seed)
+    model = create_detector(
+        config.arch,
+        families=data.families,
+        transform=config.transform,
+        image_size=config.image_size,
+        **config.arch_kwargs,
+    ).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(model).eval()
+    for parameter in ema.parameters():
+        parameter.requires_grad_(False)
+    network: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        network = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if config.compile:
+        network = torch.compile(network)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    steps = config.steps_per_epoch or max(1, len(train_samples) // (config.batch_size * world))
+    total = steps * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: _cosine(step, total, max(1, int(config.warmup_fraction * total))),
+    )
+    val_images = [data.pixels(s) for s in val_samples]
+    val_labels = np.array([s.label for s in val_samples])
+    can_validate = bool(len(val_labels)) and 0 < val_labels.sum() < len(val_labels)
+    use_autocast = device.type == "cuda"
+    best_ap, best_state, bad_epochs, step = -1.0, None, 0, 0
+    history: list[dict[str, float]] = []
+    stopped_early = False
+    with _progress(quiet or rank != 0) as progress:
+        task = progress.add_task("training", total=total, status="")
+        for epoch in range(config.epochs):
+            order = balanced_indices(
+                data, train_samples, steps * config.batch_size * world, config.seed, epoch
+            )
+            views = TrainingViews(
+                data,
+                train_samples,
+                config.image_size,
+                config.augment,
+                order[rank::world],
+                seed=config.seed * 1000 + rank,
+                epoch=epoch,
+            )
+            loader = torch.utils.data.DataLoader(
+                views,
+                batch_size=config.batch_size,
+                shuffle=False,
+                drop_last=True,
+                num_workers=config.workers,
+                pin_memory=device.type == "cuda",
+            )
+            network.train()
+            losses = []
+            for images, labels, classes in loader:
+                images = images.to(device, non_blocking=True)
+                if device.type == "cuda":
+                    images = images.contiguous(memory_format=torch.channels_last)
+                labels = labels.to(device).float()
+                classes = classes.to(device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
+                    logit, attribution = network(images)
+                loss = F.binary_cross_entropy_with_logits(logit.float(), labels)
+                loss = loss + config.attribution_weight * F.cross_entropy(
+                    attribution.float(), classes
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                _update_ema(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
+                step += 1
+                losses.append(loss.item())
+                progress.update(task, advance=1, status=f"loss {losses[-1]:.3f}")
+            record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan")}
+            if can_validate:
+                scorer = TorchScorer(ema, device, max_tiles=config.val_max_tiles)
+                logits = scorer.score_pixels(val_images).logits
+                ap = average_precision(val_labels, sigmoid(logits))
+                record["val_ap"] = ap
+                if ap > best_ap + 1e-6:
+                    best_ap, bad_epochs = ap, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in ema.state_dict().items()}
+                else:
+                    bad_epochs += 1
+                progress.update(task, status=f"loss {record['loss']:.3f} val AP {ap:.3f}")
+            history.append(record)
+            stop = torch.tensor([int(can_validate and bad_epochs >= config.patience)])
+            if world > 1:
+                dist.broadcast(stop, 0)
+            if int(stop.item()):
+                stopped_early = epoch + 1 < config.epochs
+                break
+    if best_state is not None:
+        ema.load_state_dict(best_state)
+    ema = ema.float().to(memory_format=torch.contiguous_format).cpu().eval()
+    spec = ema.spec
+    spec.target_fpr = None
+    calibration: dict[str, Any] | None = None
+    if config.calibrate and can_validate and calib_real:
+        scorer = TorchScorer(ema, "cpu", max_tiles=config.val_max_tiles)
+        val_logits = scorer.score_pixels(val_images).logits
+        calib_logits = scorer.score_pixels([data.pixels(s) for s in calib_real]).logits
+        calibration = calibration_report(val_logits, val_labels, calib_logits, config.target_fpr)
+        spec.temperature = calibration["temperature"]
+        spec.threshold = calibration["threshold"]
+        spec.target_fpr = config.target_fpr
+        spec.calibration = {**calibration, "data_digest": data.digest}
+    summary = data.summary()
+    spec.training = {
+        "data_digest": data.digest,
+        "data": {key: summary[key] for key in ("images", "counts", "formats")},
+        "config": {
+            **{k: v for k, v in asdict(config).items() if k not in ("output", "augment")},
+            "augment": asdict(config.augment),
+        },
+        "best_val_ap": best_ap if best_ap >= 0 else None,
+        "epochs_run": len(history),
+        "stopped_early": stopped_early,
+        "world_size": world,
+        "device": str(device),
+        "torch": torch.__version__,
+        "history": history,
+    }
+    if rank == 0:
+        save_checkpoint(config.output, ema)
+    if world > 1:
+        dist.barrier()
+        if owns_group:
+            dist.destroy_process_group()
+    return {
+        "checkpoint": str(config.output),
+        "rank": rank,
+        "world_size": world,
+        "best_val_ap": spec.training["best_val_ap"],
+        "epochs_run": len(history),
+        "stopped_early": stopped_early,
+        "calibration": calibration,
+        "data": summary,
+    }

@@ -1,0 +1,79 @@
+"""Input transforms: what the backbone looks at instead of (or as) the pixels.
+
+Each transform is an ``nn.Module`` inside the detector, so it is saved with the weights'
+configuration, exported into the ONNX graph, and the torch-free inference path never has to
+reimplement it. Inputs are float NCHW in [-1, 1].
+
+* ``raw``: the pixels.
+* ``npr``: neighbouring-pixel relationships (Tan et al., CVPR 2024): ``x - up(down(x))``
+  with nearest-neighbour resampling by 2. Generators upsample in their last layers, which
+  leaves correlated 2x2 neighbourhoods; the residual keeps exactly that and drops content.
+* ``spectrum``: log-magnitude of the 2-D DFT per channel. Periodic upsampling artifacts
+  are peaks in the spectrum (Durall et al., Frank et al.). The DFT is two matrix products
+  with fixed cos/sin matrices, which exports to plain ONNX MatMul (no DFT operator needed);
+  the matrices are rebuilt from the image size, never stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TRANSFORMS = ("raw", "npr", "spectrum")
+
+
+class RawPixels(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class NPRResidual(nn.Module):
+    """x - nearest_up(nearest_down(x)); inputs need even height and width (tiles are)."""
+
+    def __init__(self, scale: float = 4.0) -> None:
+        super().__init__()
+        # The residual is small next to pixel values; scaling keeps the first layer's
+        # activations in the range the default initialisation expects.
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        down = x[:, :, ::2, ::2]
+        up = F.interpolate(down, scale_factor=2.0, mode="nearest")
+        return (x - up) * self.scale
+
+
+class LogSpectrum(nn.Module):
+    """log(|DFT2(x)| + eps) per channel, for square ``size``x``size`` inputs."""
+
+    def __init__(self, size: int, eps: float = 1e-3) -> None:
+        super().__init__()
+        index = torch.arange(size, dtype=torch.float64)
+        angle = 2.0 * math.pi * torch.outer(index, index) / size
+        # Orthonormal scaling keeps the log-magnitude in a small range for any size.
+        norm = 1.0 / math.sqrt(size)
+        self.register_buffer("cos", (torch.cos(angle) * norm).float(), persistent=False)
+        self.register_buffer("sin", (torch.sin(angle) * norm).float(), persistent=False)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        # W = C - iS is symmetric, so DFT2(x) = W x W = (CxC - SxS) - i(CxS + SxC).
+        xc = torch.matmul(x, self.cos)
+        xs = torch.matmul(x, self.sin)
+        real = torch.matmul(self.cos, xc) - torch.matmul(self.sin, xs)
+        imag = torch.matmul(self.cos, xs) + torch.matmul(self.sin, xc)
+        magnitude = torch.sqrt(real * real + imag * imag + self.eps * self.eps)
+        return torch.log(magnitude)
+
+
+def build_transform(name: str, image_size: int) -> nn.Module:
+    if name == "raw":
+        return RawPixels()
+    if name == "npr":
+        return NPRResidual()
+    if name == "spectrum":
+        return LogSpectrum(image_size)
+    raise ValueError(f"unknown input transform {name!r}; use one of {', '.join(TRANSFORMS)}")
