@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     """Upper bound on decoding + analysis of one upload, off the event loop."""
     trust_anchors: list[Path] = Field(default_factory=list)
     """PEM files of trust anchors for verification."""
+    detector: Path | None = None
+    """Detector checkpoint directory with its ONNX export; default: the bundled one."""
     trust_dev_identity: bool = True
     """Trust the development identity's root, so the dev server's own output reads trusted."""
 

@@ -30,6 +30,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     from provenance.signing import ProvenanceSigner
     from provenance.verify import ProvenanceVerifier
     from service.db import make_engine, make_session_factory
+    from service.detector import load_detector
     from service.pipeline import AuditPipeline
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,10 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
     app.state.signer = ProvenanceSigner(identity)
-    app.state.pipeline = AuditPipeline(verifier, scorer=None)
+    detector = load_detector(settings.detector)
+    if detector is None:
+        logger.warning("No detector checkpoint: audits carry no AI-origin score.")
+    app.state.pipeline = AuditPipeline(verifier, scorer=detector)
     app.state.ready = True
 
 

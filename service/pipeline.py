@@ -29,7 +29,8 @@ class AiOriginScorer(Protocol):
     model_id: str
     threshold: float
 
-    def score(self, image: Any) -> dict[str, Any]: ...
+    def score(self, image: Any) -> dict[str, Any] | None:
+        """p_ai, label, threshold, attribution, model_id; None when the image is unscorable."""
 
 
 @dataclass
@@ -111,11 +112,11 @@ def combine(
         reasons.append("The manifest declares generative AI (digitalSourceType).")
         return "declared_ai", reasons
     if ai_origin is None:
-        reasons.append("No detector score is available.")
+        reasons.append("No detector score is available (no detector, or image too small).")
         return "inconclusive", reasons
     p_ai, threshold = ai_origin["p_ai"], ai_origin["threshold"]
-    if p_ai >= threshold:
-        reasons.append(f"Detector score {p_ai:.3f} is at or above its threshold {threshold:.3f}.")
+    if ai_origin["label"] == "ai":
+        reasons.append(f"Detector score {p_ai:.3f} is above its threshold {threshold:.3f}.")
         return "likely_ai", reasons
-    reasons.append(f"Detector score {p_ai:.3f} is below its threshold {threshold:.3f}.")
+    reasons.append(f"Detector score {p_ai:.3f} is not above its threshold {threshold:.3f}.")
     return "likely_real", reasons

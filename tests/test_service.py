@@ -45,7 +45,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def detector_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An (untrained) exported detector: the service's plumbing, not its accuracy, is tested."""
+    pytest.importorskip("torch")
+    import torch
+
+    from detectors.checkpoint import save_checkpoint
+    from detectors.onnx_export import export_onnx
+    from detectors.registry import create_detector
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("detector") / "tiny"
+    save_checkpoint(directory, create_detector("npr_tiny", families=["gan"], image_size=32))
+    export_onnx(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, detector_checkpoint: Path) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("service-home")
     port = _free_port()
     env = dict(
@@ -54,6 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         PROVAUDIT_DATA_DIR=str(home),
         PROVAUDIT_API_KEYS=f'["{API_KEY}"]',
         PROVAUDIT_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
+        PROVAUDIT_DETECTOR=str(detector_checkpoint),
     )
     process = subprocess.Popen(
         [
@@ -127,7 +145,12 @@ def test_sign_then_audit_declares_ai_then_stripped_copy_has_no_signal(server):
         stripped = encode(Image.open(io.BytesIO(signed)).convert("RGB"), "JPEG", quality=90)
         audit = client.post("/v1/audit", files=_upload(stripped, "copy.jpg", "image/jpeg")).json()
         assert audit["provenance"]["state"] == "absent"
-        assert audit["verdict"] != "declared_ai"
+        ai_origin = audit["ai_origin"]
+        assert 0.0 <= ai_origin["p_ai"] <= 1.0
+        assert ai_origin["label"] in ("ai", "real")
+        assert ai_origin["model_id"].startswith("npr_tiny/")
+        expected = "likely_ai" if ai_origin["p_ai"] > ai_origin["threshold"] else "likely_real"
+        assert audit["verdict"] == expected
         assert any("no provenance signal" in reason for reason in audit["reasons"])
 
         verify = client.post("/v1/verify", files=_upload(signed)).json()
