@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.inference import ImageTooSmallError, Scorer, open_scorer
+from detectors.inference import Scorer, min_side, open_scorer
+from service.batching import MicroBatcher
 from service.metrics import DETECTOR_BATCH, DETECTOR_LATENCY
 
 # Where `provaudit pipeline` puts the shipped default detector.
 BUNDLED_DETECTOR = Path(__file__).resolve().parents[1] / "detectors" / "weights" / "default"
 
 
-class DetectorSignal:
-    """Scores one decoded image; a detector checkpoint with its ONNX export, loaded once."""
+def _record_batch(size: int, seconds: float) -> None:
+    DETECTOR_BATCH.observe(size)
+    DETECTOR_LATENCY.observe(seconds)
 
-    def __init__(self, checkpoint: Path) -> None:
+
+class DetectorSignal:
+    """Scores decoded images with an exported detector, loaded once, micro-batched."""
+
+    def __init__(self, checkpoint: Path, *, max_batch: int = 32, max_wait_s: float = 0.004) -> None:
         self.scorer: Scorer = open_scorer(checkpoint, backend="onnx")
         self.model_id = f"{self.scorer.spec.arch}/{self.scorer.spec.transform}@{checkpoint.name}"
         self.threshold = self.scorer.spec.threshold
-        # onnxruntime sessions are thread-safe, but one batch at a time keeps 2 cores busy
-        # without oversubscribing them.
-        self._lock = threading.Lock()
-
-    def score(self, image: Any) -> dict[str, Any] | None:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        start = time.perf_counter()
-        try:
-            with self._lock:
-                scores = self.scorer.score_pixels([pixels])
-        except ImageTooSmallError:
-            return None
-        DETECTOR_LATENCY.observe(time.perf_counter() - start)
-        DETECTOR_BATCH.observe(1)
-        verdict = self.scorer.verdict(
-            float(scores.logits[0]), scores.attribution[0], int(scores.tiles[0])
+        self.batcher = MicroBatcher(
+            self.scorer, max_batch=max_batch, max_wait_s=max_wait_s, on_batch=_record_batch
         )
-        return {**verdict, "model_id": self.model_id}
+
+    def score(self, image: Any, timeout_s: float = 30.0) -> dict[str, Any] | None:
+        """The detector's verdict, or None for an image too small to judge."""
+        if min(image.size) < min_side(self.scorer.spec.image_size):
+            return None
+        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        logit, attribution, tiles = self.batcher.submit(pixels).result(timeout=timeout_s)
+        return {**self.scorer.verdict(logit, attribution, tiles), "model_id": self.model_id}
+
+    def close(self) -> None:
+        self.batcher.close()
 
 
 def load_detector(path: Path | None) -> DetectorSignal | None:

@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         load_state(app, settings)
         yield
         app.state.ready = False
+        if app.state.pipeline.scorer is not None:
+            app.state.pipeline.scorer.close()
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -32,6 +32,8 @@ class AiOriginScorer(Protocol):
     def score(self, image: Any) -> dict[str, Any] | None:
         """p_ai, label, threshold, attribution, model_id; None when the image is unscorable."""
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class AuditResult:

@@ -210,3 +210,35 @@ def test_unknown_audit_and_route_are_json_404(server):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
         assert client.get("/v1/nothing-here").json()["error"]["code"] == "not_found"
+
+
+def test_micro_batcher_groups_concurrent_images_and_keeps_their_scores(detector_checkpoint):
+    import numpy as np
+
+    from detectors.inference import open_scorer
+    from service.batching import MicroBatcher
+
+    scorer = open_scorer(detector_checkpoint, backend="onnx")
+    images = [np.asarray(make_image((48 + 8 * i, 40), seed=i)) for i in range(5)]
+    alone = [scorer.score_pixels([image]).logits[0] for image in images]
+    batches: list[int] = []
+    batcher = MicroBatcher(scorer, max_wait_s=0.5, on_batch=lambda size, _s: batches.append(size))
+    try:
+        futures = [batcher.submit(image) for image in images]
+        results = [future.result(timeout=30) for future in futures]
+    finally:
+        batcher.close()
+    assert batches == [5]
+    assert [logit for logit, _attr, _tiles in results] == pytest.approx(alone, abs=1e-5)
+
+
+def test_concurrent_audits_are_all_answered(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [encode(make_image(seed=i), "JPEG") for i in range(12)]
+    with server.client() as client, ThreadPoolExecutor(8) as pool:
+        responses = list(
+            pool.map(lambda data: client.post("/v1/audit", files=_upload(data, "x.jpg")), images)
+        )
+    assert [r.status_code for r in responses] == [200] * 12
+    assert len({r.json()["audit_id"] for r in responses}) == 12
