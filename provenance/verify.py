@@ -137,6 +137,7 @@ class ProvenanceReport:
     ingredients: list[ManifestNode] = field(default_factory=list)
     certificates: list[dict[str, Any]] | None = None
     detailed: dict[str, Any] | None = None
+    thumbnails: dict[str, str] | None = None
 
     @property
     def failure_codes(self) -> list[str]:
@@ -150,7 +151,7 @@ class ProvenanceReport:
         data = asdict(self)
         data["failure_codes"] = self.failure_codes
         data["ingredient_problem_codes"] = self.ingredient_problem_codes
-        for optional in ("certificates", "detailed"):
+        for optional in ("certificates", "detailed", "thumbnails"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -215,7 +216,9 @@ class ProvenanceVerifier:
         detailed: bool = False,
         certificates: bool = False,
         thumbnails_dir: Path | None = None,
+        inline_thumbnails: bool = False,
     ) -> ProvenanceReport:
+        """Validate one asset; ``inline_thumbnails`` adds them as data URIs (for web pages)."""
         import c2pa
 
         try:
@@ -239,6 +242,8 @@ class ProvenanceVerifier:
                 report.certificates = _certificates(store)
             if thumbnails_dir is not None:
                 _export_thumbnails(reader, report, thumbnails_dir, Path(media.name).stem)
+            if inline_thumbnails:
+                report.thumbnails = _inline_thumbnails(reader, store, report)
         return report
 
     def _absent(self, media: MediaFile) -> ProvenanceReport:
@@ -419,13 +424,8 @@ def _certificates(store: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _export_thumbnails(
-    reader: c2pa.Reader, report: ProvenanceReport, directory: Path, stem: str
-) -> None:
-    import c2pa
-
-    directory.mkdir(parents=True, exist_ok=True)
-    store = json.loads(reader.json())
+def _thumbnail_uris(store: dict[str, Any], report: ProvenanceReport) -> list[tuple[str, str]]:
+    """``(name, uri)`` of the active manifest's thumbnail and every ingredient's, in tree order."""
     active = (store.get("manifests") or {}).get(report.active_manifest or "", {})
     wanted: list[tuple[str, str]] = []
     if active.get("thumbnail"):
@@ -438,7 +438,35 @@ def _export_thumbnails(
             walk(node.ingredients, f"{prefix}{index}-")
 
     walk(report.ingredients, "ingredient-")
-    for name, uri in wanted:
+    return wanted
+
+
+def _inline_thumbnails(
+    reader: c2pa.Reader, store: dict[str, Any], report: ProvenanceReport, limit: int = 16
+) -> dict[str, str]:
+    import base64
+
+    import c2pa
+
+    inlined: dict[str, str] = {}
+    for _name, uri in _thumbnail_uris(store, report)[:limit]:
+        buffer = io.BytesIO()
+        try:
+            reader.resource_to_stream(uri, buffer)
+        except c2pa.C2paError:
+            continue
+        kind = "png" if buffer.getvalue()[:4] == b"\x89PNG" else "jpeg"
+        inlined[uri] = f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode()
+    return inlined
+
+
+def _export_thumbnails(
+    reader: c2pa.Reader, report: ProvenanceReport, directory: Path, stem: str
+) -> None:
+    import c2pa
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, uri in _thumbnail_uris(json.loads(reader.json()), report):
         target = directory / f"{stem}.{name}.jpg"
         try:
             with target.open("wb") as handle:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from provenance import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimitMiddleware
-from service.api.routes import audits, health, sign, verify
+from service.api.routes import audits, health, sign, verify, web
 from service.config import Settings, get_settings
 from service.metrics import REQUEST_LATENCY
 
@@ -86,6 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ).observe(time.perf_counter() - start)
         return response
 
-    for router in (health.router, verify.router, sign.router, audits.router):
+    for router in (web.router, health.router, verify.router, sign.router, audits.router):
         app.include_router(router)
     return app

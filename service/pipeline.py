@@ -64,12 +64,14 @@ class AuditPipeline:
         self.verifier = verifier
         self.scorer = scorer
 
-    def audit(self, data: bytes, filename: str | None = None) -> AuditResult:
+    def audit(
+        self, data: bytes, filename: str | None = None, *, thumbnails: bool = False
+    ) -> AuditResult:
         name = filename or "upload"
         media = check_media(data, name)
         if not media.is_image:
             raise InputError(f"{name} is a {media.format.upper()}, not an image.")
-        report = self.verifier.verify(media)
+        report = self.verifier.verify(media, inline_thumbnails=thumbnails)
         image = decode_image(media.data, name)
         prints = fingerprint(image)
         ai_origin = self.scorer.score(image) if self.scorer is not None else None

@@ -27,12 +27,17 @@ async def audit(
     session: SessionDep,
     settings: SettingsDep,
     file: UploadFile | None = File(None),
+    thumbnails: bool = False,
 ) -> dict[str, Any]:
-    """Every signal separately (ai_origin, provenance, fingerprints, matches), then a verdict."""
+    """Every signal separately (ai_origin, provenance, fingerprints, matches), then a verdict.
+
+    ``?thumbnails=true`` adds the manifests' thumbnails as data URIs (the web page uses it).
+    """
     data = await read_upload(file)
     filename = file.filename if file else None
     result = await run_bounded(
-        lambda: pipeline.audit(data, filename), settings.processing_timeout_s
+        lambda: pipeline.audit(data, filename, thumbnails=thumbnails),
+        settings.processing_timeout_s,
     )
     record = AuditRecord(
         filename=filename, sha256=result.sha256, verdict=result.verdict, result=result.to_dict()

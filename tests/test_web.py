@@ -1,0 +1,101 @@
+"""The verify page in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import C2PA_FIXTURES, REPO_ROOT, encode, make_image
+from tests.test_service import API_KEY, _upload, detector_checkpoint, server  # noqa: F401
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "tests" / ".artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def _audit_in_page(page, url: str, path: Path) -> None:
+    page.goto(url)
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("#result.shown", timeout=30_000)
+
+
+def test_page_shows_signed_generated_image_and_plain_photo(server, browser, tmp_path):  # noqa: F811
+    with server.client() as client:
+        signed = client.post(
+            "/v1/sign",
+            files=_upload(encode(make_image(), "PNG"), "generated.png"),
+            data={"ai_generated": "true", "family": "diffusion", "seed": "11"},
+            headers={"X-API-Key": API_KEY},
+        ).content
+    generated = tmp_path / "generated.png"
+    generated.write_bytes(signed)
+    photo = tmp_path / "photo.jpg"
+    make_image(seed=5).save(photo, "JPEG", quality=92)
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    _audit_in_page(page, server.url, generated)
+    assert page.inner_text("#verdict") == "declared ai"
+    assert page.inner_text("#state") == "trusted"
+    assert page.inner_text("#ai-declared") == "yes"
+    assert page.inner_text("#source-type") == "trainedAlgorithmicMedia"
+    assert "family=diffusion" in page.inner_text("#generator")
+    assert "provaudit development signer" in page.inner_text("#signer")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-generated.png"), full_page=True)
+
+    _audit_in_page(page, server.url, photo)
+    assert page.inner_text("#state") == "absent"
+    assert page.inner_text("#ai-declared") == "no manifest"
+    assert float(page.inner_text("#p-ai")) >= 0.0
+    assert page.inner_text("#verdict") in ("likely ai", "likely real")
+    assert "no provenance signal" in page.inner_text("#reasons")
+    page.screenshot(path=str(ARTIFACTS / "web-photo.png"), full_page=True)
+    assert errors == []
+
+
+def test_page_shows_ingredient_tree_with_thumbnails(server, browser):  # noqa: F811
+    page = browser.new_page()
+    _audit_in_page(page, server.url, C2PA_FIXTURES / "adobe-20220124-CIE-sig-CA.jpg")
+    assert page.inner_text("#state") == "valid"  # the consortium's roots are not trusted here
+    tree = page.inner_text("#tree")
+    assert "E-sig-CA.jpg" in tree and "A.jpg" in tree
+    assert "claimSignature.mismatch" in tree
+    assert page.locator("#tree img").count() >= 1
+
+
+def test_page_reports_bad_upload(server, browser, tmp_path):  # noqa: F811
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    page = browser.new_page()
+    page.goto(server.url)
+    page.set_input_files("#file", str(bad))
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    assert "not a supported image" in page.inner_text("#error")
