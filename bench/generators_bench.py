@@ -1,0 +1,156 @@
+"""Generator benchmark: DDIM-50 vs DDPM-1000 sampling speed, training steps/s per family.
+
+Both samplers run the same UNet (same weights, same images, same process), so their
+ratio isolates the sampler: it should be close to 1000/50 = 20, and a ratio far below
+that means per-step overhead outside the network dominates. Training throughput is
+measured per family after warm-up steps (first-call allocation, oneDNN/cuDNN selection).
+
+Prints a table on stderr and one JSON line on stdout::
+
+    .venv/bin/python bench/generators_bench.py                  # small models, auto device
+    .venv/bin/python bench/generators_bench.py --preset tiny --device cpu   # quick CPU run
+
+The model weights are random: speed does not depend on what a model has learnt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def _timed(function: Callable[[], Any], synchronize: Callable[[], None]) -> float:
+    synchronize()
+    started = time.perf_counter()
+    function()
+    synchronize()
+    return time.perf_counter() - started
+
+
+def bench_sampling(preset: str, size: int, images: int, device: Any) -> dict[str, Any]:
+    import torch
+
+    from generators.configs import DiffusionConfig, default_config
+    from generators.ddpm import DDPMScheduleConfig
+    from generators.families import build_model, get_family
+    from generators.noise import PerImageNoise
+    from generators.unet import parameter_count
+
+    base = default_config("diffusion", size, preset)
+    # Always the paper's T = 1000, whatever the preset trains with.
+    config = dataclasses.replace(base, schedule=DDPMScheduleConfig(num_train_timesteps=1000))
+    assert isinstance(config, DiffusionConfig)
+    torch.manual_seed(0)
+    model = build_model("diffusion", config).to(device).eval()
+    family = get_family("diffusion")
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    seeds = list(range(images))
+
+    def run(sampler: str, steps: int) -> None:
+        family.sample(model, config, PerImageNoise(seeds), device, sampler, steps)
+
+    run("ddim", 2)  # warm-up
+    ddim_seconds = _timed(lambda: run("ddim", 50), synchronize)
+    ddpm_seconds = _timed(lambda: run("ddpm", 1000), synchronize)
+    return {
+        "unet_parameters": parameter_count(model.unet),
+        "images": images,
+        "ddim50_images_per_s": images / ddim_seconds,
+        "ddpm1000_images_per_s": images / ddpm_seconds,
+        "ddim50_over_ddpm1000": ddpm_seconds / ddim_seconds,
+    }
+
+
+def bench_training(
+    family_name: str, preset: str, size: int, batch: int, steps: int, device: Any
+) -> float:
+    import numpy as np
+    import torch
+
+    from generators.configs import default_config
+    from generators.families import build_model, get_family
+    from generators.train import _autocast_for
+
+    config = default_config(family_name, size, preset)
+    torch.manual_seed(0)
+    model = build_model(family_name, config).to(device).train()
+    family = get_family(family_name)
+    optimizers = family.make_optimizers(model, config)
+    images = torch.from_numpy(
+        np.random.default_rng(0).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    ).to(device)
+    autocast = _autocast_for(device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step(index: int) -> None:
+        generator = torch.Generator().manual_seed(index)
+        family.train_step(model, optimizers, images, generator, autocast)
+
+    for index in range(2):  # warm-up
+        step(index)
+    seconds = _timed(lambda: [step(index) for index in range(steps)], synchronize)
+    return steps / seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=("small", "tiny"), default="small")
+    parser.add_argument("--size", type=int, choices=(32, 64), default=32)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--images", type=int, default=8, help="images per sampling run")
+    parser.add_argument("--batch", type=int, default=64, help="training batch size")
+    parser.add_argument("--train-steps", type=int, default=10, help="timed steps per family")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from generators.configs import FAMILIES
+    from generators.train import resolve_device
+
+    device = resolve_device(args.device)
+    sampling = bench_sampling(args.preset, args.size, args.images, device)
+    training = {
+        family: bench_training(family, args.preset, args.size, args.batch, args.train_steps, device)
+        for family in FAMILIES
+    }
+    slowest = min(training.values())
+    result = {
+        "bench": "generators",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "preset": args.preset,
+        "size": args.size,
+        "batch": args.batch,
+        "sampling": sampling,
+        "train_steps_per_s": training,
+        "train_speed_vs_slowest": {name: value / slowest for name, value in training.items()},
+    }
+    err = sys.stderr
+    print(f"device {result['device']}, preset {args.preset}, {args.size} px", file=err)
+    print(
+        f"UNet {sampling['unet_parameters'] / 1e6:.2f}M params, {args.images} images: "
+        f"DDIM-50 {sampling['ddim50_images_per_s']:.3f} img/s, "
+        f"DDPM-1000 {sampling['ddpm1000_images_per_s']:.4f} img/s, "
+        f"ratio {sampling['ddim50_over_ddpm1000']:.1f}x (ideal 20x)",
+        file=err,
+    )
+    for name, value in training.items():
+        ratio = result["train_speed_vs_slowest"][name]
+        print(
+            f"train {name:<9} {value:8.2f} steps/s (batch {args.batch}), {ratio:.1f}x slowest",
+            file=err,
+        )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

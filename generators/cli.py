@@ -1,0 +1,390 @@
+"""``provaudit generators ...`` and ``provaudit generate``.
+
+Only typer and the standard library are imported here: the root CLI imports this module
+to list its commands, and torch (seconds to import) is paid for only by a command that
+trains or samples. Every expected failure (a bad folder, a missing or foreign checkpoint,
+a pickle file) is one ``error:`` line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provenance.cli.exit_status import ExitStatus
+
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="generators",
+    help=(
+        "Train small image generators (DCGAN, DDPM, VAE) and write signed real/fake "
+        "data sets for detector training."
+    ),
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings=_CONTEXT,
+    no_args_is_help=True,
+)
+
+generate_app = typer.Typer(
+    name="generate",
+    help="Generate C2PA-signed images from a generator checkpoint.",
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings=_CONTEXT,
+)
+
+
+class FamilyChoice(str, Enum):
+    gan = "gan"
+    diffusion = "diffusion"
+    vae = "vae"
+
+
+class SamplerChoice(str, Enum):
+    ddim = "ddim"
+    ddpm = "ddpm"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class BackendChoice(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+
+
+class PresetChoice(str, Enum):
+    small = "small"
+    tiny = "tiny"
+
+
+_GENERATORS_DIR = Path(__file__).resolve().parent
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn provaudit errors into one stderr line and our warnings into ``warning:`` lines.
+
+    Warnings raised from this package (skipped files, missing photo packages) are shown
+    through the CLI's stderr console; third-party warnings keep Python's default path.
+    """
+    from provenance.cli.output import fail, warn
+    from provenance.errors import ProvauditError
+
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], filename: str, *args: Any) -> None:
+            from generators.data import SkippedFilesWarning
+
+            ours = Path(filename).resolve().is_relative_to(_GENERATORS_DIR)
+            if ours or issubclass(category, SkippedFilesWarning):
+                warn(str(message))
+            else:
+                original(message, category, filename, *args)
+
+        warnings.showwarning = show
+        try:
+            yield
+        except ProvauditError as exc:
+            fail(str(exc), ExitStatus.ERROR)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] in ("torch", "safetensors", "onnxruntime"):
+                extra = "onnx" if exc.name.startswith("onnx") else "train"
+                fail(
+                    f"This command needs {exc.name}, which is not installed: "
+                    f"pip install 'provaudit[{extra}]'.",
+                    ExitStatus.ERROR,
+                )
+            raise
+
+
+def _identity_notice(created: bool) -> None:
+    if created:
+        from provenance.cli.output import warn
+        from provenance.keys import DEV_IDENTITY_NOTICE, default_identity_dir
+
+        warn(
+            f"Created a development signing identity in {default_identity_dir()}. "
+            + DEV_IDENTITY_NOTICE
+        )
+
+
+@contextmanager
+def _count_progress(label: str, total: int) -> Iterator[Any]:
+    """A rich progress bar on stderr, advanced by the number of images written.
+
+    The bar starts with the first image, not before: input errors found while opening
+    the checkpoint or the folder then stay a single ``error:`` line.
+    """
+    from provenance.cli.output import stderr
+
+    state: dict[str, Any] = {}
+
+    def advance(count: int) -> None:
+        if not state:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            progress = Progress(
+                f"[bold]{label}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=stderr(),
+            )
+            progress.start()
+            state["progress"] = progress
+            state["task"] = progress.add_task(label, total=total)
+        state["progress"].update(state["task"], advance=count)
+
+    try:
+        yield advance
+    finally:
+        if state:
+            state["progress"].stop()
+
+
+@app.command("train")
+def train_command(
+    family: Annotated[FamilyChoice, typer.Argument(help="Which generator to train.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Folder of training images (JPEG/PNG/WebP, searched recursively).",
+        ),
+    ] = None,
+    builtin: Annotated[
+        bool, typer.Option("--builtin", help="Train on the built-in real photos instead.")
+    ] = False,
+    size: Annotated[int, typer.Option(help="Training crop size in pixels (32 or 64).")] = 32,
+    steps: Annotated[int, typer.Option(help="Total training steps (also when resuming).")] = 1000,
+    batch: Annotated[int, typer.Option(help="Images per training step.")] = 64,
+    device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run saved in --out (same --seed/--size/--batch).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, batches and noise.")] = 0,
+    sample_every: Annotated[
+        int, typer.Option(help="Write a sample grid PNG every this many steps (0: never).")
+    ] = 500,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Also save the checkpoint every this many steps (0: at end).")
+    ] = 0,
+    preset: Annotated[
+        PresetChoice, typer.Option(help="Model size: small (real use) or tiny (smoke tests).")
+    ] = PresetChoice.small,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Train a generator on random crops; writes config.json + model.safetensors to --out.
+
+    Prints one JSON line with the checkpoint's sha256 and final losses on stdout.
+    """
+    from provenance.cli.output import emit_json, fail
+
+    if (data is None) == (not builtin):
+        fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
+    with _reported():
+        from generators.train import train
+
+        result = train(
+            family.value,
+            data,
+            size=size,
+            steps=steps,
+            out=out,
+            batch=batch,
+            device=device.value,
+            resume=resume,
+            seed=seed,
+            sample_every=sample_every,
+            preset=preset.value,
+            checkpoint_every=checkpoint_every,
+            progress=not no_progress,
+        )
+    emit_json(
+        {
+            "checkpoint": str(result.out_dir),
+            "family": result.family,
+            "steps": result.steps,
+            "resumed_from": result.resumed_from,
+            "weights_sha256": result.weights_sha256,
+            "final_losses": result.losses[-1] if result.losses else None,
+            "sample_grids": [str(path) for path in result.sample_grids],
+            "seconds": round(result.seconds, 2),
+        }
+    )
+
+
+@app.command("export-real")
+def export_real_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Data set folder (DATASET).")],
+    n: Annotated[int, typer.Option("-n", help="Number of crops to write.")] = 1000,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Folder of real images to crop.")
+    ] = None,
+    builtin: Annotated[
+        bool, typer.Option("--builtin", help="Crop the built-in real photos instead.")
+    ] = False,
+    size: Annotated[int, typer.Option(help="Crop size in pixels (32 or 64).")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed of the crop positions.")] = 0,
+    sign: Annotated[bool, typer.Option(help="C2PA-sign every crop.")] = True,
+) -> None:
+    """Write real crops to DATASET/real/0_real/*.png and record them in labels.jsonl."""
+    from provenance.cli.output import emit_json, fail
+
+    if (data is None) == (not builtin):
+        fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
+    with _reported(), _count_progress("real crops", n) as progress:
+        from generators.sample import export_real
+
+        result = export_real(data, n, out, size=size, seed=seed, sign=sign, progress=progress)
+    _identity_notice(result.identity_created)
+    emit_json(result.summary())
+
+
+@app.command("export-photos")
+def export_photos_command(
+    out: Annotated[Path, typer.Argument(help="Folder to write the crops to.")],
+    n: Annotated[int, typer.Option("-n", help="Number of crops.")] = 256,
+    size: Annotated[int, typer.Option(help="Crop size in pixels (32 or 64).")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed of the crop positions.")] = 0,
+) -> None:
+    """Crop the built-in real photos into a plain image folder (with ATTRIBUTION.txt)."""
+    from provenance.cli.output import emit_json
+
+    with _reported():
+        from generators.realphotos import export_crops
+
+        paths = export_crops(out, size=size, n=n, seed=seed)
+    emit_json({"folder": str(out), "images": len(paths)})
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder to export.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+) -> None:
+    """Export the sampling network to CKPT/model.onnx so `generate` runs without torch."""
+    from provenance.cli.output import emit_json
+
+    with _reported():
+        from generators.onnx_export import export_onnx
+
+        result = export_onnx(checkpoint, opset=opset)
+    emit_json(result)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder to evaluate.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Folder of real reference images.")
+    ] = None,
+    builtin: Annotated[
+        bool, typer.Option("--builtin", help="Compare with the built-in real photos.")
+    ] = False,
+    n: Annotated[int, typer.Option("-n", help="Images per side.")] = 500,
+    sampler: Annotated[SamplerChoice, typer.Option(help="Diffusion sampler.")] = (
+        SamplerChoice.ddim
+    ),
+    sampling_steps: Annotated[int, typer.Option(help="Diffusion sampling steps.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the samples and crops.")] = 0,
+    device: Annotated[DeviceChoice, typer.Option(help="Where to sample.")] = DeviceChoice.auto,
+) -> None:
+    """KID and precision/recall/density/coverage of samples against real crops.
+
+    Features come from a fixed, randomly initialised CNN (no downloaded weights), so the
+    numbers compare checkpoints with each other, not with published FID/KID values.
+    """
+    from provenance.cli.output import emit_json, fail
+
+    if (data is None) == (not builtin):
+        fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
+    with _reported():
+        from generators.evaluate import evaluate
+
+        report = evaluate(
+            checkpoint,
+            data,
+            n=n,
+            sampler=sampler.value,
+            sampling_steps=sampling_steps,
+            seed=seed,
+            device=device.value,
+        )
+    emit_json(report.to_dict())
+
+
+@generate_app.command("generate")
+def generate_command(
+    checkpoint: Annotated[
+        Path, typer.Option("--checkpoint", "-c", help="Checkpoint folder (from `train`).")
+    ],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Data set folder (DATASET).")],
+    sampler: Annotated[
+        SamplerChoice, typer.Option(help="Diffusion sampler (ignored by gan and vae).")
+    ] = SamplerChoice.ddim,
+    sampling_steps: Annotated[
+        int,
+        typer.Option(
+            help="Diffusion sampling steps; with ddpm, fewer than the model's T (1000) "
+            "is strided DDPM (ignored by gan and vae)."
+        ),
+    ] = 50,
+    seed: Annotated[int, typer.Option(help="Image i is drawn from seed + i.")] = 0,
+    sign: Annotated[bool, typer.Option(help="C2PA-sign every image (AI generated).")] = True,
+    family: Annotated[
+        FamilyChoice | None,
+        typer.Option(help="Refuse a checkpoint of any other family."),
+    ] = None,
+    eta: Annotated[float, typer.Option(help="DDIM eta (0: deterministic).")] = 0.0,
+    batch: Annotated[int, typer.Option(help="Images sampled at once.")] = 64,
+    device: Annotated[DeviceChoice, typer.Option(help="Where to sample.")] = DeviceChoice.auto,
+    backend: Annotated[
+        BackendChoice, typer.Option(help="torch, or onnx (needs `export-onnx`; no torch).")
+    ] = BackendChoice.auto,
+) -> None:
+    """Write N images to DATASET/<family>/1_fake/*.png and record them in labels.jsonl.
+
+    Every image is C2PA-signed at birth as AI generated, with the checkpoint sha256,
+    seed, sampler and steps in its manifest, unless --no-sign.
+    """
+    from provenance.cli.output import emit_json
+
+    with _reported(), _count_progress("generating", n) as progress:
+        from generators.sample import generate
+
+        result = generate(
+            checkpoint,
+            n,
+            out,
+            sampler=sampler.value,
+            sampling_steps=sampling_steps,
+            seed=seed,
+            sign=sign,
+            family=family.value if family else None,
+            batch=batch,
+            device=device.value,
+            backend=backend.value,
+            eta=eta,
+            progress=progress,
+        )
+    _identity_notice(result.identity_created)
+    emit_json(result.summary())

@@ -1,0 +1,189 @@
+"""Model configurations: plain dataclasses that round-trip through ``config.json``.
+
+They live apart from the networks so that reading a checkpoint's configuration (to check
+its family, to sample through ONNX) never needs torch. Training hyperparameters that a
+resumed run must keep (learning rates, loss weights) are part of the configuration, not
+of the command line, so a resume cannot silently change them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, Union
+
+from generators.ddpm import DDPMScheduleConfig
+from provenance.errors import ProvauditError
+
+Family = Literal["gan", "diffusion", "vae"]
+FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae")
+# "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
+Preset = Literal["small", "tiny"]
+PRESETS: tuple[Preset, ...] = ("small", "tiny")
+
+
+class ConfigError(ProvauditError):
+    code = "bad_config"
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """DCGAN as in pytorch/examples, sized by ``image_size`` (4 px doubled per layer)."""
+
+    image_size: int = 32
+    channels: int = 3
+    latent_dim: int = 100
+    generator_width: int = 64
+    discriminator_width: int = 64
+    learning_rate: float = 2e-4
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """A DDPM UNet (Ho et al.): residual blocks, time embedding, attention at low res."""
+
+    image_size: int = 32
+    channels: int = 3
+    base_width: int = 64
+    width_multipliers: tuple[int, ...] = (1, 2, 2)
+    blocks_per_level: int = 1
+    # Levels (0 = full resolution) whose blocks also get self-attention.
+    attention_levels: tuple[int, ...] = (2,)
+    attention_heads: int = 4
+    norm_groups: int = 8
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    schedule: DDPMScheduleConfig = field(default_factory=DDPMScheduleConfig)
+    learning_rate: float = 2e-4
+    grad_clip: float = 1.0
+
+    @property
+    def image_size(self) -> int:
+        return self.unet.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.unet.channels
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """A convolutional VAE with a Gaussian decoder (MSE) and a standard-normal prior."""
+
+    image_size: int = 32
+    channels: int = 3
+    latent_dim: int = 128
+    base_width: int = 32
+    # Weight of the KL term against the squared error (a beta-VAE's beta). With pixels in
+    # [-1, 1], beta = 1 is a decoder noise of sigma = 0.7, which collapses the posterior;
+    # 0.1 keeps samples recognisable.
+    kl_weight: float = 0.1
+    learning_rate: float = 1e-3
+
+
+ModelConfig = Union[DCGANConfig, DiffusionConfig, VAEConfig]  # noqa: UP007 - runtime alias
+
+CONFIG_TYPES: dict[str, type] = {
+    "gan": DCGANConfig,
+    "diffusion": DiffusionConfig,
+    "vae": VAEConfig,
+}
+
+
+def default_config(family: str, image_size: int, preset: str = "small") -> ModelConfig:
+    """The configuration ``train`` uses for ``family`` at ``image_size``."""
+    check_family(family)
+    if preset not in PRESETS:
+        raise ConfigError(f"Unknown preset {preset!r}; use one of {', '.join(PRESETS)}.")
+    tiny = preset == "tiny"
+    if family == "gan":
+        width = 8 if tiny else 64
+        return DCGANConfig(
+            image_size=image_size,
+            latent_dim=16 if tiny else 100,
+            generator_width=width,
+            discriminator_width=width,
+        )
+    if family == "diffusion":
+        if tiny:
+            unet = UNetConfig(
+                image_size=image_size,
+                base_width=16,
+                width_multipliers=(1, 2),
+                blocks_per_level=1,
+                attention_levels=(),  # the middle block still attends
+                attention_heads=2,
+                norm_groups=4,
+            )
+            # Fewer train timesteps keep DDPM-T sampling cheap in tests.
+            return DiffusionConfig(
+                unet=unet,
+                schedule=DDPMScheduleConfig(num_train_timesteps=100, beta_end=0.2),
+                learning_rate=1e-3,
+            )
+        multipliers = (1, 2, 2) if image_size <= 32 else (1, 2, 2, 2)
+        return DiffusionConfig(
+            unet=UNetConfig(
+                image_size=image_size,
+                width_multipliers=multipliers,
+                attention_levels=(len(multipliers) - 1,),
+            )
+        )
+    return VAEConfig(
+        image_size=image_size,
+        latent_dim=16 if tiny else 128,
+        base_width=8 if tiny else 32,
+        learning_rate=2e-3 if tiny else 1e-3,
+    )
+
+
+def check_family(family: str) -> str:
+    if family not in CONFIG_TYPES:
+        raise ConfigError(f"Unknown generator family {family!r}; use one of {', '.join(FAMILIES)}.")
+    return family
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+_Config = TypeVar("_Config")
+
+
+def config_from_dict(config_type: type[_Config], data: dict[str, Any]) -> _Config:
+    """Rebuild a (possibly nested) config dataclass from JSON data, strictly.
+
+    Unknown keys are refused rather than dropped: they mean the checkpoint was written by
+    a newer provaudit whose model this version would build differently.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"The {config_type.__name__} in config.json is not a JSON object.")
+    hints = typing.get_type_hints(config_type)
+    names = {item.name for item in dataclasses.fields(config_type)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"config.json has settings this provaudit does not know ({', '.join(unknown)}); "
+            "it was probably written by a newer version."
+        )
+    values = {name: _coerce(hints[name], value) for name, value in data.items()}
+    return config_type(**values)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return config_from_dict(hint, value)
+    origin = typing.get_origin(hint)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if origin in (Union, types.UnionType):
+        return value
+    return value

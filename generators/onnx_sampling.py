@@ -1,0 +1,88 @@
+"""Sampling from an ONNX export with numpy and onnxruntime only: no torch anywhere.
+
+The DDIM and DDPM loops are the same code the torch path runs (:mod:`generators.ddim`,
+:mod:`generators.ddpm` step numpy arrays as readily as tensors) and the latents and
+sampler noise come from the same per-image numpy generators, so the ONNX images differ
+from the torch ones only by float rounding inside the network; the tests bound it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generators.checkpoint import CheckpointError, CheckpointInfo
+from generators.ddpm import DDPMSchedule
+from generators.noise import PerImageNoise
+from generators.samplers import SampleOutput, make_sampler
+
+
+@dataclass
+class OnnxGenerator:
+    info: CheckpointInfo
+    session: Any
+
+    @classmethod
+    def open(cls, info: CheckpointInfo) -> OnnxGenerator:
+        """Check that the export matches the checkpoint's weights, then load it."""
+        record = info.onnx
+        if not record:
+            raise CheckpointError(
+                f"{info.directory} has no ONNX export; run "
+                f"`provaudit generators export-onnx {info.directory}` first."
+            )
+        path = info.directory / record.get("file", "model.onnx")
+        if not path.is_file():
+            raise CheckpointError(f"The ONNX export {path} named in config.json is missing.")
+        if record.get("weights_sha256") != info.weights_sha256:
+            raise CheckpointError(
+                f"The ONNX export in {info.directory} was made from other weights; run "
+                f"`provaudit generators export-onnx {info.directory}` again."
+            )
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+            raise CheckpointError(
+                f"{path} does not match the sha256 recorded in config.json "
+                "(modified or corrupted); export it again."
+            )
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        # Spinning worker threads keep cores busy between runs, starving whatever else
+        # the process does (signing, PNG encoding, torch in the tests) on small machines.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        return cls(info=info, session=session)
+
+    def sample(
+        self,
+        noise: PerImageNoise,
+        sampler: str = "ddim",
+        sampling_steps: int | None = None,
+        eta: float = 0.0,
+    ) -> SampleOutput:
+        config: Any = self.info.config
+        family = self.info.family
+        if family == "gan":
+            latent = noise.normal((config.latent_dim, 1, 1))
+            return SampleOutput(self._run({"latent": latent}), None, None)
+        if family == "vae":
+            latent = noise.normal((config.latent_dim,))
+            return SampleOutput(self._run({"latent": latent}), None, None)
+        chosen = make_sampler(DDPMSchedule(config.schedule), sampler, sampling_steps, eta)
+        batch = len(noise)
+
+        def epsilon(sample: np.ndarray, timestep: int) -> np.ndarray:
+            timesteps = np.full((batch,), timestep, dtype=np.int64)
+            return self._run({"sample": sample.astype(np.float32), "timestep": timesteps})
+
+        shape = (config.channels, config.image_size, config.image_size)
+        result = chosen.sample(epsilon, noise, shape)
+        return SampleOutput(np.asarray(result.images, np.float32), chosen.name, chosen.num_steps)
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, feeds)[0]
