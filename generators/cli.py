@@ -67,6 +67,7 @@ class BackendChoice(str, Enum):
 
 class PresetChoice(str, Enum):
     small = "small"
+    compact = "compact"
     tiny = "tiny"
 
 
@@ -187,7 +188,7 @@ def train_command(
         int, typer.Option(help="Also save the checkpoint every this many steps (0: at end).")
     ] = 0,
     preset: Annotated[
-        PresetChoice, typer.Option(help="Model size: small (real use) or tiny (smoke tests).")
+        PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized UNet) or tiny (tests).")
     ] = PresetChoice.small,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:

@@ -20,8 +20,10 @@ from provenance.errors import ProvauditError
 Family = Literal["gan", "diffusion", "vae"]
 FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae")
 # "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
-Preset = Literal["small", "tiny"]
-PRESETS: tuple[Preset, ...] = ("small", "tiny")
+Preset = Literal["small", "compact", "tiny"]
+# small: the reference sizes; compact: a UNet a quarter of small's cost, what a 2-core CPU
+# can train in minutes (the shipped diffusion checkpoint); tiny: smoke tests.
+PRESETS: tuple[Preset, ...] = ("small", "compact", "tiny")
 
 
 class ConfigError(ProvauditError):
@@ -133,6 +135,7 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
         return DiffusionConfig(
             unet=UNetConfig(
                 image_size=image_size,
+                base_width=32 if preset == "compact" else 64,
                 width_multipliers=multipliers,
                 attention_levels=(len(multipliers) - 1,),
             )
