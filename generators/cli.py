@@ -188,7 +188,7 @@ def train_command(
         int, typer.Option(help="Also save the checkpoint every this many steps (0: at end).")
     ] = 0,
     preset: Annotated[
-        PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized UNet) or tiny (tests).")
+        PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized) or tiny (tests).")
     ] = PresetChoice.small,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
