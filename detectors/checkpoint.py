@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectors.spec import DetectorSpec
+from generators.checkpoint import atomic_write, looks_like_pickle, sha256_file
 from provenance.errors import ProvauditError
 
 if TYPE_CHECKING:
@@ -36,9 +36,6 @@ WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
 FORMAT_NAME = "provaudit-detector"
 FORMAT_VERSION = 1
-PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"})
-_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's container
-_PICKLE_PROTO = 0x80
 
 
 class CheckpointError(ProvauditError):
@@ -60,37 +57,12 @@ class CheckpointInfo:
         return str(self.document["weights"]["sha256"])
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def looks_like_pickle(path: Path) -> bool:
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return False
-    return head == _ZIP_MAGIC or (len(head) >= 2 and head[0] == _PICKLE_PROTO)
-
-
 def _pickle_refusal(path: Path) -> CheckpointError:
     return CheckpointError(
         f"{path} is a pickle file; provaudit loads only safetensors detector checkpoints "
         f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can run "
         "arbitrary code."
     )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def read_checkpoint(path: Path | str) -> CheckpointInfo:
@@ -186,18 +158,18 @@ def save_checkpoint(directory: Path | str, model: DetectorModel) -> Path:
         name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
     }
     data = save(state, metadata={"format": FORMAT_NAME})
-    _atomic_write(directory / WEIGHTS_FILE, data)
+    atomic_write(directory / WEIGHTS_FILE, data)
     stale_onnx = directory / ONNX_FILE
     if stale_onnx.exists():
         stale_onnx.unlink()
     weights_sha = hashlib.sha256(data).hexdigest()
-    _atomic_write(directory / CONFIG_FILE, _document(model.spec, weights_sha, None))
+    atomic_write(directory / CONFIG_FILE, _document(model.spec, weights_sha, None))
     return directory
 
 
 def update_spec(info: CheckpointInfo, spec: DetectorSpec) -> None:
     """Rewrite config.json with a new spec (calibration); weights and ONNX stay valid."""
-    _atomic_write(
+    atomic_write(
         info.directory / CONFIG_FILE,
         _document(spec, info.weights_sha256, info.document.get("onnx")),
     )
@@ -206,7 +178,7 @@ def update_spec(info: CheckpointInfo, spec: DetectorSpec) -> None:
 
 def record_onnx(info: CheckpointInfo, onnx: dict[str, Any]) -> None:
     info.document["onnx"] = onnx
-    _atomic_write(info.directory / CONFIG_FILE, _document(info.spec, info.weights_sha256, onnx))
+    atomic_write(info.directory / CONFIG_FILE, _document(info.spec, info.weights_sha256, onnx))
 
 
 def load_checkpoint(path: Path | str, device: str = "cpu") -> DetectorModel:

@@ -116,7 +116,8 @@ def _pickle_refusal(path: Path) -> CheckpointError:
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write beside, then rename: a reader never sees half a file."""
     temporary = path.with_name(f".{path.name}.partial")
     temporary.write_bytes(data)
     os.replace(temporary, path)
@@ -239,7 +240,7 @@ def save_checkpoint(
         name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
     }
     data = save(state, metadata=_single_key_metadata({"format": FORMAT_NAME, "family": family}))
-    _atomic_write(directory / WEIGHTS_FILE, data)
+    atomic_write(directory / WEIGHTS_FILE, data)
     sha = hashlib.sha256(data).hexdigest()
     existing_onnx = _existing_onnx(directory)
     document: dict[str, Any] = {
@@ -268,7 +269,7 @@ def _single_key_metadata(values: dict[str, Any]) -> dict[str, str]:
 
 
 def write_config_document(directory: Path, document: dict[str, Any]) -> None:
-    _atomic_write(directory / CONFIG_FILE, (json.dumps(document, indent=2) + "\n").encode())
+    atomic_write(directory / CONFIG_FILE, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def read_config_document(directory: Path) -> dict[str, Any]:
@@ -304,7 +305,7 @@ def save_optimizers(path: Path, optimizers: dict[str, torch.optim.Optimizer]) ->
                 else:
                     scalars[label] = value
     metadata = _single_key_metadata({"param_groups": groups, "scalars": scalars})
-    _atomic_write(path, save(tensors, metadata=metadata))
+    atomic_write(path, save(tensors, metadata=metadata))
 
 
 def load_optimizers(path: Path, optimizers: dict[str, torch.optim.Optimizer]) -> None:

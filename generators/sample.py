@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from generators.checkpoint import CheckpointError, CheckpointInfo, read_checkpoint_info
+from generators.checkpoint import (
+    CheckpointError,
+    CheckpointInfo,
+    atomic_write,
+    read_checkpoint_info,
+)
 from generators.data import DataError, ImageFolder, check_crop_size, unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from provenance.errors import InputError, ProvauditError
@@ -109,12 +113,6 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def read_labels(dataset_dir: Path | str) -> list[dict[str, Any]]:
     path = Path(dataset_dir) / LABELS_FILE
     if not path.is_file():
@@ -132,7 +130,7 @@ def merge_labels(dataset_dir: Path, records: Iterable[LabelRecord]) -> None:
     rewritten = {record.path for record in new}
     kept = [row for row in read_labels(dataset_dir) if row.get("path") not in rewritten]
     lines = [json.dumps(row) for row in kept] + [record.to_json() for record in new]
-    _write_atomic(dataset_dir / LABELS_FILE, ("\n".join(lines) + "\n").encode())
+    atomic_write(dataset_dir / LABELS_FILE, ("\n".join(lines) + "\n").encode())
 
 
 def _make_signer() -> tuple[ProvenanceSigner, bool]:
@@ -267,7 +265,7 @@ def generate(
                         signer, data, name, info, image_seed, used_sampler, used_steps
                     )
                 path = image_dir / name
-                _write_atomic(path, data)
+                atomic_write(path, data)
                 records.append(
                     LabelRecord(
                         path=path.relative_to(dataset_dir).as_posix(),
@@ -378,7 +376,7 @@ def export_real(
                     sources[source] = source.read_bytes()
                 data = _sign_real(signer, data, name, sources[source], source.name)
             path = image_dir / name
-            _write_atomic(path, data)
+            atomic_write(path, data)
             origin = "builtin:" + source.stem if data_dir is None else str(source)
             records.append(
                 LabelRecord(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
@@ -48,23 +47,11 @@ def write_toy_images(directory: Path, count: int = TOY_IMAGES, size: int = TOY_S
     return paths
 
 
-def cli_prefix() -> list[str]:
-    """``python -m provenance`` once the generator entry points are registered.
-
-    Until then ``python -m generators`` serves the same two commands, so the CLI is
-    tested as a real subprocess either way.
-    """
-    names = {ep.name for ep in entry_points(group="provaudit.commands")}
-    if {"generators", "generate"} <= names:
-        return [sys.executable, "-m", "provenance"]
-    return [sys.executable, "-m", "generators"]
-
-
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("PROVAUDIT_DEBUG", None)
     return subprocess.run(
-        [*cli_prefix(), *args],
+        [sys.executable, "-m", "provenance", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
