@@ -166,7 +166,7 @@ def test_skipped_files_are_one_warning_line(toy_dir: Path, tmp_path: Path) -> No
 def test_missing_torch_is_one_line_with_the_fix(toy_dir: Path, tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None; "
-        "from generators.__main__ import main; "
+        "from provenance.cli.main import main; "
         f"main(['generators', 'train', 'gan', '--data', {str(toy_dir)!r}, "
         f"'--out', {str(tmp_path / 'run')!r}])"
     )
