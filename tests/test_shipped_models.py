@@ -1,0 +1,46 @@
+"""The checkpoints that ship in the repository load, verify their digests and run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import REPO_ROOT, make_image
+
+GENERATORS = REPO_ROOT / "generators" / "weights"
+DETECTOR = REPO_ROOT / "detectors" / "weights" / "default"
+
+
+def test_default_detector_loads_on_onnxruntime_and_scores():
+    from service.detector import BUNDLED_DETECTOR, load_detector
+
+    assert BUNDLED_DETECTOR == DETECTOR
+    detector = load_detector(None)
+    try:
+        assert detector is not None
+        assert 0.0 < detector.threshold < 1.0
+        result = detector.score(make_image((96, 80)))
+        assert 0.0 <= result["p_ai"] <= 1.0
+        assert set(result["attribution"]["probs"]) == {"real", "diffusion", "gan", "vae"}
+    finally:
+        detector.close()
+    assert (DETECTOR / "MODEL_CARD.md").is_file()
+
+
+@pytest.mark.parametrize("family", ["gan", "vae", "diffusion"])
+def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
+    from generators.sample import generate, read_labels
+    from provenance.keys import default_identity
+    from provenance.verify import ProvenanceVerifier
+
+    checkpoint = GENERATORS / family
+    assert (checkpoint / "MODEL_CARD.md").is_file()
+    assert json.loads((checkpoint / "config.json").read_text())["family"] == family
+    generate(checkpoint, 2, tmp_path, sampling_steps=5, seed=1, backend="onnx")
+    (label, *_rest) = read_labels(tmp_path)
+    image = tmp_path / label["path"]
+    identity, _ = default_identity()
+    report = ProvenanceVerifier(identity.root_pem).verify_file(image)
+    assert report.state == "trusted" and report.ai_declared
+    assert report.generator["family"] == family
