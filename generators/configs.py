@@ -66,6 +66,10 @@ class DiffusionConfig:
     schedule: DDPMScheduleConfig = field(default_factory=DDPMScheduleConfig)
     learning_rate: float = 2e-4
     grad_clip: float = 1.0
+    # Decay of the exponential moving average of the UNet's weights that sampling uses
+    # (0: no average, sample the raw weights). DDPM samples from such an average; early in
+    # training the raw weights' samples swing in colour and noise level from step to step.
+    ema_decay: float = 0.0
 
     @property
     def image_size(self) -> int:
@@ -130,6 +134,8 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
                 unet=unet,
                 schedule=DDPMScheduleConfig(num_train_timesteps=100, beta_end=0.2),
                 learning_rate=1e-3,
+                # Short, so the tests' few steps move the average visibly.
+                ema_decay=0.9,
             )
         multipliers = (1, 2, 2) if image_size <= 32 else (1, 2, 2, 2)
         return DiffusionConfig(
@@ -138,7 +144,8 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
                 base_width=32 if preset == "compact" else 64,
                 width_multipliers=multipliers,
                 attention_levels=(len(multipliers) - 1,),
-            )
+            ),
+            ema_decay=0.999,
         )
     return VAEConfig(
         image_size=image_size,

@@ -9,6 +9,7 @@ run identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -168,7 +169,7 @@ class DiffusionFamily(GeneratorFamily):
         return DiffusionModel(config)
 
     def make_optimizers(self, model: nn.Module, config: DiffusionConfig) -> Optimizers:
-        return {"unet": torch.optim.Adam(model.parameters(), lr=config.learning_rate)}
+        return {"unet": torch.optim.Adam(model.unet.parameters(), lr=config.learning_rate)}
 
     def train_step(
         self,
@@ -192,8 +193,9 @@ class DiffusionFamily(GeneratorFamily):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if model.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), model.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.unet.parameters(), model.config.grad_clip)
         optimizer.step()
+        model.update_ema()
         return {"loss": loss.item()}
 
     @torch.no_grad()
@@ -212,7 +214,7 @@ class DiffusionFamily(GeneratorFamily):
 
         def epsilon(sample: torch.Tensor, timestep: int) -> torch.Tensor:
             timesteps = torch.full((batch,), timestep, dtype=torch.int64, device=device)
-            return model.unet(sample, timesteps)
+            return model.sampling_unet(sample, timesteps)
 
         shape = (config.channels, config.image_size, config.image_size)
         result = chosen.sample(
@@ -222,7 +224,12 @@ class DiffusionFamily(GeneratorFamily):
 
 
 class DiffusionModel(nn.Module):
-    """The UNet plus its (parameter-free) schedule, so one object carries both."""
+    """The UNet plus its (parameter-free) schedule, so one object carries both.
+
+    With ``config.ema_decay > 0`` it also holds ``ema_unet``, the moving average of the
+    trained UNet's weights, which is what sampling and the ONNX export use. Both sit in
+    ``model.safetensors`` so that a resumed run continues the same average.
+    """
 
     def __init__(self, config: DiffusionConfig) -> None:
         from generators.unet import UNet
@@ -231,9 +238,34 @@ class DiffusionModel(nn.Module):
         self.config = config
         self.schedule = DDPMSchedule(config.schedule)
         self.unet = UNet(config.unet)
+        self.ema_unet: nn.Module | None = None
+        if config.ema_decay > 0:
+            self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
+            self.register_buffer("ema_updates", torch.zeros((), dtype=torch.int64))
+
+    @property
+    def sampling_unet(self) -> nn.Module:
+        return self.ema_unet if self.ema_unet is not None else self.unet
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema_unet is None:
+            return
+        self.ema_updates += 1
+        # The warm-up of Tensorflow's ExponentialMovingAverage: early on the average follows
+        # the weights closely instead of remembering the random initialisation for ~1/(1-d)
+        # steps.
+        updates = int(self.ema_updates)
+        decay = min(self.config.ema_decay, (1 + updates) / (10 + updates))
+        for average, current in zip(
+            self.ema_unet.parameters(), self.unet.parameters(), strict=True
+        ):
+            average.lerp_(current.detach(), 1 - decay)
+        for average, current in zip(self.ema_unet.buffers(), self.unet.buffers(), strict=True):
+            average.copy_(current)
 
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        return self.unet(sample, timesteps)
+        return self.sampling_unet(sample, timesteps)
 
 
 class VAEFamily(GeneratorFamily):

@@ -53,7 +53,7 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
         module = VAEDecoder(model)
         example = (torch.zeros(2, config.latent_dim),)
     else:
-        module = model.unet
+        module = model.sampling_unet
         size = config.image_size
         example = (torch.zeros(2, config.channels, size, size), torch.zeros(2, dtype=torch.int64))
     dynamic = {name: {0: "batch"} for name in [*signature["inputs"], *signature["outputs"]]}

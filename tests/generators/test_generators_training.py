@@ -105,6 +105,32 @@ def test_save_and_load_give_bit_identical_samples(tmp_path: Path, toy_dir: Path,
     np.testing.assert_array_equal(before.images, after.images)
 
 
+def test_diffusion_samples_from_the_moving_average_of_its_weights(toy_dir: Path) -> None:
+    from generators.data import ImageFolder
+
+    torch.manual_seed(0)
+    config = default_config("diffusion", 32, "tiny")
+    assert config.ema_decay > 0
+    spec = get_family("diffusion")
+    model = build_model("diffusion", config)
+    optimizers = spec.make_optimizers(model, config)
+    images = torch.from_numpy(ImageFolder.open(toy_dir, 32).batch(0, 8, seed=0).as_float())
+    start = [p.detach().clone() for p in model.unet.parameters()]
+    for step in range(5):
+        spec.train_step(
+            model, optimizers, images, torch.Generator().manual_seed(step), torch.enable_grad
+        )
+    raw = list(model.unet.parameters())
+    averaged = list(model.ema_unet.parameters())
+    # The average lies strictly between the start and the trained weights: it moved, and lags.
+    moved = sum(float((a - s).abs().sum()) for a, s in zip(averaged, start, strict=True))
+    lag = sum(float((a - r.detach()).abs().sum()) for a, r in zip(averaged, raw, strict=True))
+    assert moved > 0 and lag > 0
+    assert all(not p.requires_grad for p in averaged)
+    assert model.sampling_unet is model.ema_unet
+    assert int(model.ema_updates) == 5
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, toy_dir: Path, family: str):
     settings = dict(size=32, batch=4, device="cpu", seed=5, preset="tiny", progress=False)
