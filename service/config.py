@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     """PEM files of trust anchors for verification."""
     detector: Path | None = None
     """Detector checkpoint directory with its ONNX export; default: the bundled one."""
+    generators_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parents[1] / "generators" / "weights"
+    )
+    """Folder of generator checkpoints (``gan``, ``vae``, ``diffusion``) for /v1/generate."""
+    generate_timeout_s: float = 60.0
+    """Upper bound on one /v1/generate call (diffusion is the slow one), off the event loop."""
     trust_dev_identity: bool = True
     """Trust the development identity's root, so the dev server's own output reads trusted."""
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from provenance import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimitMiddleware
-from service.api.routes import audits, health, sign, verify, web
+from service.api.routes import audits, generate, health, sign, verify, web
 from service.config import Settings, get_settings
 from service.metrics import REQUEST_LATENCY
 
@@ -31,6 +31,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     from provenance.verify import ProvenanceVerifier
     from service.db import make_engine, make_session_factory
     from service.detector import load_detector
+    from service.generation import load_generators
     from service.pipeline import AuditPipeline
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -50,6 +51,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     if detector is None:
         logger.warning("No detector checkpoint: audits carry no AI-origin score.")
     app.state.pipeline = AuditPipeline(verifier, scorer=detector)
+    app.state.generators = load_generators(settings.generators_dir)
     app.state.ready = True
 
 
@@ -88,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (web.router, health.router, verify.router, sign.router, audits.router):
         app.include_router(router)
+    app.include_router(generate.router)
     return app

@@ -21,3 +21,9 @@ DETECTOR_BATCH = Histogram(
     registry=REGISTRY,
 )
 VERDICTS = Counter("provaudit_verdicts_total", "Audit verdicts.", ["verdict"], registry=REGISTRY)
+GENERATED_IMAGES = Counter(
+    "provaudit_generated_images_total",
+    "Images generated and signed by /v1/generate.",
+    ["family"],
+    registry=REGISTRY,
+)

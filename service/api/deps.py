@@ -13,6 +13,7 @@ from provenance.signing import ProvenanceSigner
 from provenance.verify import ProvenanceVerifier
 from service.api.errors import ApiError
 from service.config import Settings, get_settings
+from service.generation import GeneratorSet
 from service.pipeline import AuditPipeline
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -41,6 +42,10 @@ def get_signer(request: Request) -> ProvenanceSigner:
 
 def get_pipeline(request: Request) -> AuditPipeline:
     return _state(request, "pipeline")  # type: ignore[return-value]
+
+
+def get_generators(request: Request) -> GeneratorSet:
+    return _state(request, "generators")  # type: ignore[return-value]
 
 
 def _key_matches(given: str | None, settings: Settings) -> bool:
@@ -73,5 +78,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 VerifierDep = Annotated[ProvenanceVerifier, Depends(get_verifier)]
 SignerDep = Annotated[ProvenanceSigner, Depends(get_signer)]
 PipelineDep = Annotated[AuditPipeline, Depends(get_pipeline)]
+GeneratorsDep = Annotated[GeneratorSet, Depends(get_generators)]
 WriteAccess = Depends(require_api_key)
 ReadAccess = Depends(require_read_access)

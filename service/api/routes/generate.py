@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import zipfile
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.api.deps import GeneratorsDep, SettingsDep, SignerDep, WriteAccess
+from service.api.errors import ApiError
+from service.api.uploads import run_bounded
+from service.generation import (
+    DEFAULT_SAMPLING_STEPS,
+    MAX_IMAGES,
+    MAX_SAMPLING_STEPS,
+    MAX_SEED,
+    GenerationResult,
+    GeneratorUnavailableError,
+)
+from service.metrics import GENERATED_IMAGES
+
+router = APIRouter(prefix="/v1", tags=["generate"], dependencies=[WriteAccess])
+
+ZIP_MEDIA_TYPE = "application/zip"
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    family: Literal["gan", "vae", "diffusion"]
+    n: int = Field(1, ge=1, le=MAX_IMAGES, description="Number of images.")
+    seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="Image i is drawn from seed + i; random if absent."
+    )
+    sampler: Literal["ddim", "ddpm"] = Field("ddim", description="Diffusion only.")
+    sampling_steps: int = Field(
+        DEFAULT_SAMPLING_STEPS,
+        ge=1,
+        le=MAX_SAMPLING_STEPS,
+        description="Diffusion only; with ddpm, strided DDPM over the model's 1000 steps.",
+    )
+
+
+class GeneratedImageOut(BaseModel):
+    index: int
+    seed: int
+    file_name: str
+    sha256: str
+    media_type: str
+    data_base64: str
+
+
+class GenerateResponse(BaseModel):
+    family: str
+    model: str | None
+    checkpoint_sha256: str
+    seed: int
+    n: int
+    sampler: str | None
+    steps: int | None
+    width: int
+    height: int
+    seconds: float
+    development_identity: bool
+    images: list[GeneratedImageOut]
+
+
+def _wants_zip(accept: str | None) -> bool:
+    if not accept:
+        return False
+    return any(part.split(";")[0].strip() == ZIP_MEDIA_TYPE for part in accept.split(","))
+
+
+def _zip(result: GenerationResult, summary: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    # PNG is already compressed: store, do not deflate again.
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for image in result.images:
+            archive.writestr(image.file_name, image.data)
+        archive.writestr("generation.json", json.dumps(summary, indent=2))
+    return buffer.getvalue()
+
+
+@router.post(
+    "/generate",
+    response_model=GenerateResponse,
+    responses={
+        200: {
+            "content": {ZIP_MEDIA_TYPE: {}},
+            "description": "JSON with base64 PNGs; with `Accept: application/zip`, a zip of "
+            "the PNGs plus generation.json.",
+        },
+        404: {"description": "The family's checkpoint is not in the generators directory."},
+    },
+)
+async def generate(
+    body: GenerateRequest,
+    generators: GeneratorsDep,
+    signer: SignerDep,
+    settings: SettingsDep,
+    response: Response,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Images from a bundled generator, each C2PA-signed at birth (API key).
+
+    Every PNG declares ``trainedAlgorithmicMedia`` and carries the
+    ``org.provaudit.generator`` assertion (family, checkpoint sha256, seed, sampler,
+    steps). Runs on onnxruntime, without torch.
+    """
+    try:
+        generators.get(body.family)  # a missing family is a 404 before any work is queued
+    except GeneratorUnavailableError as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
+    seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    try:
+        result = await run_bounded(
+            lambda: generators.generate(
+                body.family,
+                body.n,
+                signer,
+                seed=seed,
+                sampler=body.sampler,
+                sampling_steps=body.sampling_steps,
+            ),
+            settings.generate_timeout_s,
+        )
+    except ApiError as exc:
+        if exc.code != "processing_timeout":
+            raise
+        raise ApiError(
+            422,
+            "processing_timeout",
+            f"Generating took longer than {settings.generate_timeout_s:g} s; "
+            "ask for fewer images or sampling steps.",
+        ) from None
+    GENERATED_IMAGES.labels(result.family).inc(len(result.images))
+    development = str(signer.identity.is_development).lower()
+    summary = {**result.summary(), "development_identity": signer.identity.is_development}
+    if _wants_zip(accept):
+        return Response(
+            _zip(result, summary),
+            media_type=ZIP_MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="provaudit-{result.family}.zip"',
+                "X-Provaudit-Development-Identity": development,
+            },
+        )
+    response.headers["X-Provaudit-Development-Identity"] = development
+    data = {image.index: base64.b64encode(image.data).decode("ascii") for image in result.images}
+    for entry in summary["images"]:
+        entry["data_base64"] = data[entry["index"]]
+    return summary
