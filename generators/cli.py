@@ -332,6 +332,33 @@ def evaluate_command(
     emit_json(report.to_dict())
 
 
+@app.command("model-card")
+def model_card_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (with evaluation.json).")],
+    command: Annotated[str, typer.Option(help="The training command, quoted on the card.")],
+    hardware: Annotated[str, typer.Option(help="Where it trained, e.g. '2-core x86-64 CPU'.")],
+    appearance: Annotated[
+        str, typer.Option(help="What the sample grid looks like, in a sentence.")
+    ] = "",
+    train_log: Annotated[
+        Path | None, typer.Option(help="The JSON line `generators train` printed (wall time).")
+    ] = None,
+    evaluate_command: Annotated[
+        str | None, typer.Option(help="The evaluate command behind evaluation.json.")
+    ] = None,
+) -> None:
+    """Write MODEL_CARD.md from the checkpoint's config, its evaluation and its train log."""
+    from provenance.cli.output import emit_json
+
+    with _reported():
+        from generators.model_card import CardInputs, write_card
+
+        path = write_card(
+            CardInputs(checkpoint, command, hardware, appearance, train_log, evaluate_command)
+        )
+    emit_json({"model_card": str(path)})
+
+
 @generate_app.command("generate")
 def generate_command(
     checkpoint: Annotated[

@@ -78,3 +78,27 @@ def test_evaluate_a_checkpoint_api_and_cli(trained: dict, toy_dir: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) >= {"kid", "precision", "recall", "density", "coverage"}
+
+
+def test_model_card_quotes_the_recorded_figures(trained: dict, toy_dir: Path, tmp_path: Path):
+    import shutil
+
+    from generator_helpers import run_cli
+
+    checkpoint = tmp_path / "diffusion"
+    shutil.copytree(trained["diffusion"].out_dir, checkpoint)
+    figures = evaluate(checkpoint, toy_dir, n=20, device="cpu", sampling_steps=5).to_dict()
+    (checkpoint / "evaluation.json").write_text(json.dumps(figures))
+    log = tmp_path / "train.json"
+    log.write_text(json.dumps({"family": "diffusion", "seconds": 754.4}) + "\n")
+
+    result = run_cli(
+        "generators", "model-card", str(checkpoint), "--command", "provaudit generators train x",
+        "--hardware", "a 2-core CPU", "--appearance", "Blobs.", "--train-log", str(log),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    card = (checkpoint / "MODEL_CARD.md").read_text()
+    steps = trained["diffusion"].steps
+    assert f"{steps} steps" in card and "754 s (13 min)" in card and "a 2-core CPU" in card
+    assert f"| {figures['kid']:.4f} ± {figures['kid_std']:.4f} |" in card
+    assert "EMA of the weights (decay 0.9)" in card and "Blobs." in card

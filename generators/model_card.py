@@ -1,0 +1,151 @@
+"""``MODEL_CARD.md`` of a generator checkpoint, written from what the run recorded.
+
+Every figure on the card is read from a file the project's own commands wrote: the
+checkpoint's ``config.json`` (architecture, steps, batch, seed, device), the JSON line
+``generators train --json`` printed (wall time) and ``evaluation.json`` (``generators
+evaluate``). Only what the numbers cannot say (the hardware, what the samples look like)
+is passed in as text, so a retrained model cannot keep a stale card by accident.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
+from generators.configs import DCGANConfig, DiffusionConfig, ModelConfig, VAEConfig
+from generators.train import SAMPLES_DIR
+
+CARD_FILE = "MODEL_CARD.md"
+EVALUATION_FILE = "evaluation.json"
+BUILTIN_PHOTOS = (
+    "the built-in real photos (`generators/realphotos.py`: scikit-image's astronaut, coffee, "
+    "chelsea, rocket; scikit-learn's china and flower), random {size} px crops"
+)
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    checkpoint: Path
+    command: str
+    hardware: str
+    appearance: str
+    train_log: Path | None = None
+    evaluate_command: str | None = None
+
+
+def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
+    count = f"; {parameters / 1e6:.1f}M parameters" if parameters else ""
+    size = config.image_size
+    if isinstance(config, DCGANConfig):
+        what = f"DCGAN (pytorch/examples layout, latent {config.latent_dim})"
+    elif isinstance(config, DiffusionConfig):
+        unet = config.unet
+        multipliers = "-".join(str(m) for m in unet.width_multipliers)
+        attention = ", ".join(f"{size >> level}×{size >> level}" for level in unet.attention_levels)
+        schedule = config.schedule
+        average = (
+            f", sampled from an EMA of the weights (decay {config.ema_decay})"
+            if config.ema_decay
+            else ""
+        )
+        what = (
+            f"DDPM UNet (base width {unet.base_width}, multipliers {multipliers}, attention at "
+            f"{attention or 'the middle block only'}), {schedule.beta_schedule} schedule "
+            f"T={schedule.num_train_timesteps}{average}, DDIM sampling"
+        )
+    elif isinstance(config, VAEConfig):
+        what = (
+            f"convolutional VAE (GroupNorm, latent {config.latent_dim}, "
+            f"KL weight {config.kl_weight})"
+        )
+    else:  # pragma: no cover - the families are closed
+        raise TypeError(type(config).__name__)
+    return f"{what}{count}, {size}×{size} RGB"
+
+
+def sampling_parameters(checkpoint: Path) -> int | None:
+    """Parameters of the network that samples (the generator, UNet or decoder); needs torch."""
+    try:
+        from generators.checkpoint import load_checkpoint
+        from generators.families import get_family
+    except ImportError:
+        return None
+    loaded = load_checkpoint(checkpoint)
+    model = loaded.model
+    if loaded.family == "diffusion":
+        module = model.sampling_unet
+    else:
+        module = getattr(model, get_family(loaded.family).sampling_module_name)
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def render_card(inputs: CardInputs) -> str:
+    directory = inputs.checkpoint
+    info = read_checkpoint_info(directory)
+    document = json.loads((directory / CONFIG_FILE).read_text())
+    training: dict[str, Any] = document.get("training", {})
+    evaluation = json.loads((directory / EVALUATION_FILE).read_text())
+    seconds = None
+    if inputs.train_log is not None:
+        seconds = float(
+            json.loads(inputs.train_log.read_text().strip().splitlines()[-1])["seconds"]
+        )
+    grids = sorted((directory / SAMPLES_DIR).glob("step_*.png"))
+    size = info.config.image_size
+    data = training.get("data_dir", "builtin")
+    trained_on = BUILTIN_PHOTOS.format(size=size) if data == "builtin" else f"`{data}`"
+    wall = f"{seconds:.0f} s ({seconds / 60:.0f} min)" if seconds is not None else "not recorded"
+    steps, batch = training.get("steps"), training.get("batch")
+    lines = [
+        f"# Model card: shipped `{info.family}` generator",
+        "",
+        f"- **What**: {describe_architecture(info.config, sampling_parameters(directory))}.",
+        f"- **Trained on**: {trained_on}.",
+        f"- **Command** (part of `make models`): `{inputs.command}`",
+        f"- **Steps / batch**: {steps} steps at batch {batch}, seed {training.get('seed')}, "
+        f"on {str(training.get('device', '?')).upper()}.",
+        f"- **Hardware and wall time**: {inputs.hardware}; {wall}.",
+        "- **Weights**: `model.safetensors` (sha256 in `config.json`), `model.onnx` for "
+        "torch-free sampling (`provaudit generate` and the service use it when torch is absent).",
+    ]
+    if grids:
+        lines.append(f"- **Sample grid**: `{SAMPLES_DIR}/{grids[-1].name}`. {inputs.appearance}")
+    evaluate_command = inputs.evaluate_command or (
+        f"provaudit generators evaluate {directory} --builtin -n {evaluation['fake_images']}"
+    )
+    lines += [
+        "",
+        f"## Measured (`{evaluate_command}`)",
+        "",
+        f"Features: a fixed random-initialised CNN, {evaluation['features']}; "
+        f"{evaluation['fake_images']} samples against "
+        f"{evaluation['real_images']} real crops; for comparing our own checkpoints, not "
+        "comparable to published FID/KID.",
+        "",
+        "| KID | precision | recall | density | coverage |",
+        "|---|---|---|---|---|",
+        f"| {evaluation['kid']:.4f} ± {evaluation['kid_std']:.4f} | {evaluation['precision']:.3f}"
+        f" | {evaluation['recall']:.3f} | {evaluation['density']:.3f}"
+        f" | {evaluation['coverage']:.3f} |",
+        "",
+        f"(`{EVALUATION_FILE}` holds the same figures.)",
+        "",
+        "## Limits",
+        "",
+        "A demo-sized generator trained on six photos: it exists so that the detectors have "
+        "labelled synthetic data and the service can generate signed images with no download. "
+        "It is not a model of any real generator (Stable Diffusion, Midjourney, ...). Train "
+        "longer, or on your own folders (`--data DIR`), for real work: `--resume` continues "
+        "this run.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(inputs: CardInputs) -> Path:
+    path = inputs.checkpoint / CARD_FILE
+    path.write_text(render_card(inputs))
+    return path
