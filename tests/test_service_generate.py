@@ -104,6 +104,19 @@ def test_same_seed_same_pixels_and_image_i_is_seed_plus_i(server):  # noqa: F811
     assert not np.array_equal(first[0], first[1])
 
 
+def test_the_service_draws_the_images_provaudit_generate_draws(server, tmp_path):  # noqa: F811
+    from generators.sample import generate
+
+    body = {"family": "diffusion", "n": 2, "seed": 21, "sampling_steps": 5}
+    images = _generate(server, body).json()["images"]
+    written = generate(
+        BUNDLED / "diffusion", 2, tmp_path, sampling_steps=5, seed=21, sign=False, backend="onnx"
+    )
+    for image, record in zip(images, written.records, strict=True):
+        served = Image.open(io.BytesIO(base64.b64decode(image["data_base64"])))
+        assert np.array_equal(np.asarray(served), np.asarray(Image.open(tmp_path / record.path)))
+
+
 def test_seed_is_drawn_and_reported_when_absent(server):  # noqa: F811
     envelope = _generate(server, {"family": "vae"}).json()
     assert envelope["n"] == 1 and isinstance(envelope["seed"], int)
