@@ -13,15 +13,22 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from provenance import __version__
-from provenance.errors import InputError, ManifestDefinitionError, SigningError
+from provenance.errors import (
+    InputError,
+    ManifestDefinitionError,
+    ProvauditError,
+    SigningError,
+)
 from provenance.keys import SigningIdentity, check_signing_certificate
 from provenance.media import MediaFile, check_media, read_media
 
 if TYPE_CHECKING:
     import c2pa
+
+    from provenance.fingerprint import Fingerprints
 
 IPTC_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED_ALGORITHMIC_MEDIA = IPTC_SOURCE_TYPE + "trainedAlgorithmicMedia"
@@ -98,6 +105,9 @@ class SignRequest:
     edit_actions: tuple[str, ...] = ("c2pa.edited",)
     manifest_definition: dict[str, Any] | None = None
     thumbnails: Thumbnails = "off"
+    soft_binding: bool = True
+    """Write a ``c2pa.soft-binding`` assertion with the image's PDQ hash (images only; a
+    ``manifest_definition`` brought by the caller is used as is)."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +117,24 @@ class SignedAsset:
     mime_type: str
     manifest_bytes: bytes
     manifest_definition: dict[str, Any]
+    fingerprints: Fingerprints | None = None
+    """PDQ and pHash of the signed image, when a recorder needed them."""
 
 
-def build_manifest_definition(request: SignRequest, media: MediaFile) -> dict[str, Any]:
-    """The c2pa-rs manifest definition for a request (unless the user brought one)."""
+class SignatureRecorder(Protocol):
+    """Told about every signature a ``ProvenanceSigner`` makes (``provenance.hashbank``
+    records the manifest and the image's fingerprints for soft-binding recovery)."""
+
+    def record_signature(self, signed: SignedAsset, identity: SigningIdentity) -> object: ...
+
+
+def build_manifest_definition(
+    request: SignRequest, media: MediaFile, soft_binding: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The c2pa-rs manifest definition for a request (unless the user brought one).
+
+    ``soft_binding`` is the ``c2pa.soft-binding`` assertion to add (``softbinding``).
+    """
     if request.manifest_definition is not None:
         definition = dict(request.manifest_definition)
         definition.setdefault("claim_generator_info", [CLAIM_GENERATOR])
@@ -138,6 +162,8 @@ def build_manifest_definition(request: SignRequest, media: MediaFile) -> dict[st
         assertions.append(
             {"label": GENERATOR_ASSERTION, "data": request.generator.to_assertion_data()}
         )
+    if soft_binding is not None:
+        assertions.append(soft_binding)
     return {
         "claim_generator_info": [CLAIM_GENERATOR],
         "title": request.title or Path(media.name).name or f"asset.{media.format}",
@@ -169,10 +195,15 @@ class ProvenanceSigner:
     """
 
     def __init__(
-        self, identity: SigningIdentity, *, trust_anchors_pem: bytes | str | None = None
+        self,
+        identity: SigningIdentity,
+        *,
+        trust_anchors_pem: bytes | str | None = None,
+        recorder: SignatureRecorder | None = None,
     ) -> None:
         check_signing_certificate(identity.cert_chain_pem)
         self.identity = identity
+        self.recorder = recorder
         anchors = trust_anchors_pem if trust_anchors_pem is not None else identity.root_pem
         self._trust_anchors = anchors.decode() if isinstance(anchors, bytes) else anchors
         try:
@@ -187,7 +218,13 @@ class ProvenanceSigner:
 
         request = request or SignRequest()
         media = data if isinstance(data, MediaFile) else check_media(data)
-        definition = build_manifest_definition(request, media)
+        pdq, prints = self._image_hashes(media, request)
+        binding = None
+        if pdq is not None and request.manifest_definition is None:
+            from provenance.softbinding import soft_binding_assertion
+
+            binding = soft_binding_assertion(*pdq)
+        definition = build_manifest_definition(request, media, binding)
         try:
             builder = c2pa.Builder(
                 definition, _builder_context(request.thumbnails, self._trust_anchors)
@@ -223,13 +260,50 @@ class ProvenanceSigner:
                     )
             except c2pa.C2paError as exc:
                 raise SigningError(_signing_failure(exc, self.identity)) from None
-        return SignedAsset(
+        signed = SignedAsset(
             data=destination.getvalue(),
             format=media.format,
             mime_type=media.mime_type,
             manifest_bytes=bytes(manifest_bytes),
             manifest_definition=definition,
+            fingerprints=prints,
         )
+        if self.recorder is not None:
+            try:
+                self.recorder.record_signature(signed, self.identity)
+            except ProvauditError:
+                raise
+            except Exception as exc:  # a database error: no signed output without its record
+                raise SigningError(
+                    f"The image was signed but its manifest could not be recorded in the "
+                    f"registry ({type(exc).__name__}: {exc})."
+                ) from None
+        return signed
+
+    def _image_hashes(
+        self, media: MediaFile, request: SignRequest
+    ) -> tuple[tuple[str, int] | None, Fingerprints | None]:
+        """The PDQ hash for the soft binding, and all fingerprints when a recorder wants them.
+
+        Signing does not touch the pixels, so the hashes of the input are those of the
+        signed image. Formats Pillow cannot decode are signed without a soft binding.
+        """
+        wants_binding = request.soft_binding and request.manifest_definition is None
+        if not media.is_image or not (wants_binding or self.recorder is not None):
+            return None, None
+        from provenance.fingerprint import fingerprint, pdq_hash
+        from provenance.media import decode_image
+
+        try:
+            image = decode_image(media.data, media.name)
+            if self.recorder is not None:
+                prints = fingerprint(image)
+                pdq = (prints.pdq, prints.pdq_quality)
+            else:
+                prints, pdq = None, pdq_hash(image)
+        except ProvauditError:
+            return None, None
+        return (pdq if wants_binding else None), prints
 
     def close(self) -> None:
         self._signer.close()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from provenance.errors import InputError, ProvauditError, UnsupportedFormatError
 from provenance.media import MediaFile, check_media, read_media
 from provenance.signing import GENERATOR_ASSERTION, IPTC_SOURCE_TYPE
+from provenance.softbinding import read_soft_bindings
 from provenance.xmp import iptc_digital_source_type
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class ProvenanceReport:
     ai_declared: bool = False
     digital_source_types: list[str] = field(default_factory=list)
     generator: dict[str, Any] | None = None
+    soft_bindings: list[dict[str, str]] = field(default_factory=list)
     iptc: IptcSignal | None = None
     ingredients: list[ManifestNode] = field(default_factory=list)
     certificates: list[dict[str, Any]] | None = None
@@ -407,6 +409,7 @@ def _report_from_store(
         ai_declared=any(declares_ai(s) for s in source_types),
         digital_source_types=source_types,
         generator=_generator(active),
+        soft_bindings=read_soft_bindings(active),
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
     )

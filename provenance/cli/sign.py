@@ -51,6 +51,21 @@ def sign(
     key: Annotated[Path | None, typer.Option(help="PEM private key (with --cert).")] = None,
     alg: Annotated[str | None, typer.Option(help="es256, es384, es512, ps256, ed25519.")] = None,
     tsa_url: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL.")] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            help="Record the manifest and the image's fingerprints in the registry, so that "
+            "stripped copies can be traced back (provaudit verify --recover).",
+        ),
+    ] = True,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry URL (default: PROVAUDIT_DATABASE_URL, else the SQLite file in "
+            "your data directory).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Sign SOURCE into OUTPUT.
@@ -118,8 +133,17 @@ def sign(
             manifest_definition=load_manifest_definition(manifest) if manifest else None,
             thumbnails=thumbnails,  # type: ignore[arg-type]
         )
-        signer = ProvenanceSigner(identity)
-        signed = sign_file(media, output, signer, request)
+        recorder = None
+        if record:
+            from provenance.hashbank import HashBank
+
+            recorder = HashBank.open(registry)
+        try:
+            signer = ProvenanceSigner(identity, recorder=recorder)
+            signed = sign_file(media, output, signer, request)
+        finally:
+            if recorder is not None:
+                recorder.close()
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     except OSError as exc:

@@ -10,6 +10,7 @@ import typer
 if TYPE_CHECKING:
     from rich.tree import Tree
 
+    from provenance.hashbank import HashBank, ManifestMatch
     from provenance.verify import ManifestNode, ProvenanceReport
 
 app = typer.Typer(help="Verify C2PA manifests.")
@@ -45,11 +46,28 @@ def verify(
     thumbnails: Annotated[
         Path | None, typer.Option(help="Write the manifests' thumbnails into this directory.")
     ] = None,
+    recover: Annotated[
+        bool,
+        typer.Option(
+            "--recover",
+            help="For a file without an intact manifest, look its fingerprints up among the "
+            "manifests provaudit signed (soft-binding recovery).",
+        ),
+    ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry URL for --recover (default: PROVAUDIT_DATABASE_URL, else the "
+            "SQLite file in your data directory).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Report each file's provenance state: trusted, valid (untrusted signer), invalid or absent.
 
     Exit status: 0 all trusted, 3 valid but untrusted, 4 no manifest, 5 invalid, 1 error
-    (the worst over all files).
+    (the worst over all files). --recover does not change the state: a stripped file
+    still has no manifest; what it matches is reported beside.
     """
     from provenance.cli.exit_status import ExitStatus, worst
     from provenance.cli.output import emit_json, error, fail
@@ -71,6 +89,7 @@ def verify(
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
+    recoverer = _recoverer(registry) if recover else None
     statuses: list[ExitStatus] = []
     for path in files:
         try:
@@ -90,11 +109,67 @@ def verify(
                 )
             continue
         statuses.append(_exit_status(report.state))
+        recovered = None
+        if recover and report.state in ("absent", "invalid"):
+            recovered = _recover(recoverer, path)
         if json_output:
-            emit_json(report.to_dict())
+            data = report.to_dict()
+            if recover:
+                data["recovered"] = [match.to_dict() for match in recovered or []]
+            emit_json(data)
         else:
             _print_report(report, tree=tree, certs=certs)
+            if recover and report.state in ("absent", "invalid"):
+                _print_recovered(recovered or [])
+    if recoverer is not None:
+        recoverer.close()
     raise typer.Exit(int(worst(statuses)))
+
+
+def _recoverer(registry: str | None) -> HashBank | None:
+    """The registry to recover from; None (with a warning) when there is none yet."""
+    from provenance.cli.output import warn
+    from provenance.errors import ProvauditError
+    from provenance.hashbank import HashBank
+    from provenance.registry import default_registry_url
+
+    url = registry or default_registry_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        warn(f"No registry at {url.removeprefix('sqlite:///')}: nothing signed here to recover.")
+        return None
+    try:
+        return HashBank.open(url)
+    except ProvauditError as exc:
+        warn(f"{exc} --recover is skipped.")
+        return None
+
+
+def _recover(recoverer: HashBank | None, path: Path) -> list[ManifestMatch]:
+    from provenance.cli.output import warn
+    from provenance.errors import ProvauditError
+    from provenance.media import load_image
+
+    if recoverer is None:
+        return []
+    try:
+        return recoverer.recover_image(load_image(path))
+    except ProvauditError as exc:
+        warn(f"{path}: cannot be fingerprinted for recovery ({exc})")
+        return []
+
+
+def _print_recovered(matches: list[ManifestMatch]) -> None:
+    from rich.markup import escape
+
+    from provenance.cli.output import stdout
+
+    out = stdout()
+    if not matches:
+        out.print("  recovery: no manifest in the registry matches this image")
+    for match in matches:
+        out.print(f"  [cyan]recovered[/]: {escape(match.reason())}")
+        declared = "yes" if match.manifest.ai_declared else "no"
+        out.print(f"    that manifest declares AI generation: {declared}")
 
 
 def _exit_status(state: str) -> int:

@@ -1,0 +1,321 @@
+"""``provaudit bank``: hash banks (HMA-shaped) on the registry the service uses.
+
+Only typer is imported at module level; the registry, FAISS and the hashing libraries
+load when a subcommand runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from provenance.hashbank import HashBank
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich")
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="SQLAlchemy URL of the registry (default: PROVAUDIT_DATABASE_URL, else the "
+        "SQLite file in your data directory, which `provaudit serve` uses too).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+
+
+@app.callback()
+def bank() -> None:
+    """Banks of PDQ / pHash hashes: create, add, look up (matches per bank with distances)."""
+
+
+def _open(registry: str | None) -> HashBank:
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import fail
+    from provenance.errors import ProvauditError
+    from provenance.hashbank import HashBank
+
+    try:
+        return HashBank.open(registry)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    except Exception as exc:  # a URL SQLAlchemy cannot parse or whose driver is missing
+        if os.environ.get("PROVAUDIT_DEBUG"):
+            raise
+        fail(f"The registry cannot be opened ({type(exc).__name__}: {exc}).", ExitStatus.ERROR)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Bank name: letters, digits, '_', '.', '-'.")],
+    pdq_threshold: Annotated[
+        int, typer.Option(help="Largest PDQ distance (of 256 bits) that is a match.")
+    ] = 31,
+    phash_threshold: Annotated[
+        int, typer.Option(help="Largest pHash distance (of 64 bits) that is a match.")
+    ] = 10,
+    description: Annotated[str | None, typer.Option(help="What the bank holds.")] = None,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a bank with its own match thresholds."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    hashbank = _open(registry)
+    try:
+        info = hashbank.create_bank(
+            name,
+            pdq_threshold=pdq_threshold,
+            phash_threshold=phash_threshold,
+            description=description,
+        )
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        hashbank.close()
+    if json_output:
+        emit_json(info.to_dict())
+    else:
+        stdout().print(
+            f"Created bank {info.name} (PDQ threshold {info.pdq_threshold}, "
+            f"pHash threshold {info.phash_threshold})"
+        )
+
+
+@app.command("list")
+def list_banks(registry: RegistryOption = None, json_output: JsonOption = False) -> None:
+    """The banks, their thresholds and how much content each holds."""
+    from provenance.cli.output import emit_json, stdout
+
+    hashbank = _open(registry)
+    try:
+        banks = hashbank.banks()
+    finally:
+        hashbank.close()
+    if json_output:
+        emit_json([info.to_dict() for info in banks])
+        return
+    out = stdout()
+    if not banks:
+        out.print("No banks yet (provaudit bank create NAME).")
+    for info in banks:
+        out.print(
+            f"{info.name}  content={info.content_count}  pdq_threshold={info.pdq_threshold}"
+            f"  phash_threshold={info.phash_threshold}"
+            + (f"  {info.description}" if info.description else "")
+        )
+
+
+@app.command("add")
+def add(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to add to.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[FILE]...", help="Images to hash and add.", show_default=False),
+    ] = None,
+    pdq: Annotated[
+        str | None, typer.Option(help="Add by hash: PDQ as 64 hex digits.", show_default=False)
+    ] = None,
+    phash: Annotated[
+        str | None, typer.Option(help="Add by hash: pHash as 16 hex digits.", show_default=False)
+    ] = None,
+    quality: Annotated[
+        int | None, typer.Option(help="PDQ quality of --pdq, if known.", show_default=False)
+    ] = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option(
+            help="JSON object stored with the content (e.g. a case id).", show_default=False
+        ),
+    ] = None,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add images (hashed here) or one item by hash (--pdq / --phash).
+
+    Images too flat or too small for PDQ (quality below 50) and content the bank already
+    holds are refused, each with one line; the other files are still added and the exit
+    status is then 1.
+    """
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, error, fail, stdout
+    from provenance.errors import ProvauditError
+
+    files = files or []
+    if not files and pdq is None and phash is None:
+        fail("Give image files, or --pdq / --phash to add by hash.", ExitStatus.USAGE)
+    if files and (pdq is not None or phash is not None):
+        fail("Add either files or a hash (--pdq / --phash), not both.", ExitStatus.USAGE)
+    extra = _metadata(metadata)
+    hashbank = _open(registry)
+    failed = False
+    try:
+        hashbank.bank(bank_name)
+        items: list[tuple[str, Any]] = (
+            [(str(path), path) for path in files] if files else [("hash", None)]
+        )
+        for label, path in items:
+            try:
+                if path is None:
+                    info = hashbank.add_hashes(
+                        bank_name, pdq=pdq, pdq_quality=quality, phash=phash, metadata=extra
+                    )
+                else:
+                    data = _read(path)
+                    info = hashbank.add_image(bank_name, data, str(path), metadata=extra)
+            except ProvauditError as exc:
+                failed = True
+                error(str(exc))
+                if json_output:
+                    emit_json({"input": label, "error": {"code": exc.code, "message": str(exc)}})
+                continue
+            if json_output:
+                emit_json({"input": label, **info.to_dict()})
+            else:
+                stdout().print(
+                    f"{label}: added to {info.bank} as bank_content_id {info.id}"
+                    f"  pdq={info.pdq}  phash={info.phash}"
+                )
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        hashbank.close()
+    raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+@app.command("lookup")
+def lookup(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[FILE]...", help="Images to look up.", show_default=False),
+    ] = None,
+    pdq: Annotated[
+        str | None, typer.Option(help="Look up a PDQ hash (64 hex digits).", show_default=False)
+    ] = None,
+    phash: Annotated[
+        str | None, typer.Option(help="Look up a pHash (16 hex digits).", show_default=False)
+    ] = None,
+    banks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bank", help="Only these banks (repeatable; default all).", show_default=False
+        ),
+    ] = None,
+    dihedral: Annotated[
+        bool, typer.Option(help="Also match rotated (90/180/270) and flipped copies.")
+    ] = True,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Matches per bank, closest first: {bank: [{bank_content_id, distance, signal, variant}]}.
+
+    An image whose PDQ quality is below 50 is refused as too flat or too small to match.
+    """
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, error, fail, stdout
+    from provenance.errors import ProvauditError
+    from provenance.hashbank import HashQuery, require_matchable
+
+    files = files or []
+    if not files and pdq is None and phash is None:
+        fail("Give image files, or --pdq / --phash to look up a hash.", ExitStatus.USAGE)
+    if files and (pdq is not None or phash is not None):
+        fail("Look up either files or a hash (--pdq / --phash), not both.", ExitStatus.USAGE)
+    hashbank = _open(registry)
+    failed = False
+    try:
+        queries: list[tuple[str, Any]] = []
+        if not files:
+            try:
+                queries.append(("hash", HashQuery.from_hashes(pdq=pdq, phash=phash)))
+            except ProvauditError as exc:
+                fail(str(exc), ExitStatus.ERROR)
+        for path in files:
+            try:
+                from provenance.media import decode_image
+
+                image = decode_image(_read(path), str(path))
+                query = HashQuery.from_image(image, dihedral=dihedral)
+                require_matchable(query.pdq_quality, str(path))
+                queries.append((str(path), query))
+            except ProvauditError as exc:
+                failed = True
+                error(str(exc))
+                if json_output:
+                    emit_json(
+                        {"input": str(path), "error": {"code": exc.code, "message": str(exc)}}
+                    )
+        try:
+            results = hashbank.lookup([q for _label, q in queries], banks=banks)
+        except ProvauditError as exc:
+            fail(str(exc), ExitStatus.ERROR)
+        for (label, query), matches in zip(queries, results, strict=True):
+            if json_output:
+                emit_json({"input": label, **query.fingerprints(), "matches": matches})
+                continue
+            out = stdout()
+            if not matches:
+                out.print(f"{label}: no match")
+            for bank_name, hits in matches.items():
+                for hit in hits:
+                    variant = "" if hit["variant"] == "original" else f", {hit['variant']}"
+                    out.print(
+                        f"{label}: {bank_name} bank_content_id={hit['bank_content_id']}"
+                        f" distance={hit['distance']} ({hit['signal']}{variant})"
+                    )
+    finally:
+        hashbank.close()
+    raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+@app.command("status")
+def status(registry: RegistryOption = None, json_output: JsonOption = False) -> None:
+    """Registry and index status: sizes, whether each index agrees with the registry."""
+    from provenance.cli.output import emit_json, stdout
+
+    hashbank = _open(registry)
+    try:
+        report = hashbank.status()
+    finally:
+        hashbank.close()
+    if json_output:
+        emit_json(report)
+        return
+    out = stdout()
+    out.print(f"registry: {report['registry']}")
+    out.print(
+        f"banks: {report['banks']}  bank content: {report['bank_content']}  "
+        f"signed manifests: {report['manifests']}"
+    )
+    for name, entry in report["indexes"].items():
+        state = "in sync" if entry["in_sync"] else "OUT OF SYNC"
+        out.print(f"  index {name} ({entry['kind']}): {entry['size']} hashes, {state}")
+
+
+def _read(path: Path) -> bytes:
+    from provenance.media import read_media
+
+    return read_media(path).data
+
+
+def _metadata(text: str | None) -> dict[str, Any] | None:
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import fail
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"--metadata is not JSON ({exc.msg}).", ExitStatus.USAGE)
+    if not isinstance(value, dict):
+        fail("--metadata must be a JSON object.", ExitStatus.USAGE)
+    return value
