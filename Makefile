@@ -18,9 +18,9 @@ $(VENV)/.serve: $(BIN)/python pyproject.toml
 	@touch $@
 
 # Tests need the training weight too (torch, torchvision, timm: CUDA builds from the
-# registry, ~5.5 GB, they run on CPU).
+# registry, ~5.5 GB, they run on CPU) and the bias-report extra (fairlearn, matplotlib).
 $(VENV)/.dev: $(VENV)/.serve
-	$(PIP) install -q -e '.[dev,train]'
+	$(PIP) install -q -e '.[dev,train,bias]'
 	@touch $@
 
 # The main job: the moderation service on the embedded default (SQLite file, development

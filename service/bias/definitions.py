@@ -1,0 +1,102 @@
+"""One-line definitions of every measure, shown in the report next to its number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.bias.options import ReportOptions
+
+
+def definitions(options: ReportOptions) -> dict[str, str]:
+    q = options.quality
+    level = f"{options.confidence:.0%}"
+    bits = 256 if options.near_dup_hash == "pdq" else 64
+    return {
+        # 1. datasheet
+        "readable": "An image file that decodes completely (format sniffed from its bytes, "
+        "not its name; Pillow's decompression-bomb limit applies).",
+        "content_credentials": "A C2PA manifest store embedded in the file, validated by "
+        "c2pa-python; 'valid' = intact, 'invalid' = tampered or broken.",
+        "declares_ai": "C2PA: an intact manifest whose actions declare the IPTC digital source "
+        "type trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia. IPTC: the same "
+        "terms in the file's XMP, which nothing binds to the pixels.",
+        # 2. representation
+        "share": "Images with the value / images with any value for the attribute.",
+        "share_ci": f"{level} percentile-bootstrap interval of the share "
+        f"({options.bootstrap} multinomial resamples of the n images).",
+        "ratio_to_uniform": "Share x number of values: 1 = the share of a perfectly balanced "
+        "attribute, 0.1 = a tenth of it.",
+        "ratio_to_reference": "Share / the reference distribution's share for the value.",
+        "imbalance_ratio": "Largest group count / smallest group count (empty groups excluded "
+        "from the smallest, listed as empty cells).",
+        "small_n": f"Fewer than {options.min_group_size} images: rates and shares of this group "
+        "are too uncertain to compare; read the interval.",
+        # 3. quality
+        "exact_duplicate": "Images whose decoded RGB pixels are identical (SHA-256 of width, "
+        "height and pixels), whatever their file format or metadata.",
+        "near_duplicate": f"Images whose {options.near_dup_hash.upper()} hashes differ in at most "
+        f"{options.radius} of {bits} bits, joined transitively into clusters; found by "
+        "multi-index hashing, which finds every such pair without comparing all pairs."
+        + (
+            " PDQ hashes of quality below 50 (near-featureless images) are not matched, as PDQ's "
+            "authors advise."
+            if options.near_dup_hash == "pdq"
+            else ""
+        ),
+        "leakage": "An exact or near duplicate pair whose two images sit in different splits.",
+        "luma": "Rec. 601 luma 0.299 R + 0.587 G + 0.114 B, scaled to 0-1, on the image "
+        "shrunk to at most 512 px on its longest side.",
+        "dark": f"Mean luma below {q.dark_below:g}.",
+        "over_bright": f"Mean luma above {q.bright_above:g}.",
+        "blurry": f"Sharpness below {q.blurry_below:g}: variance of the 4-neighbour Laplacian of "
+        "the luma after stretching its 1st-99th percentile range to 0-255 (so dark but sharp "
+        "images are not called blurry; a flat image scores 0).",
+        "low_information": f"Shannon entropy of the 256-level luma histogram below "
+        f"{q.low_information_below:g} bits (a flat or nearly flat image).",
+        # 4. detector
+        "selection_rate": "Share of the group's images the detector flags as AI "
+        "(fairlearn selection_rate, positive class = generated).",
+        "false_positive_rate": "Share of the group's real images flagged as AI "
+        "(fairlearn false_positive_rate).",
+        "true_positive_rate": "Share of the group's generated images flagged as AI "
+        "(fairlearn true_positive_rate).",
+        "demographic_parity_difference": "Largest minus smallest group selection rate "
+        "(fairlearn demographic_parity_difference; 0 = parity).",
+        "demographic_parity_ratio": "Smallest over largest group selection rate "
+        "(fairlearn demographic_parity_ratio; 1 = parity; 0.8 is the four-fifths rule).",
+        "equalized_odds_difference": "The larger of the between-group differences in "
+        "true-positive and false-positive rate (fairlearn equalized_odds_difference), over "
+        "groups with both real and generated images.",
+        "false_positive_rate_ratio": "Smallest over largest group false-positive rate "
+        "(AIF360-style ratio; 1 = equal).",
+        "fairness_ci": f"{level} percentile-bootstrap intervals from fairlearn's MetricFrame "
+        f"({options.bootstrap} resamples of the images, seed {options.seed}).",
+        "score_histogram": "Count of images per bin of the detector's calibrated p(AI), per "
+        "group, real and generated apart.",
+        # 5. generator bias
+        "total_variation": "Half the sum over values of |output share - training share|: "
+        "0 = the same mix, 1 = no overlap.",
+        "chi2": "Chi-square test of homogeneity on the 2 x k table of output and training "
+        "counts (scipy chi2_contingency, no continuity correction); a small p-value means the "
+        "mixes differ beyond sampling noise. Unreliable when an expected count is below 5.",
+        "attribute_classifier": "Where generated images carry no value, a logistic regression "
+        "on colour-layout and texture features, trained on labelled real images, assigns one; "
+        "its hold-out accuracy bounds how far those counts can be trusted.",
+        # 6. mitigation
+        "reweighting": "Weight per image of group g = target share(g) x N / n(g), so each group "
+        "carries its target share of the total weight (uniform target: 1 / number of groups).",
+        "drop": "Of each duplicate set one copy is kept (earliest split, then largest, then "
+        "first by name); the others are listed, and for leakage the copy in the later split.",
+    }
+
+
+SKIN_TONE_NOTE = (
+    "No colour-based skin-tone estimate is offered. Attribute values come from the attributes "
+    "file or folder names you supply; the only values inferred from pixels are those the "
+    "attribute classifier assigns to unlabelled generated images (section 5), marked as such "
+    "next to its hold-out accuracy."
+)
+
+
+def glossary(options: ReportOptions) -> list[dict[str, Any]]:
+    return [{"term": k, "definition": v} for k, v in definitions(options).items()]

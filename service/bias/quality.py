@@ -1,0 +1,204 @@
+"""Section 3: exact and near duplicates, cross-split leakage, and image-quality flags."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from provenance.fingerprint import PDQ_MIN_QUALITY
+from service.bias.neardup import near_pairs
+from service.bias.options import ReportOptions
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class QualityResult:
+    section: dict[str, Any]
+    exact_groups: list[list[int]]
+    """Image indices of each exact-duplicate group, the copy to keep first."""
+    clusters: list[list[int]]
+    """Image indices of each near-duplicate cluster, the copy to keep first."""
+    leaks: list[tuple[int, int]]
+    """(kept, leaked) image indices of each cross-split pair."""
+
+
+def quality_section(
+    table: dict[str, np.ndarray],
+    keys: list[str],
+    splits: list[str],
+    split_order: list[str],
+    options: ReportOptions,
+) -> QualityResult:
+    ok = np.flatnonzero(table["ok"])
+    area = (table["width"] * table["height"]).tolist()
+    split_rank = {name: i for i, name in enumerate(split_order)}
+
+    def rank(i: int) -> tuple[int, int, str]:
+        # Which copy of a duplicate set to keep: earliest split, then largest, then by name.
+        return (split_rank.get(splits[i], len(split_rank)), -area[i], keys[i])
+
+    # Exact duplicates: identical decoded RGB pixels.
+    by_digest: dict[str, list[int]] = defaultdict(list)
+    for i in ok.tolist():
+        by_digest[str(table["digest"][i])].append(i)
+    exact_groups = sorted(
+        (sorted(group, key=rank) for group in by_digest.values() if len(group) > 1),
+        key=lambda group: keys[group[0]],
+    )
+
+    # Near duplicates: Hamming radius on the chosen hash, through the multi-index search.
+    hash_name = options.near_dup_hash
+    radius = options.radius
+    if hash_name == "pdq":
+        usable = [i for i in ok.tolist() if int(table["pdq_quality"][i]) >= PDQ_MIN_QUALITY]
+        hexes = [str(table["pdq"][i]) for i in usable]
+    else:
+        usable = ok.tolist()
+        hexes = [str(table["phash"][i]) for i in usable]
+    local_pairs, distances, search = near_pairs(hexes, radius)
+    pairs = [
+        (usable[a], usable[b], int(d))
+        for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)
+    ]
+    union = _UnionFind(len(keys))
+    for group in exact_groups:
+        for other in group[1:]:
+            union.union(group[0], other)
+    for a, b, _ in pairs:
+        union.union(a, b)
+    components: dict[int, list[int]] = defaultdict(list)
+    for i in ok.tolist():
+        components[union.find(i)].append(i)
+    clusters = []
+    digests = table["digest"]
+    for members in components.values():
+        if len(members) < 2 or len({str(digests[i]) for i in members}) < 2:
+            continue  # singletons, and groups that are only exact copies (listed above)
+        members = sorted(members, key=rank)
+        clusters.append(members)
+    clusters.sort(key=lambda members: keys[members[0]])
+    pair_distance = {(a, b): d for a, b, d in pairs}
+
+    # Leakage: exact or near copies that sit in two different splits.
+    leaks = []
+    seen: set[tuple[int, int]] = set()
+    for group in exact_groups:
+        for a_pos, a in enumerate(group):
+            for b in group[a_pos + 1 :]:
+                if splits[a] != splits[b]:
+                    seen.add((min(a, b), max(a, b)))
+                    leaks.append((a, b, "exact", 0))
+    for a, b, d in pairs:
+        if splits[a] != splits[b] and (a, b) not in seen:
+            exact = str(digests[a]) == str(digests[b])
+            leaks.append((a, b, "exact" if exact else "near", d))
+            seen.add((a, b))
+    leakage = []
+    for a, b, kind, d in leaks:
+        first, second = sorted((a, b), key=rank)
+        leakage.append(
+            {
+                "a": keys[first],
+                "a_split": splits[first],
+                "b": keys[second],
+                "b_split": splits[second],
+                "kind": kind,
+                "distance": int(pair_distance.get((min(a, b), max(a, b)), d)),
+            }
+        )
+    leakage.sort(key=lambda row: (row["a"], row["b"]))
+    by_split_pair: dict[str, int] = defaultdict(int)
+    for row in leakage:
+        by_split_pair[f"{row['a_split']}/{row['b_split']}"] += 1
+
+    flags = _flags(table, keys, options)
+    low_quality = (
+        sorted(keys[i] for i in ok.tolist() if int(table["pdq_quality"][i]) < PDQ_MIN_QUALITY)
+        if hash_name == "pdq"
+        else []
+    )
+    section = {
+        "exact_duplicates": {
+            "groups": [[keys[i] for i in group] for group in exact_groups],
+            "group_count": len(exact_groups),
+            "images_in_groups": sum(len(group) for group in exact_groups),
+            "redundant_copies": sum(len(group) - 1 for group in exact_groups),
+        },
+        "near_duplicates": {
+            "hash": hash_name,
+            "radius": radius,
+            "bits": 256 if hash_name == "pdq" else 64,
+            "clusters": [
+                {
+                    "images": [keys[i] for i in members],
+                    "max_distance": max(
+                        (
+                            pair_distance.get((min(a, b), max(a, b)), 0)
+                            for a in members
+                            for b in members
+                            if a < b
+                        ),
+                        default=0,
+                    ),
+                }
+                for members in clusters
+            ],
+            "cluster_count": len(clusters),
+            "images_in_clusters": sum(len(members) for members in clusters),
+            "pairs_within_radius": len(pairs),
+            "not_matched_low_pdq_quality": low_quality,
+            "search": search,
+        },
+        "leakage": {
+            "pairs": leakage,
+            "pair_count": len(leakage),
+            "by_split_pair": dict(sorted(by_split_pair.items())),
+            "images_involved": len({row["a"] for row in leakage} | {row["b"] for row in leakage}),
+        },
+        "flags": flags,
+    }
+    ordered_leaks = [tuple(sorted((a, b), key=rank)) for a, b, _, _ in leaks]
+    return QualityResult(section, exact_groups, clusters, ordered_leaks)  # type: ignore[arg-type]
+
+
+def _flags(table: dict[str, np.ndarray], keys: list[str], options: ReportOptions) -> dict[str, Any]:
+    ok = table["ok"]
+    thresholds = options.quality
+    tests = {
+        "dark": table["brightness"] < thresholds.dark_below,
+        "over_bright": table["brightness"] > thresholds.bright_above,
+        "blurry": table["sharpness"] < thresholds.blurry_below,
+        "low_information": table["entropy"] < thresholds.low_information_below,
+    }
+    out: dict[str, Any] = {}
+    for name, hit in tests.items():
+        chosen = np.flatnonzero(ok & np.nan_to_num(hit, nan=False).astype(bool))
+        out[name] = {"count": len(chosen), "images": sorted(keys[i] for i in chosen.tolist())}
+    out["thresholds"] = {
+        "dark_mean_luma_below": thresholds.dark_below,
+        "over_bright_mean_luma_above": thresholds.bright_above,
+        "blurry_sharpness_below": thresholds.blurry_below,
+        "low_information_entropy_bits_below": thresholds.low_information_below,
+    }
+    readable = int(ok.sum())
+    for name in tests:
+        out[name]["share"] = out[name]["count"] / readable if readable else 0.0
+    return out
