@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     """Upper bound on one /v1/generate call (diffusion is the slow one), off the event loop."""
     trust_dev_identity: bool = True
     """Trust the development identity's root, so the dev server's own output reads trusted."""
+    reports_root: Path | None = None
+    """Server folder that POST /v1/reports may read datasets from; unset: reports are off."""
+    report_workers: int = 1
+    """Bias reports run at the same time (each is CPU-bound; the rest wait in the queue)."""
 
     @property
     def sqlalchemy_url(self) -> str:

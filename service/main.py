@@ -52,7 +52,30 @@ def load_state(app: FastAPI, settings: Settings) -> None:
         logger.warning("No detector checkpoint: audits carry no AI-origin score.")
     app.state.pipeline = AuditPipeline(verifier, scorer=detector)
     app.state.generators = load_generators(settings.generators_dir)
+    app.state.reports = _report_jobs(engine, settings)
     app.state.ready = True
+
+
+def _report_jobs(engine: object, settings: Settings) -> object:
+    """Bias-report jobs: their own table, and worker threads that read under reports_root."""
+    from service.bias.jobs import ReportJobs, ReportSettings
+    from service.bias.store import create_tables
+    from service.db import make_session_factory
+    from service.detector import BUNDLED_DETECTOR
+
+    create_tables(engine)  # type: ignore[arg-type]
+    detector = settings.detector
+    if detector is None and (BUNDLED_DETECTOR / "config.json").is_file():
+        detector = BUNDLED_DETECTOR
+    return ReportJobs(
+        make_session_factory(engine),  # type: ignore[arg-type]
+        ReportSettings(
+            root=settings.reports_root,
+            out_root=settings.data_dir / "reports",
+            detector=detector,
+            workers=settings.report_workers,
+        ),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ready = False
         if app.state.pipeline.scorer is not None:
             app.state.pipeline.scorer.close()
+        app.state.reports.close()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -91,4 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (web.router, health.router, verify.router, sign.router, audits.router):
         app.include_router(router)
     app.include_router(generate.router)
+    from service.api.routes import reports  # dataset bias reports (service.bias)
+
+    app.include_router(reports.router)
     return app
