@@ -6,6 +6,15 @@ horizontal flip. Deliberately absent: RandomResizedCrop (resampling erases and i
 upsampling traces we detect), colour jitter and mixup (they change pixel statistics the
 detector relies on without modelling any real-world degradation).
 
+One addition from later detector work (e.g. Corvi et al., ICASSP 2023, who train with
+random resizing and compression because shared images are routinely shrunk): with
+``downscale_prob`` (default 0.5) the window is shrunk by a factor ~ U[0.5, 1] (bicubic)
+and the crop is taken from the smaller image, reflection-padded to the tile when it has
+become smaller than one; that is what inference does with a shrunken upload, since it
+never resizes. Unlike RandomResizedCrop this only *downscales* (no upsampling, which
+would paint the very interpolation traces the detector looks for) and keeps the aspect
+ratio. Without it the shipped detector's AP fell to 0.92 at 0.5x; see MODEL_CARD.md.
+
 Format-bias control: real photos usually arrive as JPEG and generated images as PNG, so a
 detector can learn "has JPEG history" instead of "is generated". Both classes are decoded
 by the same reader and then pass through the *same* re-encode (``same_codec``, default
@@ -17,11 +26,12 @@ Everything here is numpy + Pillow, so DataLoader workers never need torch ops.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.inference import pad_to_tile
+from detectors.inference import min_side, pad_to_tile
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,14 @@ class AugmentConfig:
     jpeg_quality_min: int = 30
     jpeg_quality_max: int = 100
     flip: bool = True
+    downscale_prob: float = 0.5
+    downscale_min: float = 0.5
     # "jpeg:Q" re-encodes every training image (real and fake alike); "none" does not.
     same_codec: str = "jpeg:96"
 
     @classmethod
     def disabled(cls) -> AugmentConfig:
-        return cls(blur_prob=0.0, jpeg_prob=0.0, flip=False, same_codec="none")
+        return cls(blur_prob=0.0, jpeg_prob=0.0, flip=False, downscale_prob=0.0, same_codec="none")
 
 
 def jpeg_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -89,15 +101,28 @@ def random_crop(pixels: np.ndarray, size: int, rng: np.random.Generator) -> np.n
 def augment(
     pixels: np.ndarray, size: int, rng: np.random.Generator, config: AugmentConfig
 ) -> np.ndarray:
-    """One training view (uint8 HWC, ``size`` x ``size``) of a decoded image."""
+    """One training view (uint8 HWC, ``size`` x ``size``) of a decoded image.
+
+    Order: codec equaliser (the file as it arrived), downscale, blur, JPEG (a shrunken
+    copy is usually re-encoded afterwards), then crop and flip.
+    """
+    factor = 1.0
+    if config.downscale_prob > 0 and rng.random() < config.downscale_prob:
+        factor = float(rng.uniform(config.downscale_min, 1.0))
     # Work on a window a little larger than the crop: blur and JPEG cost scale with area,
-    # and the margin keeps the final crop's offset against the 8x8 JPEG grid random.
+    # and the margin keeps the final crop's offset against the 8x8 JPEG grid random. A
+    # window to be downscaled is taken larger so that it still covers the crop after.
     height, width = pixels.shape[:2]
     if min(height, width) > size:
-        window = random_crop(pixels, min(size + 8, height, width), rng)
+        span = math.ceil((size + 8) / factor)
+        window = random_crop(pixels, min(span, height, width), rng)
     else:
         window = pad_to_tile(pixels, size)
     window = equalize_codec(np.ascontiguousarray(window), config.same_codec)
+    if factor < 1.0:
+        # Never below what inference accepts (half a tile), whatever downscale_min says.
+        factor = max(factor, min_side(size) / min(window.shape[:2]))
+        window = downscale(window, factor)
     if config.blur_prob > 0 and rng.random() < config.blur_prob:
         window = gaussian_blur(window, float(rng.uniform(0.0, config.blur_sigma_max)))
     if config.jpeg_prob > 0 and rng.random() < config.jpeg_prob:

@@ -84,7 +84,12 @@ def _train_config(output: Path, **options: Any) -> Any:
 
     no_augment = options.pop("no_augment")
     same_codec = options.pop("same_codec")
-    augment = AugmentConfig.disabled() if no_augment else AugmentConfig(same_codec=same_codec)
+    downscale_prob = options.pop("downscale_prob", AugmentConfig.downscale_prob)
+    augment = (
+        AugmentConfig.disabled()
+        if no_augment
+        else AugmentConfig(same_codec=same_codec, downscale_prob=downscale_prob)
+    )
     return TrainConfig(output=output, augment=augment, **options)
 
 
@@ -112,6 +117,9 @@ def train(
     same_codec: Annotated[
         str, typer.Option(help="Re-encode real and fake alike: jpeg:Q or none.")
     ] = "jpeg:96",
+    downscale_prob: Annotated[
+        float, typer.Option(help="Probability of a random U[0.5, 1] downscale per view.")
+    ] = 0.5,
     target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Json = False,
@@ -138,6 +146,7 @@ def train(
             workers=workers,
             no_augment=no_augment,
             same_codec=same_codec,
+            downscale_prob=downscale_prob,
             target_fpr=target_fpr,
         )
         result = run_training(data, config, quiet=quiet)
@@ -163,11 +172,20 @@ def evaluate(
         bool, typer.Option("--format-check", help="Do scores follow the container?")
     ] = False,
     backend: Annotated[str, typer.Option(help="auto, onnx or torch.")] = "auto",
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write report.html with plots into this folder."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """AP, ROC-AUC, accuracy at the calibrated threshold, per family; optional sweeps."""
+    """AP, ROC-AUC, accuracy at the calibrated threshold, ECE, per family; optional sweeps.
+
+    With --report DIR: report.html, ROC curves, score histograms, robustness curves (with
+    --robustness) and a reliability diagram as PNGs, evaluation.json and scores.csv.
+    """
     from detectors.evaluate import evaluate as run_evaluation
     from detectors.inference import open_scorer
+    from provenance.cli.output import log
     from provenance.errors import ProvauditError
 
     splits = {"held-out": ("val", "calib"), "all": ("train", "val", "calib")}.get(split, (split,))
@@ -178,11 +196,24 @@ def evaluate(
         if not samples:
             raise ValueError(f"the {split} split is empty")
         report = run_evaluation(
-            scorer, data, samples, robustness=robustness, check_format=format_check
+            scorer,
+            data,
+            samples,
+            robustness=robustness,
+            check_format=format_check,
+            keep_scores=report_dir is not None,
         )
+        scores = report.pop("scores", None)
+        report["split"] = split
+        if report_dir is not None:
+            from detectors.report import write_evaluation_report
+
+            written = write_evaluation_report(
+                report, report_dir, scores=scores, checkpoint=str(checkpoint)
+            )
+            log(f"report: {written['report']}")
     except (ProvauditError, ValueError) as exc:
         _fail(exc)
-    report["split"] = split
     _emit(report, as_json)
 
 
@@ -234,10 +265,15 @@ def loo(
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write report.html with the matrix and a plot."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Leave-one-family-out: AP on each family when it was left out of training."""
     from detectors.evaluate import leave_one_family_out
+    from provenance.cli.output import log
     from provenance.errors import ProvauditError
 
     try:
@@ -254,6 +290,10 @@ def loo(
             same_codec="jpeg:96",
         )
         result = leave_one_family_out(data, config, output)
+        if report_dir is not None:
+            from detectors.report import write_loo_report
+
+            log(f"report: {write_loo_report(result, report_dir)['report']}")
     except ProvauditError as exc:
         _fail(exc)
     _emit(result, as_json)

@@ -118,13 +118,46 @@ def perturbation(kind: str, value: float) -> Perturbation:
     raise ValueError(f"unknown perturbation {kind!r}")
 
 
-def score_samples(
+def score_logits(
     scorer: Any, data: Any, samples: list[Any], perturb: Perturbation | None = None
 ) -> np.ndarray:
+    """Stored (tile-averaged) logits: the checkpoint's calibration shift already folded in."""
     images = [data.pixels(sample) for sample in samples]
     if perturb is not None:
         images = [perturb(image) for image in images]
-    return scorer.probabilities(scorer.score_pixels(images).logits)
+    return np.asarray(scorer.score_pixels(images).logits, dtype=np.float64)
+
+
+def score_samples(
+    scorer: Any, data: Any, samples: list[Any], perturb: Perturbation | None = None
+) -> np.ndarray:
+    return scorer.probabilities(score_logits(scorer, data, samples, perturb))
+
+
+def calibration_check(spec: Any, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """ECE of the deployed p(AI) on these images, and of the uncalibrated network's.
+
+    "Uncalibrated" undoes what calibration did: the folded shift
+    (``calibration["logit_shift_total"]``, 0 for checkpoints calibrated by temperature
+    alone) and the temperature, i.e. sigmoid of the network's own logit.
+    """
+    from detectors.calibrate import RELIABILITY_BINS, expected_calibration_error, reliability
+    from detectors.inference import sigmoid
+
+    shift = float((spec.calibration or {}).get("logit_shift_total", 0.0) or 0.0)
+    before = sigmoid(logits + shift)
+    after = sigmoid(logits / spec.temperature)
+    return {
+        "bins": RELIABILITY_BINS,
+        "temperature": _clean(spec.temperature),
+        "logit_shift_total": _clean(shift),
+        "ece": _clean(expected_calibration_error(after, labels)),
+        "ece_uncalibrated": _clean(expected_calibration_error(before, labels)),
+        "reliability": {
+            "before": reliability(before, labels),
+            "after": reliability(after, labels),
+        },
+    }
 
 
 def _reencode(pixels: np.ndarray, fmt: str) -> np.ndarray:
@@ -171,28 +204,51 @@ def evaluate(
     *,
     robustness: bool = False,
     check_format: bool = False,
+    keep_scores: bool = False,
 ) -> dict[str, Any]:
+    """Metrics on ``samples``; ``keep_scores`` adds each image's p(AI) under ``"scores"``
+    (what the report's ROC curves and histograms are drawn from)."""
     labels = np.array([sample.label for sample in samples])
     families = [sample.family for sample in samples]
     threshold = scorer.spec.threshold
+    logits = score_logits(scorer, data, samples)
+    probs = scorer.probabilities(logits)
     report: dict[str, Any] = {
         "checkpoint_arch": scorer.spec.arch,
         "backend": scorer.backend,
-        "clean": metrics(labels, score_samples(scorer, data, samples), threshold, families),
+        "clean": metrics(labels, probs, threshold, families),
+        "calibration": calibration_check(scorer.spec, logits, labels),
     }
     if robustness:
         sweep: dict[str, dict[str, Any]] = {}
         for kind, values in ROBUSTNESS.items():
             sweep[kind] = {}
             for value in values:
-                probs = score_samples(scorer, data, samples, perturbation(kind, value))
-                scored = metrics(labels, probs, threshold)
+                degraded = score_samples(scorer, data, samples, perturbation(kind, value))
+                scored = metrics(labels, degraded, threshold)
+                # fake/real accuracy: TPR and 1 - FPR at the stored threshold, which is
+                # what a deployed detector's users see move when images are degraded.
                 sweep[kind][str(value)] = {
-                    key: scored[key] for key in ("ap", "roc_auc", "accuracy", "tpr_at_1pct_fpr")
+                    key: scored[key]
+                    for key in (
+                        "ap",
+                        "roc_auc",
+                        "accuracy",
+                        "tpr_at_1pct_fpr",
+                        "fake_accuracy",
+                        "real_accuracy",
+                    )
                 }
         report["robustness"] = sweep
     if check_format:
         report["format_check"] = format_check(scorer, data, samples)
+    if keep_scores:
+        report["scores"] = {
+            "path": [str(sample.path) for sample in samples],
+            "label": labels.tolist(),
+            "family": [sample.family for sample in samples],
+            "p_ai": [round(float(p), 6) for p in probs],
+        }
     return report
 
 

@@ -5,8 +5,9 @@ Device is chosen automatically (CUDA: bf16 autocast, channels_last, optional
 on CPU): every rank draws the same class-balanced epoch order and takes its own shard.
 All ranks validate, but rank 0's decision to stop is broadcast, because BatchNorm running
 statistics are per rank and the ranks' APs can differ in the last digit. Rank 0 writes the
-checkpoint, calibrated at the end (temperature on the validation split, threshold on the
-held-out real images of the calibration split) so it is usable as soon as it exists.
+checkpoint, calibrated at the end (temperature and logit shift on the validation split,
+the shift folded into the binary head; threshold on the held-out real images of the
+calibration split) so it is usable as soon as it exists.
 
 The EMA weights are the ones validated and saved: on small, noisy detector data sets
 they are consistently better than the raw weights and make early stopping less jumpy.
@@ -119,7 +120,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
     import torch.distributed as dist
 
-    from detectors.calibrate import calibration_report
+    from detectors.calibrate import apply_calibration, calibration_report
     from detectors.checkpoint import save_checkpoint
     from detectors.evaluate import average_precision
     from detectors.inference import sigmoid
@@ -130,7 +131,8 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     rank, world, owns_group = _init_distributed(device)
     train_samples = data.split("train")
     val_samples = data.split("val")
-    calib_real = [s for s in data.split("calib") if s.label == 0]
+    calib_samples = data.split("calib")
+    calib_real = [s for s in calib_samples if s.label == 0]
     if not train_samples:
         raise DataError("The training split is empty; pass more images.")
     torch.manual_seed(config.seed)
@@ -242,14 +244,21 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     spec.target_fpr = None
     calibration: dict[str, Any] | None = None
     if config.calibrate and can_validate and calib_real:
+        # Fitted on the EMA weights as saved, so calibration describes the shipped model.
         scorer = TorchScorer(ema, "cpu", max_tiles=config.val_max_tiles)
         val_logits = scorer.score_pixels(val_images).logits
-        calib_logits = scorer.score_pixels([data.pixels(s) for s in calib_real]).logits
-        calibration = calibration_report(val_logits, val_labels, calib_logits, config.target_fpr)
-        spec.temperature = calibration["temperature"]
-        spec.threshold = calibration["threshold"]
-        spec.target_fpr = config.target_fpr
-        spec.calibration = {**calibration, "data_digest": data.digest}
+        calib_logits = scorer.score_pixels([data.pixels(s) for s in calib_samples]).logits
+        calib_labels = np.array([s.label for s in calib_samples])
+        calibration = calibration_report(
+            val_logits,
+            val_labels,
+            calib_logits[calib_labels == 0],
+            config.target_fpr,
+            heldout_logits=calib_logits,
+            heldout_labels=calib_labels,
+        )
+        calib_real_images = [data.pixels(s) for s in calib_real]
+        apply_calibration(ema, calibration, calib_real_images, data.digest, config.val_max_tiles)
     summary = data.summary()
     spec.training = {
         "data_digest": data.digest,
