@@ -52,7 +52,7 @@ class ReportOptions:
     near_dup_hash: NearDupHash = "pdq"
     near_dup_radius: int | None = None
     """Largest Hamming distance that counts as a near-duplicate; default per hash."""
-    bootstrap: int = 500
+    bootstrap: int = 200
     confidence: float = 0.95
     min_group_size: int = 30
     seed: int = 0
