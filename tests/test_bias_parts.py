@@ -193,3 +193,37 @@ def test_bootstrap_share_interval_covers_the_binomial_one():
     low, high = bootstrap_shares(np.array([10, 90]), 4000, 0.95, rng)
     # Normal approximation of the binomial 95% interval for p = 0.1, n = 100: 0.041 - 0.159.
     assert low[0] == pytest.approx(0.041, abs=0.012) and high[0] == pytest.approx(0.159, abs=0.012)
+
+
+def test_report_jobs_resolve_only_under_the_root(tmp_path):
+    from service.bias.jobs import PathRefused, ReportJobs, ReportsDisabled, ReportSettings
+    from service.bias.store import FAILED, ReportJob, create_tables
+    from service.db import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    create_tables(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:  # left running by a process that died
+        session.add(ReportJob(id="old", status="running", request={}))
+        session.commit()
+    root = tmp_path / "root"
+    (root / "data").mkdir(parents=True)
+    jobs = ReportJobs(factory, ReportSettings(root=root, out_root=tmp_path / "out", detector=None))
+    try:
+        assert jobs.get("old").status == FAILED
+        assert jobs.get("old").error["code"] == "interrupted"
+        assert jobs.resolve("data", "dataset") == (root / "data").resolve()
+        assert jobs.resolve(str(root / "data"), "dataset") == (root / "data").resolve()
+        with pytest.raises(PathRefused):
+            jobs.resolve("data/../..", "dataset")
+        with pytest.raises(FileNotFoundError):
+            jobs.resolve("missing", "dataset")
+    finally:
+        jobs.close()
+    off = ReportJobs(factory, ReportSettings(root=None, out_root=tmp_path / "out", detector=None))
+    try:
+        with pytest.raises(ReportsDisabled, match="PROVAUDIT_REPORTS_ROOT"):
+            off.resolve("data", "dataset")
+    finally:
+        off.close()
+    engine.dispose()
