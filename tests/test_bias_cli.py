@@ -82,10 +82,13 @@ def test_json_summary_and_attributes_file_naming_missing_images(run_cli, small, 
     rows.append({"path": "y/missing.png", "tone": "a"})
     attributes.write_text("".join(json.dumps(row) + "\n" for row in rows))
     (small / "junk.png").write_text("not an image")
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"tone": {"a": 1, "b": 3}}))
     out = tmp_path / "out"
     result = run_cli(
         "bias-report", small, "--out", out, "--attributes", attributes, "--json",
         "--near-dup-hash", "phash", "--near-dup-threshold", "0", "--bootstrap", "50",
+        "--reference", reference,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -97,6 +100,12 @@ def test_json_summary_and_attributes_file_naming_missing_images(run_cli, small, 
     assert report["quality"]["near_duplicates"]["hash"] == "phash"
     assert report["quality"]["near_duplicates"]["bits"] == 64
     assert report["detector"] is None
+    rows = {row["value"]: row for row in report["representation"]["attributes"]["tone"]["rows"]}
+    assert rows["a"]["n"] == 3 and rows["a"]["reference_share"] == 0.25
+    assert rows["a"]["ratio_to_reference"] == pytest.approx(0.5 / 0.25)
+    weights = report["mitigation"]["reweighting"]["tone"]
+    assert weights["uniform"] == {"a": 1.0, "b": 1.0}
+    assert weights["reference"]["b"] == pytest.approx(0.75 * 6 / 3)
     assert (out / "report.html").read_text().count("<section") == 7
 
 
