@@ -266,15 +266,59 @@ class HashBank:
     def _fill(
         self, index: BinaryHashIndex, table: IndexTable, kind: HashKind, after_id: int
     ) -> int:
+        """Add the indexable rows above ``after_id``; how many were added."""
         import numpy as np
 
         added = 0
         for rows in self.registry.index_rows(table, kind, after_id=after_id):
-            ids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-            groups = np.fromiter((row[1] for row in rows), np.int32, len(rows))
-            index.add(ids, hex_to_codes([row[2] for row in rows], _BITS[kind]), groups)
-            added += len(rows)
+            keep = [
+                row
+                for row in rows
+                if row[2] is not None and (kind == "phash" or usable_pdq(row[3]))
+            ]
+            if keep:
+                index.add(
+                    np.fromiter((row[0] for row in keep), np.int64, len(keep)),
+                    hex_to_codes([row[2] for row in keep], _BITS[kind]),  # type: ignore[misc]
+                    np.fromiter((row[1] for row in keep), np.int32, len(keep)),
+                )
+                added += len(keep)
+            index.advance(rows[-1][0])
         return added
+
+    def _add_own(
+        self,
+        table: IndexTable,
+        row_id: int,
+        group: int,
+        pdq: str | None,
+        pdq_quality: int | None,
+        phash: str | None,
+    ) -> None:
+        """Index a row this process just committed, without reading it back if possible.
+
+        When the row comes right after what an index has considered, nobody else wrote in
+        between and it is added directly; otherwise the index syncs from the registry.
+        Called with ``_lock`` held, right after the commit, so this process's own rows
+        enter in id order.
+        """
+        import numpy as np
+
+        if self._state is None:
+            return
+        for kind, value in (("pdq", pdq), ("phash", phash)):
+            index = self._state.indexes[(table, kind)]  # type: ignore[index]
+            if index.max_id != row_id - 1:
+                self._fill(index, table, kind, after_id=index.max_id)  # type: ignore[arg-type]
+            else:
+                if value is not None and (kind == "phash" or usable_pdq(pdq_quality)):
+                    index.add(
+                        np.asarray([row_id], np.int64),
+                        hex_to_codes([value], _BITS[kind]),
+                        np.asarray([group], np.int32),
+                    )
+                index.advance(row_id)
+        self._state.dirty = True
 
     def sync(self) -> int:
         """Pull rows committed since the last sync into the indexes; how many were added."""
@@ -463,7 +507,7 @@ class HashBank:
                 sha256=sha256,
                 metadata=metadata,
             )
-            self.sync()
+            self._add_own("content", info.id, info.bank_id, info.pdq, info.pdq_quality, info.phash)
         return info
 
     def add_image(
@@ -585,7 +629,7 @@ class HashBank:
                 soft_binding_alg=binding.get("alg"),
                 soft_binding_value=blocks[0].get("value"),
             )
-            self.sync()
+            self._add_own("manifest", info.row_id, 0, info.pdq, info.pdq_quality, info.phash)
         return info
 
     def _signer_names(self, identity: SigningIdentity) -> tuple[str | None, str | None]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,8 +91,9 @@ class BinaryHashIndex:
             raise ValueError(f"unknown index kind {kind!r}")
         self._ids = _GrowingArray("int64")
         self._groups = _GrowingArray("int32")
+        # The highest registry id this index has considered (added, or skipped as not
+        # indexable): the next sync reads the rows above it.
         self.max_id = 0
-        self.lock = threading.RLock()
 
     @property
     def ntotal(self) -> int:
@@ -122,6 +122,10 @@ class BinaryHashIndex:
         self._ids.extend(ids)
         self._groups.extend(groups)
         self.max_id = max(self.max_id, int(ids.max()))
+
+    def advance(self, row_id: int) -> None:
+        """Record that the registry rows up to ``row_id`` have been considered."""
+        self.max_id = max(self.max_id, int(row_id))
 
     def search(self, queries: np.ndarray, radius: int) -> list[RangeHits]:
         """Every stored code within Hamming distance ``radius`` (inclusive) of each query.

@@ -33,9 +33,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
+    insert,
+    literal,
     or_,
     select,
 )
@@ -179,6 +182,7 @@ class BankInfo:
 class ContentInfo:
     id: int
     bank: str
+    bank_id: int
     pdq: str | None
     pdq_quality: int | None
     phash: str | None
@@ -257,6 +261,7 @@ def _content_info(row: BankContentRow, bank: str) -> ContentInfo:
     return ContentInfo(
         id=row.id,
         bank=bank,
+        bank_id=row.bank_id,
         pdq=row.pdq,
         pdq_quality=row.pdq_quality,
         phash=row.phash,
@@ -405,6 +410,7 @@ class Registry:
                 ) from None
             raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._statements: dict[tuple[str, str], Any] = {}
         self.registry_id = self._registry_id()
 
     @property
@@ -567,31 +573,34 @@ class Registry:
         """
         with self.session() as session:
             bank_row = self._bank_row(session, bank)
-            objects = []
+            values = []
+            created = _now()
             for item in rows:
                 pdq = normalise_hash(item.get("pdq"), "pdq")
                 phash = normalise_hash(item.get("phash"), "phash")
                 if pdq is None and phash is None:
                     raise InputError("Give a PDQ hash, a pHash or both.")
-                objects.append(
-                    BankContentRow(
-                        bank_id=bank_row.id,
-                        content_key=f"pdq:{pdq}" if pdq else f"phash:{phash}",
-                        pdq=pdq,
-                        pdq_quality=item.get("pdq_quality"),
-                        phash=phash,
-                        source=item.get("source", "hash"),
-                        sha256=item.get("sha256"),
-                        content_metadata=item.get("metadata"),
-                    )
+                values.append(
+                    {
+                        "bank_id": bank_row.id,
+                        "content_key": f"pdq:{pdq}" if pdq else f"phash:{phash}",
+                        "pdq": pdq,
+                        "pdq_quality": item.get("pdq_quality"),
+                        "phash": phash,
+                        "source": item.get("source", "hash"),
+                        "sha256": item.get("sha256"),
+                        "content_metadata": item.get("metadata"),
+                        "created": created,
+                    }
                 )
-            session.add_all(objects)
             try:
+                if values:
+                    session.execute(insert(BankContentRow), values)
                 session.commit()
             except IntegrityError:
                 session.rollback()
                 raise DuplicateError(f"The batch repeats content already in {bank!r}.") from None
-            return len(objects)
+            return len(values)
 
     def content(self, content_id: int) -> ContentInfo:
         with self.session() as session:
@@ -663,26 +672,33 @@ class Registry:
 
     def index_rows(
         self, table: IndexTable, kind: HashKind, *, after_id: int = 0, batch: int = 50_000
-    ) -> Iterator[list[tuple[int, int, str]]]:
-        """Batches of ``(id, group, hex)`` for the rows an index holds, in id order."""
-        model, column, group, conditions = self._index_query(table, kind)
+    ) -> Iterator[list[tuple[int, int, str | None, int | None]]]:
+        """Batches of ``(id, group, hex, pdq quality)`` of every row above ``after_id``.
+
+        Rows without this hash come too (hex None): the caller skips them but still learns
+        the highest id it has seen. The statement is built once; only its bounds change.
+        """
+        key = (table, kind)
+        statement = self._statements.get(key)
+        if statement is None:
+            model = BankContentRow if table == "content" else ManifestRow
+            group = BankContentRow.bank_id if table == "content" else literal(0)
+            column = model.pdq if kind == "pdq" else model.phash
+            statement = (
+                select(model.id, group, column, model.pdq_quality)
+                .where(model.id > bindparam("after"))
+                .order_by(model.id)
+                .limit(bindparam("batch"))
+            )
+            self._statements[key] = statement
         last = after_id
         while True:
-            columns = [model.id, group if group is not None else model.id, column]
-            with self.session() as session:
-                rows = session.execute(
-                    select(*columns)
-                    .where(model.id > last, *conditions)
-                    .order_by(model.id)
-                    .limit(batch)
-                ).all()
+            with self.engine.connect() as connection:
+                rows = connection.execute(statement, {"after": last, "batch": batch}).all()
             if not rows:
                 return
             last = rows[-1][0]
-            yield [
-                (int(row_id), int(grp) if group is not None else 0, value)
-                for row_id, grp, value in rows
-            ]
+            yield [(int(i), int(g), v, q) for i, g, v, q in rows]
 
     def index_row_ids(self, table: IndexTable, kind: HashKind, *, up_to_id: int) -> list[int]:
         model, _column, _group, conditions = self._index_query(table, kind)

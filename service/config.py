@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     """Server folder that POST /v1/reports may read datasets from; unset: reports are off."""
     report_workers: int = 1
     """Bias reports run at the same time (each is CPU-bound; the rest wait in the queue)."""
+    hash_index_dir: Path | None = None
+    """Where the hash banks' FAISS indexes are saved; default beside the SQLite file."""
+    hash_index_autosave_s: float = 300.0
+    """How often changed hash indexes are saved (they are rebuilt from the registry anyway)."""
+    record_signatures: bool = True
+    """Record what /v1/sign signs (manifest + fingerprints) for soft-binding recovery."""
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -6,15 +6,21 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 
 from provenance import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimitMiddleware
-from service.api.routes import audits, generate, health, sign, verify, web
+from service.api.routes import audits, banks, generate, hashes, health, matches, sign, verify, web
 from service.config import Settings, get_settings
 from service.metrics import REQUEST_LATENCY
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from provenance.hashbank import HashBank
 
 logger = logging.getLogger("provaudit.service")
 
@@ -46,14 +52,32 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
-    app.state.signer = ProvenanceSigner(identity)
+    hashbank = _open_hashbank(engine, settings)
+    app.state.hashbank = hashbank
+    app.state.signer = ProvenanceSigner(
+        identity, recorder=hashbank if settings.record_signatures else None
+    )
     detector = load_detector(settings.detector)
     if detector is None:
         logger.warning("No detector checkpoint: audits carry no AI-origin score.")
-    app.state.pipeline = AuditPipeline(verifier, scorer=detector)
+    app.state.pipeline = AuditPipeline(verifier, scorer=detector, hashbank=hashbank)
     app.state.generators = load_generators(settings.generators_dir)
     app.state.reports = _report_jobs(engine, settings)
     app.state.ready = True
+
+
+def _open_hashbank(engine: Engine, settings: Settings) -> HashBank:
+    """The registry in the service's database, with its indexes loaded (or rebuilt) now."""
+    from provenance.hashbank import HashBank
+    from provenance.registry import Registry, default_index_dir
+
+    index_dir = settings.hash_index_dir or default_index_dir(
+        settings.sqlalchemy_url, settings.data_dir
+    )
+    hashbank = HashBank(Registry(engine), index_dir)
+    hashbank.open_indexes()
+    hashbank.start_autosave(settings.hash_index_autosave_s)
+    return hashbank
 
 
 def _report_jobs(engine: object, settings: Settings) -> object:
@@ -89,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ready = False
         if app.state.pipeline.scorer is not None:
             app.state.pipeline.scorer.close()
+        app.state.hashbank.close()
         app.state.reports.close()
         app.state.engine.dispose()
 
@@ -115,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (web.router, health.router, verify.router, sign.router, audits.router):
         app.include_router(router)
     app.include_router(generate.router)
+    for router in (hashes.router, banks.router, matches.router):
+        app.include_router(router)
     from service.api.routes import reports  # dataset bias reports (service.bias)
 
     app.include_router(reports.router)

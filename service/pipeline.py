@@ -6,6 +6,12 @@ A missing manifest is "no provenance signal", never evidence of authenticity. Ve
 * ``likely_ai`` / ``likely_real``: no declaration, the detector's score is above / below
   its calibrated threshold;
 * ``inconclusive``: no declaration and no usable detector score.
+
+``matches`` comes from the registry (``provenance.hashbank``): for a file without an
+intact manifest, the manifests provaudit signed whose image it matches (soft-binding
+recovery), and, for every file, the hash-bank content it matches. A recovered manifest is
+reported as a reason, but it does not change the verdict: a perceptual match is evidence
+about the pixels, not a signature over this file.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from provenance.errors import InputError
-from provenance.fingerprint import fingerprint
+from provenance.hashbank import HashBank, HashQuery, ManifestMatch
 from provenance.media import check_media, decode_image
 from provenance.verify import ProvenanceReport, ProvenanceVerifier
 
@@ -60,9 +66,15 @@ def provenance_summary(report: ProvenanceReport) -> dict[str, Any]:
 
 
 class AuditPipeline:
-    def __init__(self, verifier: ProvenanceVerifier, scorer: AiOriginScorer | None = None) -> None:
+    def __init__(
+        self,
+        verifier: ProvenanceVerifier,
+        scorer: AiOriginScorer | None = None,
+        hashbank: HashBank | None = None,
+    ) -> None:
         self.verifier = verifier
         self.scorer = scorer
+        self.hashbank = hashbank
 
     def audit(
         self, data: bytes, filename: str | None = None, *, thumbnails: bool = False
@@ -73,19 +85,58 @@ class AuditPipeline:
             raise InputError(f"{name} is a {media.format.upper()}, not an image.")
         report = self.verifier.verify(media, inline_thumbnails=thumbnails)
         image = decode_image(media.data, name)
-        prints = fingerprint(image)
+        # The eight dihedral PDQ hashes cost one DCT, as much as the plain hash.
+        query = HashQuery.from_image(image, dihedral=True)
         ai_origin = self.scorer.score(image) if self.scorer is not None else None
         verdict, reasons = combine(report, ai_origin)
+        matches, match_reasons = self.matches(query, report)
+        # Right after the provenance sentence, before the detector's.
+        reasons[1:1] = match_reasons
         return AuditResult(
             sha256=hashlib.sha256(data).hexdigest(),
             filename=filename,
             ai_origin=ai_origin,
             provenance=provenance_summary(report),
-            fingerprints=prints.to_dict(),
-            matches=[],
+            fingerprints=query.fingerprints(),
+            matches=matches,
             verdict=verdict,
             reasons=reasons,
         )
+
+    def matches(
+        self, query: HashQuery, report: ProvenanceReport
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Recovered manifests (no intact manifest only) and bank matches, with reasons."""
+        if self.hashbank is None:
+            return [], []
+        found: list[dict[str, Any]] = []
+        reasons: list[str] = []
+        if report.state in ("absent", "invalid"):
+            recovered: list[ManifestMatch] = self.hashbank.recover([query], max_results=5)[0]
+            for match in recovered:
+                found.append({"kind": "manifest", **match.to_dict()})
+            if recovered:
+                reasons.append(_recovery_reason(recovered[0], report))
+        for bank, hits in self.hashbank.lookup([query])[0].items():
+            for hit in hits:
+                found.append({"kind": "bank", "bank": bank, **hit})
+            best = hits[0]
+            reasons.append(
+                f"Matches content {best['bank_content_id']} of hash bank {bank} at distance "
+                f"{best['distance']} ({best['signal']})."
+            )
+        return found, reasons
+
+
+def _recovery_reason(match: ManifestMatch, report: ProvenanceReport) -> str:
+    sentence = match.reason()
+    if report.state == "invalid":
+        sentence = sentence.replace(
+            "No manifest in the file", "The file's own manifest fails validation", 1
+        )
+    if match.manifest.ai_declared:
+        sentence += " That manifest declares generative AI."
+    return sentence
 
 
 def combine(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from provenance.hashbank import HashBank
 from provenance.signing import ProvenanceSigner
 from provenance.verify import ProvenanceVerifier
 from service.api.errors import ApiError
@@ -48,6 +49,10 @@ def get_generators(request: Request) -> GeneratorSet:
     return _state(request, "generators")  # type: ignore[return-value]
 
 
+def get_hashbank(request: Request) -> HashBank:
+    return _state(request, "hashbank")  # type: ignore[return-value]
+
+
 def _key_matches(given: str | None, settings: Settings) -> bool:
     if not given:
         return False
@@ -79,5 +84,6 @@ VerifierDep = Annotated[ProvenanceVerifier, Depends(get_verifier)]
 SignerDep = Annotated[ProvenanceSigner, Depends(get_signer)]
 PipelineDep = Annotated[AuditPipeline, Depends(get_pipeline)]
 GeneratorsDep = Annotated[GeneratorSet, Depends(get_generators)]
+HashBankDep = Annotated[HashBank, Depends(get_hashbank)]
 WriteAccess = Depends(require_api_key)
 ReadAccess = Depends(require_read_access)

@@ -1,0 +1,218 @@
+"""Hash banks: create and list them (per-bank thresholds), add content, index status.
+
+Writes need the API key. Content is added by image upload (hashed here) or by hash; it
+is committed to the registry before the answer, so a 2xx means it survives a crash, and
+it matches lookups as soon as the answer is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as FormFile
+
+from provenance.fingerprint import PDQ_MATCH_DISTANCE
+from provenance.registry import (
+    MAX_PDQ_THRESHOLD,
+    MAX_PHASH_THRESHOLD,
+    PHASH_MATCH_DISTANCE,
+    DuplicateError,
+    NotFoundError,
+)
+from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WriteAccess
+from service.api.errors import ApiError
+from service.api.uploads import read_upload, run_bounded
+
+router = APIRouter(prefix="/v1", tags=["hash banks"])
+
+
+@asynccontextmanager
+async def registry_errors() -> AsyncIterator[None]:
+    """Unknown banks and manifests are 404s, repeated content a 409."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
+    except DuplicateError as exc:
+        raise ApiError(409, exc.code, str(exc)) from None
+
+
+class BankCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Letters, digits, '_', '.', '-'; up to 128.")
+    pdq_threshold: int = Field(PDQ_MATCH_DISTANCE, ge=0, le=MAX_PDQ_THRESHOLD)
+    phash_threshold: int = Field(PHASH_MATCH_DISTANCE, ge=0, le=MAX_PHASH_THRESHOLD)
+    description: str | None = Field(None, max_length=2000)
+
+
+class BankUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pdq_threshold: int | None = Field(None, ge=0, le=MAX_PDQ_THRESHOLD)
+    phash_threshold: int | None = Field(None, ge=0, le=MAX_PHASH_THRESHOLD)
+    description: str | None = Field(None, max_length=2000)
+
+
+class ContentByHash(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pdq: str | None = Field(None, description="PDQ, 64 hex digits.")
+    pdq_quality: int | None = Field(None, ge=0, le=100)
+    phash: str | None = Field(None, description="pHash, 16 hex digits.")
+    metadata: dict[str, Any] | None = Field(None, description="Stored with the content.")
+
+
+@router.post("/banks", status_code=201, dependencies=[WriteAccess])
+async def create_bank(
+    body: BankCreate, hashbank: HashBankDep, settings: SettingsDep
+) -> JSONResponse:
+    """Create a bank with its own PDQ and pHash distance thresholds (API key)."""
+    async with registry_errors():
+        info = await run_bounded(
+            lambda: hashbank.create_bank(
+                body.name,
+                pdq_threshold=body.pdq_threshold,
+                phash_threshold=body.phash_threshold,
+                description=body.description,
+            ),
+            settings.processing_timeout_s,
+        )
+    return JSONResponse(info.to_dict(), status_code=201)
+
+
+@router.get("/banks", dependencies=[ReadAccess])
+async def list_banks(hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
+    """Every bank with its thresholds and content count."""
+    banks = await run_bounded(hashbank.banks, settings.processing_timeout_s)
+    return {"banks": [info.to_dict() for info in banks]}
+
+
+@router.get("/banks/{name}", dependencies=[ReadAccess])
+async def get_bank(name: str, hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
+    async with registry_errors():
+        info = await run_bounded(lambda: hashbank.bank(name), settings.processing_timeout_s)
+    return info.to_dict()
+
+
+@router.patch("/banks/{name}", dependencies=[WriteAccess])
+async def update_bank(
+    name: str, body: BankUpdate, hashbank: HashBankDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Change a bank's thresholds or description (API key); lookups use them at once."""
+    async with registry_errors():
+        info = await run_bounded(
+            lambda: hashbank.update_bank(
+                name,
+                pdq_threshold=body.pdq_threshold,
+                phash_threshold=body.phash_threshold,
+                description=body.description,
+            ),
+            settings.processing_timeout_s,
+        )
+    return info.to_dict()
+
+
+@router.post(
+    "/banks/{name}/content",
+    status_code=201,
+    dependencies=[WriteAccess],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "metadata": {"type": "string", "description": "a JSON object"},
+                        },
+                    }
+                },
+                "application/json": {"schema": ContentByHash.model_json_schema()},
+            }
+        }
+    },
+)
+async def add_content(
+    name: str, request: Request, hashbank: HashBankDep, settings: SettingsDep
+) -> JSONResponse:
+    """Add content to a bank (API key): an image (multipart ``file``, hashed here) or
+    hashes (JSON ``{pdq, pdq_quality, phash, metadata}``). 409 if the bank holds it
+    already; 422 for malformed hashes and for images too flat or small for PDQ."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is not None and not isinstance(upload, FormFile):
+            raise ApiError(422, "missing_file", "The 'file' field must be a file upload.")
+        data = await read_upload(upload)  # type: ignore[arg-type]
+        filename = getattr(upload, "filename", None) or "upload"
+        metadata = _metadata(form.get("metadata"))
+
+        def add_image() -> Any:
+            return hashbank.add_image(name, data, filename, metadata=metadata)
+
+        async with registry_errors():
+            info = await run_bounded(add_image, settings.processing_timeout_s)
+        return JSONResponse(info.to_dict(), status_code=201)
+
+    raw = await request.body()
+    try:
+        body = ContentByHash.model_validate(json.loads(raw or b"null"))
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "invalid_json", f"The body is not JSON ({exc.msg}).") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise ApiError(422, "invalid_request", f"{where}: {first.get('msg')}") from None
+
+    def add_hashes() -> Any:
+        return hashbank.add_hashes(
+            name,
+            pdq=body.pdq,
+            pdq_quality=body.pdq_quality,
+            phash=body.phash,
+            metadata=body.metadata,
+        )
+
+    async with registry_errors():
+        info = await run_bounded(add_hashes, settings.processing_timeout_s)
+    return JSONResponse(info.to_dict(), status_code=201)
+
+
+@router.get("/banks/{name}/content/{content_id}", dependencies=[ReadAccess])
+async def get_content(
+    name: str, content_id: int, hashbank: HashBankDep, settings: SettingsDep
+) -> dict[str, Any]:
+    async with registry_errors():
+        info = await run_bounded(
+            lambda: hashbank.registry.content(content_id), settings.processing_timeout_s
+        )
+    if info.bank != name:
+        raise ApiError(404, "not_found", f"Bank {name!r} has no content {content_id}.")
+    return info.to_dict()
+
+
+@router.get("/index/status", dependencies=[ReadAccess])
+async def index_status(hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
+    """Registry counts and, per index, its size and whether it agrees with the registry."""
+    return await run_bounded(hashbank.status, settings.processing_timeout_s)
+
+
+def _metadata(value: object) -> dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = json.loads(str(value))
+    except json.JSONDecodeError:
+        raise ApiError(422, "invalid_request", "metadata must be a JSON object.") from None
+    if not isinstance(parsed, dict):
+        raise ApiError(422, "invalid_request", "metadata must be a JSON object.")
+    return parsed

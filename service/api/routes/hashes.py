@@ -1,0 +1,189 @@
+"""HMA-shaped hashing and lookup: ``POST /v1/hash``, ``GET|POST /v1/lookup``.
+
+A lookup answers ``{bank: [{bank_content_id, distance, signal, variant}]}`` like Meta's
+Hasher-Matcher-Actioner ``/m/lookup``; banks without a match are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as FormFile
+
+from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
+from provenance.hashbank import HashBank, HashQuery, require_matchable
+from provenance.media import check_media, decode_image
+from service.api.deps import HashBankDep, ReadAccess, SettingsDep
+from service.api.errors import ApiError
+from service.api.routes.banks import registry_errors
+from service.api.uploads import read_upload, run_bounded
+
+router = APIRouter(prefix="/v1", tags=["hash banks"], dependencies=[ReadAccess])
+
+MAX_BATCH = 1000
+
+
+class HashPair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pdq: str | None = Field(None, description="PDQ, 64 hex digits.")
+    phash: str | None = Field(None, description="pHash, 16 hex digits.")
+    pdq_quality: int | None = Field(None, ge=0, le=100)
+
+
+class LookupBody(HashPair):
+    banks: list[str] | None = Field(None, description="Only these banks (default: all).")
+    queries: list[HashPair] | None = Field(
+        None, description=f"A batch of hashes (up to {MAX_BATCH}); answered as `results`."
+    )
+
+
+def image_query(data: bytes, name: str, *, dihedral: bool = True) -> HashQuery:
+    """Fingerprints of an uploaded image, refused when too flat or small for PDQ."""
+    media = check_media(data, name)
+    if not media.is_image:
+        raise ApiError(
+            415, "unsupported_format", f"{name} is a {media.format.upper()}, not an image."
+        )
+    query = HashQuery.from_image(decode_image(media.data, name), dihedral=dihedral)
+    require_matchable(query.pdq_quality, name)
+    return query
+
+
+@router.post("/hash")
+async def hash_image(
+    settings: SettingsDep, file: UploadFile | None = File(None), dihedral: bool = False
+) -> dict[str, Any]:
+    """PDQ (with quality) and pHash of an uploaded image; ``?dihedral=true`` adds the PDQ
+    hashes of its eight rotations/flips."""
+    data = await read_upload(file)
+    name = file.filename if file and file.filename else "upload"
+
+    def work() -> dict[str, Any]:
+        media = check_media(data, name)
+        if not media.is_image:
+            raise ApiError(
+                415, "unsupported_format", f"{name} is a {media.format.upper()}, not an image."
+            )
+        query = HashQuery.from_image(decode_image(media.data, name), dihedral=dihedral)
+        result: dict[str, Any] = {
+            **query.fingerprints(),
+            "pdq_usable": query.pdq_quality is not None and query.pdq_quality >= PDQ_MIN_QUALITY,
+        }
+        if dihedral:
+            result["dihedral"] = [
+                {"variant": variant, "pdq": value}
+                for variant, value in zip(DIHEDRAL_ORDER, query.pdq_variants, strict=True)
+            ]
+        return result
+
+    return await run_bounded(work, settings.processing_timeout_s)
+
+
+@router.get("/lookup")
+async def lookup_get(
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    pdq: str | None = None,
+    phash: str | None = None,
+    bank: list[str] | None = Query(None, description="Only these banks (repeatable)."),
+) -> dict[str, list[dict[str, Any]]]:
+    """Look up a PDQ hash and/or pHash: ``{bank: [{bank_content_id, distance, ...}]}``."""
+
+    def work() -> dict[str, list[dict[str, Any]]]:
+        query = HashQuery.from_hashes(pdq=pdq, phash=phash)
+        return hashbank.lookup([query], banks=bank)[0]
+
+    async with registry_errors():
+        return await run_bounded(work, settings.processing_timeout_s)
+
+
+@router.post(
+    "/lookup",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "bank": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                },
+                "application/json": {"schema": LookupBody.model_json_schema()},
+            }
+        }
+    },
+)
+async def lookup_post(
+    request: Request, hashbank: HashBankDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Look up an uploaded image (multipart ``file``; rotations and flips included), a
+    hash pair (JSON ``{pdq, phash, banks}``), or a batch (JSON ``{queries: [...], banks}``,
+    answered as ``{results: [...]}`` in order)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, FormFile) and upload is not None:
+            raise ApiError(422, "missing_file", "The 'file' field must be a file upload.")
+        data = await read_upload(upload)  # type: ignore[arg-type]
+        name = getattr(upload, "filename", None) or "upload"
+        banks = [str(value) for value in form.getlist("bank")] or None
+
+        def image_work() -> dict[str, Any]:
+            return hashbank.lookup([image_query(data, name)], banks=banks)[0]
+
+        async with registry_errors():
+            return await run_bounded(image_work, settings.processing_timeout_s)
+
+    body = _json_body(await request.body())
+    if body.queries is not None:
+        if len(body.queries) > MAX_BATCH:
+            raise ApiError(422, "batch_too_large", f"At most {MAX_BATCH} queries per request.")
+        if body.pdq is not None or body.phash is not None:
+            raise ApiError(
+                422, "invalid_request", "Send either one hash pair or `queries`, not both."
+            )
+
+        def batch_work() -> dict[str, Any]:
+            queries = [_query(pair) for pair in body.queries or []]
+            return {"results": hashbank.lookup(queries, banks=body.banks)}
+
+        async with registry_errors():
+            return await run_bounded(batch_work, settings.processing_timeout_s)
+
+    def one_work() -> dict[str, Any]:
+        return hashbank.lookup([_query(body)], banks=body.banks)[0]
+
+    async with registry_errors():
+        return await run_bounded(one_work, settings.processing_timeout_s)
+
+
+def _query(pair: HashPair) -> HashQuery:
+    return HashQuery.from_hashes(pdq=pair.pdq, phash=pair.phash, pdq_quality=pair.pdq_quality)
+
+
+def _json_body(raw: bytes) -> LookupBody:
+    if not raw:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Send an image as multipart 'file', or JSON {pdq, phash} or {queries: [...]}.",
+        )
+    try:
+        return LookupBody.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "invalid_json", f"The body is not JSON ({exc.msg}).") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise ApiError(422, "invalid_request", f"{where}: {first.get('msg')}") from None
+
+
+__all__ = ["HashBank", "image_query", "router"]

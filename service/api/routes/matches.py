@@ -1,0 +1,144 @@
+"""Soft-binding resolution, shaped like the C2PA soft binding resolution API.
+
+``/matches/byBinding`` and ``/matches/byContent`` answer ``{"matches": [{manifestId,
+endpoint, similarityScore}]}`` (plus provaudit's ``distance``, ``signal``, ``variant``),
+``/manifests/{manifestId}`` returns the manifest store as ``application/c2pa``, and
+``/services/supportedAlgorithms`` lists the fingerprint algorithms. The repository is
+local: it holds the manifests this service (or ``provaudit sign`` on the same registry)
+signed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.datastructures import UploadFile as FormFile
+
+from provenance.hashbank import ManifestMatch, similarity_score
+from provenance.softbinding import ALGORITHMS, PDQ_ALG, PHASH_ALG, supported_algorithms
+from service.api.deps import HashBankDep, ReadAccess, SettingsDep
+from service.api.errors import ApiError
+from service.api.routes.banks import registry_errors
+from service.api.routes.hashes import image_query
+from service.api.uploads import run_bounded
+
+router = APIRouter(prefix="/v1", tags=["soft-binding resolution"], dependencies=[ReadAccess])
+
+MaxResults = Query(10, alias="maxResults", ge=1, le=100)
+
+
+def _check_alg(alg: str | None) -> None:
+    if alg is not None and alg not in ALGORITHMS:
+        raise ApiError(
+            400,
+            "unsupported_algorithm",
+            f"Algorithm {alg!r} is not supported here; see /v1/services/supportedAlgorithms.",
+        )
+
+
+def _matches(request: Request, found: list[ManifestMatch]) -> dict[str, Any]:
+    endpoint = str(request.base_url).rstrip("/") + "/v1"
+    return {
+        "matches": [
+            {
+                "manifestId": match.manifest.manifest_id,
+                "endpoint": endpoint,
+                "similarityScore": similarity_score(match.distance, match.signal),
+                "distance": match.distance,
+                "signal": match.signal,
+                "variant": match.variant,
+            }
+            for match in found
+        ]
+    }
+
+
+@router.get("/services/supportedAlgorithms")
+async def supported() -> dict[str, Any]:
+    """The soft-binding algorithms this repository resolves."""
+    return supported_algorithms()
+
+
+@router.get("/matches/byBinding")
+async def by_binding(
+    request: Request,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    alg: str = Query(description=f"{PDQ_ALG} or {PHASH_ALG}"),
+    value: str = Query(description="The soft-binding value: base64 (as in the manifest) or hex."),
+    max_results: int = MaxResults,
+) -> dict[str, Any]:
+    """Manifests whose image's fingerprint is within the match distance of ``value``."""
+    _check_alg(alg)
+    found = await run_bounded(
+        lambda: hashbank.by_binding(alg, value, max_results=max_results),
+        settings.processing_timeout_s,
+    )
+    return _matches(request, found)
+
+
+@router.post(
+    "/matches/byContent",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            }
+        }
+    },
+)
+async def by_content(
+    request: Request,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    alg: str | None = Query(None, description="Match by this algorithm only (default: both)."),
+    max_results: int = MaxResults,
+) -> dict[str, Any]:
+    """Fingerprint the asset in the body (raw bytes, or multipart ``file``) and return
+    the manifests it matches; rotations and flips are matched too."""
+    _check_alg(alg)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, FormFile):
+            raise ApiError(422, "missing_file", "Send the asset as the body or a 'file' field.")
+        data = await upload.read()
+        name = upload.filename or "upload"
+    else:
+        data = await request.body()
+        name = "upload"
+    if not data:
+        raise ApiError(422, "empty_file", "The request carries no asset.")
+
+    def work() -> list[ManifestMatch]:
+        query = image_query(data, name)
+        if alg == PDQ_ALG:
+            query = replace(query, phash=None)
+        elif alg == PHASH_ALG:
+            query = replace(query, pdq=None, pdq_variants=())
+        return hashbank.recover([query], max_results=max_results)[0]
+
+    found = await run_bounded(work, settings.processing_timeout_s)
+    return _matches(request, found)
+
+
+@router.get(
+    "/manifests/{manifest_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/c2pa": {}}, "description": "The manifest store."}},
+)
+async def manifest(manifest_id: str, hashbank: HashBankDep, settings: SettingsDep) -> Response:
+    """The manifest store (JUMBF) provaudit produced when it signed, as ``application/c2pa``."""
+    async with registry_errors():
+        _info, data = await run_bounded(
+            lambda: hashbank.manifest(manifest_id), settings.processing_timeout_s
+        )
+    return Response(data, media_type="application/c2pa")
