@@ -1,8 +1,9 @@
 """Near-duplicate search cost of ``provaudit bias-report`` at 10k, 100k and 1M fingerprints.
 
-The report finds near-duplicates with multi-index hashing (service/bias/neardup.py: FAISS's
-``IndexBinaryMultiHash`` when faiss is installed, else the numpy version of the same
-search), never by comparing all pairs. This script times ``near_pairs`` -- the function
+The report finds near-duplicates with multi-index hashing (service/bias/neardup.py: the
+numpy self-join by default, FAISS's ``IndexBinaryMultiHash`` with ``--near-dup-index
+faiss``; both are timed when faiss is installed), never by comparing all pairs. This
+script times ``near_pairs`` -- the function
 the report calls, hex parsing and duplicate collapsing included -- on random 256-bit
 PDQ-sized codes with 0.5 % planted near-copies (0 to RADIUS bits flipped) at each size,
 and in the same process the all-pairs comparison it replaces (numpy XOR + popcount) at

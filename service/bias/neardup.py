@@ -10,10 +10,13 @@ approximate one -- and only those candidates are compared bit by bit.
 
 :func:`plan_search` picks ``b`` (and so ``nhash`` and ``nflip``) to minimise the expected
 number of lookups plus candidates for ``n`` codes, which keeps the cost close to linear in
-``n`` for the radii people use. Two backends share the plan: FAISS's
-``IndexBinaryMultiHash`` when ``faiss`` is installed, else a vectorised numpy version
-(one direct-address table per substring, built and dropped in turn). Identical codes are
-collapsed first, so a thousand copies of one image cost one lookup, not a million pairs.
+``n`` for the radii people use. Two backends share the plan and give identical pairs: a
+vectorised numpy self-join (the default: one direct-address table per substring, built and
+dropped in turn, each pair probed from one side only) and FAISS's ``IndexBinaryMultiHash``
+range search (``backend="faiss"``), which bench/bias_bench.py measured 4-5x slower for
+this all-against-all use on a 2-core CPU (it answers one query at a time through a hash
+set). Identical codes are collapsed first, so a thousand copies of one image cost one
+lookup, not a million pairs.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 
 # Queries per block in the numpy backend: bounds the memory of one block's candidate arrays.
 _BLOCK_CANDIDATES = 1 << 18
-_VERIFY_COST = 4.0
+_VERIFY_COST = 2.0
 _TABLE_COST = 0.5
 
 
@@ -55,8 +58,9 @@ class SearchPlan:
 def plan_search(bits: int, radius: int, n: int, max_b: int = 24) -> SearchPlan:
     """The cheapest exact plan for ``n`` codes under a uniform-code cost model.
 
-    Relative costs were measured with the numpy backend: a candidate check costs about four
-    table lookups, a table slot about half of one.
+    Relative costs were measured with the numpy backend: a candidate check costs about two
+    table lookups, a table slot about half of one; codes probe with a non-zero flip mask
+    from one side of each pair only, so those lookups count half.
     """
     best: tuple[float, SearchPlan] | None = None
     for b in range(8, min(max_b, bits) + 1):
@@ -65,7 +69,7 @@ def plan_search(bits: int, radius: int, n: int, max_b: int = 24) -> SearchPlan:
         if nflip > 3:  # too many flip patterns per lookup: not worth it at this width
             continue
         plan = SearchPlan(bits, radius, nhash, b, nflip)
-        lookups = plan.lookups_per_code
+        lookups = nhash * (1 + (plan.lookups_per_code / nhash - 1) / 2)
         n = max(n, 1)
         # Lookups and candidate checks per code, plus building one table per substring.
         cost = n * lookups * (1.0 + _VERIFY_COST * n / 2.0**b) + _TABLE_COST * nhash * 2.0**b
@@ -200,7 +204,7 @@ def _pairs_faiss(codes: np.ndarray, plan: SearchPlan) -> tuple[np.ndarray, int]:
 
 
 def near_pairs(
-    hexes: Sequence[str], radius: int, backend: str = "auto"
+    hexes: Sequence[str], radius: int, backend: str = "numpy"
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Every pair ``(i, j)``, ``i < j``, of hashes within ``radius`` bits, and its distance.
 
@@ -216,8 +220,6 @@ def near_pairs(
     codes = hex_codes(list(unique))
     m = len(codes)
     bits = codes.shape[1] * 8
-    if backend == "auto":
-        backend = "faiss" if faiss_available() else "numpy"
     plan = plan_search(bits, radius, m, max_b=20 if backend == "faiss" else 24)
     info.update(backend=backend, unique_codes=m, plan=plan.to_dict())
     if m < 2:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from provenance.errors import InputError
 
 NearDupHash = Literal["pdq", "phash"]
+NearDupIndex = Literal["numpy", "faiss"]
 Engine = Literal["local", "ray"]
 
 # PDQ's published match threshold (ThreatExchange pdq/README): <= 31 of 256 bits.
@@ -52,6 +53,8 @@ class ReportOptions:
     near_dup_hash: NearDupHash = "pdq"
     near_dup_radius: int | None = None
     """Largest Hamming distance that counts as a near-duplicate; default per hash."""
+    near_dup_index: NearDupIndex = "numpy"
+    """Multi-index hashing in numpy, or FAISS's IndexBinaryMultiHash (same pairs)."""
     bootstrap: int = 200
     confidence: float = 0.95
     min_group_size: int = 30
@@ -84,6 +87,15 @@ class ReportOptions:
                 f"The near-duplicate threshold must be between 0 and {bits // 2 - 1} bits for "
                 f"{self.near_dup_hash}; {self.radius} was given."
             )
+        if self.near_dup_index not in ("numpy", "faiss"):
+            raise BiasReportError(
+                f"Unknown near-duplicate index {self.near_dup_index!r}; use numpy or faiss."
+            )
+        if self.near_dup_index == "faiss":
+            from service.bias.neardup import faiss_available
+
+            if not faiss_available():
+                raise BiasReportError("--near-dup-index faiss needs faiss: pip install faiss-cpu.")
         if self.bootstrap < 10:
             raise BiasReportError("Use at least 10 bootstrap resamples (--bootstrap).")
         if not 0.5 <= self.confidence < 1:
