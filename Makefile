@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
 SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
 
-.PHONY: run verify-sample test lint bench clean models
+.PHONY: run verify-sample test lint bench clean models generator-models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,31 +46,46 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # The shipped models, trained by the project's own commands on the built-in real photos:
-# three generators, a labelled and signed data set from them, and the default detector.
-# `make models` on a 2-core CPU takes about 40 minutes with these step counts; raise them
-# (or run on a GPU: --device auto picks it) for better generators.
-GAN_STEPS ?= 800
+# three generators (`make generator-models`), a labelled and signed data set from them, and
+# the default detector. Each generator's MODEL_CARD.md is written from its run's records.
+# On a 2-core CPU the generators take about two hours with these step counts; a GPU
+# (--device auto picks it) takes minutes.
+GAN_STEPS ?= 3000
 VAE_STEPS ?= 1000
-DIFFUSION_STEPS ?= 600
+DIFFUSION_STEPS ?= 4000
 FAKES_PER_FAMILY ?= 400
 REAL_CROPS ?= 1200
+HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
 WEIGHTS := generators/weights
 DETECTOR := detectors/weights/default
 MODEL_DATA := build/model-data
+TRAIN_gan = provaudit generators train gan --builtin --size 32 --steps $(GAN_STEPS) --batch 64 \
+	--sample-every 1000 --out $(WEIGHTS)/gan
+TRAIN_vae = provaudit generators train vae --builtin --size 32 --steps $(VAE_STEPS) --batch 64 \
+	--sample-every 1000 --out $(WEIGHTS)/vae
+TRAIN_diffusion = provaudit generators train diffusion --builtin --size 32 \
+	--steps $(DIFFUSION_STEPS) --batch 32 --preset compact --sample-every 1000 \
+	--out $(WEIGHTS)/diffusion
+EVALUATE_GENERATOR = provaudit generators evaluate --builtin -n 300 --sampling-steps 25
 
-models: $(VENV)/.dev
-	$(BIN)/provaudit generators train gan --builtin --size 32 --steps $(GAN_STEPS) --batch 64 \
-		--sample-every $(GAN_STEPS) --out $(WEIGHTS)/gan --no-progress
-	$(BIN)/provaudit generators train vae --builtin --size 32 --steps $(VAE_STEPS) --batch 64 \
-		--sample-every $(VAE_STEPS) --out $(WEIGHTS)/vae --no-progress
-	$(BIN)/provaudit generators train diffusion --builtin --size 32 --steps $(DIFFUSION_STEPS) \
-		--batch 32 --preset compact --sample-every $(DIFFUSION_STEPS) --out $(WEIGHTS)/diffusion \
-		--no-progress
+generator-models: $(VENV)/.dev
+	mkdir -p build
 	for family in gan vae diffusion; do \
+		case $$family in \
+			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
+			diffusion) train="$(TRAIN_diffusion)";; \
+		esac; \
+		rm -rf $(WEIGHTS)/$$family; \
+		$(BIN)/$$train --no-progress > build/$$family-train.json || exit 1; \
 		$(BIN)/provaudit generators export-onnx $(WEIGHTS)/$$family || exit 1; \
-		$(BIN)/provaudit generators evaluate $(WEIGHTS)/$$family --builtin -n 300 \
-			--sampling-steps 25 > $(WEIGHTS)/$$family/evaluation.json || exit 1; \
+		$(BIN)/$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family > $(WEIGHTS)/$$family/evaluation.json \
+			|| exit 1; \
+		$(BIN)/provaudit generators model-card $(WEIGHTS)/$$family --command "$$train" \
+			--hardware "$(HARDWARE)" --train-log build/$$family-train.json \
+			--evaluate-command "$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family" || exit 1; \
 	done
+
+models: generator-models
 	rm -rf $(MODEL_DATA)
 	for family in gan vae diffusion; do \
 		$(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $(FAKES_PER_FAMILY) \
