@@ -42,7 +42,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from provenance.errors import InputError, ProvauditError
@@ -396,8 +396,18 @@ class Registry:
     """Data access to the registry tables; thread-safe (one session per call)."""
 
     def __init__(self, engine: Engine | str) -> None:
-        self.engine = make_registry_engine(engine) if isinstance(engine, str) else engine
-        self._owns_engine = isinstance(engine, str)
+        if isinstance(engine, str):
+            try:
+                engine = make_registry_engine(engine)
+            except (ImportError, ValueError, ArgumentError) as exc:  # bad URL, driver missing
+                raise ProvauditError(
+                    f"The registry URL cannot be used ({type(exc).__name__}: {exc}); for "
+                    "PostgreSQL install the 'postgres' extra (psycopg)."
+                ) from None
+            self._owns_engine = True
+        else:
+            self._owns_engine = False
+        self.engine = engine
         try:
             RegistryBase.metadata.create_all(self.engine)
         except Exception as exc:

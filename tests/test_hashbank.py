@@ -366,3 +366,10 @@ def test_cli_bad_input_is_one_line(run_cli, tmp_path, args, code, words):
 
 def test_pdq_guidance_is_the_default_threshold(bank):
     assert bank.create_bank("DEFAULT").pdq_threshold == PDQ_MATCH_DISTANCE == 31
+
+
+def test_cli_unusable_registry_url_is_one_line(run_cli):
+    for url in ("nope://x", "mysql+mysqldb://user@127.0.0.1/db"):
+        result = run_cli("bank", "list", "--registry", url)
+        assert result.returncode == 1
+        assert "registry URL cannot be used" in result.stderr and "Traceback" not in result.stderr

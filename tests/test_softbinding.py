@@ -223,3 +223,12 @@ def test_verify_recover_without_a_registry_warns(run_cli, tmp_path):
     result = run_cli("verify", image, "--recover")
     assert result.returncode == 4
     assert "No registry at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_verify_recover_with_an_unusable_registry_warns_and_goes_on(run_cli, tmp_path):
+    image = tmp_path / "x.jpg"
+    _photo().save(image)
+    result = run_cli("verify", image, "--recover", "--registry", "nope://x")
+    assert result.returncode == 4
+    assert "--recover is skipped" in result.stderr and "Traceback" not in result.stderr
+    assert "recovered" not in result.stdout

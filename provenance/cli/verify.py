@@ -119,7 +119,7 @@ def verify(
             emit_json(data)
         else:
             _print_report(report, tree=tree, certs=certs)
-            if recover and report.state in ("absent", "invalid"):
+            if recoverer is not None and report.state in ("absent", "invalid"):
                 _print_recovered(recovered or [])
     if recoverer is not None:
         recoverer.close()
