@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
 SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
 
-.PHONY: run verify-sample test lint bench clean models generator-models
+.PHONY: run verify-sample test lint bench clean models generator-models detector-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ generator-models: $(VENV)/.dev
 	done
 
 models: generator-models
+	$(MAKE) detector-model
+
+# The default detector from the shipped generators' output and the built-in photos.
+detector-model: $(VENV)/.dev
+	mkdir -p build
 	rm -rf $(MODEL_DATA)
 	for family in gan vae diffusion; do \
 		$(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $(FAKES_PER_FAMILY) \
@@ -96,6 +101,6 @@ models: generator-models
 		--out $(DETECTOR) --quiet --json > build/detector-train.json
 	$(BIN)/provaudit detectors export-onnx $(DETECTOR)
 	$(BIN)/provaudit detectors evaluate $(DETECTOR) --dataset $(MODEL_DATA) --robustness \
-		--format-check --json > $(DETECTOR)/evaluation.json
+		--format-check --report $(DETECTOR)/report --json > $(DETECTOR)/evaluation.json
 	$(BIN)/provaudit detectors loo --dataset $(MODEL_DATA) --image-size 32 --epochs 6 \
 		--out build/loo --json > $(DETECTOR)/leave-one-family-out.json

@@ -311,6 +311,37 @@ def list_architectures(as_json: Json = False) -> None:
     _emit(rows, as_json)
 
 
+@app.command("model-card")
+def model_card(
+    checkpoint: Checkpoint,
+    train_command: Annotated[str, typer.Option(help="The train command, quoted on the card.")],
+    evaluate_command: Annotated[str, typer.Option(help="The command behind evaluation.json.")],
+    hardware: Annotated[str, typer.Option(help="Where it trained.")],
+    train_log: Annotated[
+        Path | None, typer.Option(help="The JSON `detectors train --json` printed.")
+    ] = None,
+    loo_command: Annotated[
+        str | None, typer.Option(help="The command behind leave-one-family-out.json.")
+    ] = None,
+    trained_on: Annotated[str, typer.Option(help="What it was trained on, in words.")] = "",
+    limits: Annotated[
+        Path | None, typer.Option(help="Markdown file: its limits in plain words.")
+    ] = None,
+) -> None:
+    """Write MODEL_CARD.md from config.json, evaluation.json and the train / loo records."""
+    from detectors.model_card import DetectorCardInputs, write_card
+    from provenance.errors import ProvauditError
+
+    inputs = DetectorCardInputs(
+        checkpoint, train_command, evaluate_command, hardware, train_log, loo_command, trained_on
+    )
+    try:
+        path = write_card(inputs, limits.read_text() if limits else "")
+    except (OSError, KeyError, ValueError) as exc:
+        _fail(ProvauditError(f"Cannot write the model card for {checkpoint}: {exc}"))
+    _emit({"model_card": str(path)}, True)
+
+
 @detect_app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.")],
