@@ -44,3 +44,19 @@ def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
     report = ProvenanceVerifier(identity.root_pem).verify_file(image)
     assert report.state == "trusted" and report.ai_declared
     assert report.generator["family"] == family
+
+
+def test_model_cards_quote_the_shipped_figures():
+    """A retrained model with a stale card would claim figures it no longer has."""
+    for family in ("gan", "vae", "diffusion"):
+        figures = json.loads((GENERATORS / family / "evaluation.json").read_text())
+        card = (GENERATORS / family / "MODEL_CARD.md").read_text()
+        assert f"| {figures['kid']:.4f} ± {figures['kid_std']:.4f} |" in card, family
+        config = json.loads((GENERATORS / family / "config.json").read_text())
+        assert f"{config['training']['steps']} steps at batch" in card, family
+    evaluation = json.loads((DETECTOR / "evaluation.json").read_text())
+    card = (DETECTOR / "MODEL_CARD.md").read_text()
+    assert f"| in-family AP | {evaluation['clean']['ap']:.4f} |" in card
+    loo = json.loads((DETECTOR / "leave-one-family-out.json").read_text())
+    for family, held_out in loo["held_out"].items():
+        assert f"| {family} | {held_out['ap']:.3f} |" in card
