@@ -90,28 +90,38 @@ def _groups(scores: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple[
 
 
 def plot_roc(scores: dict[str, Any], threshold: float, path: Path) -> Path:
+    """ROC with a log FPR axis: a good detector's curves differ only below a few percent
+    FPR, the region its operating point lives in; on a linear axis they all hug the
+    corner. FPR 0 is drawn at half of one real image's share."""
     from detectors.evaluate import roc_auc
 
     labels, probs, groups = _groups(scores)
     real = labels == 0
+    floor = 0.5 / max(1, int(real.sum()))
     fig = _figure(5.5, 5.0)
     ax = fig.add_subplot()
     fpr, tpr = roc_points(labels, probs)
-    ax.plot(
-        fpr, tpr, color="black", lw=2, label=f"all generated (AUC {roc_auc(labels, probs):.4f})"
-    )
+    overall = f"all generated (AUC {roc_auc(labels, probs):.4f})"
+    ax.plot(np.maximum(fpr, floor), tpr, color="black", lw=2, label=overall)
     for family, mask in groups if len(groups) > 1 else []:
         subset = real | mask
         fpr_f, tpr_f = roc_points(labels[subset], probs[subset])
         auc = roc_auc(labels[subset], probs[subset])
-        ax.plot(fpr_f, tpr_f, lw=1.2, label=f"{family} (AUC {auc:.4f})")
+        ax.plot(np.maximum(fpr_f, floor), tpr_f, lw=1.2, label=f"{family} (AUC {auc:.4f})")
     if real.any() and (~real).any():
         at_fpr = float(np.mean(probs[real] > threshold))
         at_tpr = float(np.mean(probs[~real] > threshold))
-        ax.plot([at_fpr], [at_tpr], "o", color="red", label=f"threshold {threshold:.4f}")
-    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
-    ax.set(xlabel="false-positive rate (real images called AI)", ylabel="true-positive rate")
-    ax.set(xlim=(-0.01, 1.0), ylim=(0.0, 1.01), title="ROC")
+        ax.plot(
+            [max(at_fpr, floor)], [at_tpr], "o", color="red", label=f"threshold {threshold:.4f}"
+        )
+    grid = np.logspace(np.log10(floor), 0, 50)
+    ax.plot(grid, grid, ls=":", color="grey", lw=1)
+    ax.axvline(0.01, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set(
+        xlabel="false-positive rate on real images (log; dashed: 1%)", ylabel="true-positive rate"
+    )
+    ax.set(xlim=(floor, 1.0), ylim=(0.0, 1.01), title="ROC")
     ax.legend(loc="lower right", fontsize=8)
     fig.savefig(path)
     return path
@@ -231,6 +241,10 @@ Decisions use the stored threshold p(AI) &gt; {{ f(clean.threshold) }}.</p>
 {% if calibration %}
 <tr><td>ECE, calibrated p(AI) ({{ calibration.bins }} bins)</td>
 <td>{{ f(calibration.ece) }}</td></tr>
+{% if calibration.ece_floor is defined and calibration.ece_floor is not none %}
+<tr><td>ECE a perfectly calibrated detector would show here (sampling floor)</td>
+<td>{{ f(calibration.ece_floor) }}</td></tr>
+{% endif %}
 <tr><td>ECE, uncalibrated network</td><td>{{ f(calibration.ece_uncalibrated) }}</td></tr>
 {% endif %}
 </table>
@@ -267,7 +281,13 @@ Decisions use the stored threshold p(AI) &gt; {{ f(clean.threshold) }}.</p>
 <p {% if not format_check.passed %}class="warn"{% endif %}>The same pixels as PNG, JPEG 95 and
 WebP 95: mean |Δp(AI)| PNG vs JPEG {{ f(format_check.mean_abs_shift.png_vs_jpeg) }}, PNG vs
 WebP {{ f(format_check.mean_abs_shift.png_vs_webp) }} (tolerance {{ format_check.tolerance }}):
-{{ "passed" if format_check.passed else "FAILED: scores follow the file format" }}.</p>
+{{ "passed" if format_check.passed else "FAILED: scores follow the file format" }}.
+{% if format_check.verdict_flips %}Verdicts flipped at the threshold: JPEG
+{{ f(format_check.verdict_flips.png_vs_jpeg) }}, WebP
+{{ f(format_check.verdict_flips.png_vs_webp) }}; mean signed Δp(AI) of generated images
+PNG → JPEG {{ f(format_check.mean_shift_by_class.fake.png_to_jpeg) }}, of real images
+{{ f(format_check.mean_shift_by_class.real.png_to_jpeg) }}
+({{ format_check.images_real }} real, {{ format_check.images_fake }} generated).{% endif %}</p>
 {% endif %}
 <p>Data: <code>evaluation.json</code>{% if has_scores %}, per-image scores in
 <code>scores.csv</code>{% endif %}.</p>

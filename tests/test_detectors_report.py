@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from detectors.augment import AugmentConfig, augment
 from detectors.calibrate import (
     calibration_report,
+    ece_noise_floor,
     expected_calibration_error,
     fit_platt,
     fit_temperature,
@@ -81,6 +82,7 @@ def test_evaluate_report_writes_plots_and_html(checkpoint: Path, toy_root: Path,
             "--dataset",
             str(toy_root),
             "--robustness",
+            "--format-check",
             "--backend",
             "torch",
             "--report",
@@ -102,6 +104,10 @@ def test_evaluate_report_writes_plots_and_html(checkpoint: Path, toy_root: Path,
     assert f"{printed['calibration']['ece']:.4f}" in html
     for family in ("gan", "vae"):
         assert re.search(rf"<td>{family}</td>", html)
+    check = printed["format_check"]
+    assert "Format check" in html and f"{check['verdict_flips']['png_vs_jpeg']:.4f}" in html
+    # Balanced, not the first images of the split (which are all of one class).
+    assert check["images_real"] > 0 and check["images_fake"] > 0
     with (report_dir / "scores.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == printed["clean"]["n_real"] + printed["clean"]["n_fake"]
@@ -179,6 +185,20 @@ def test_platt_fit_stays_finite_on_a_separable_split():
     )
     assert report["ece_after"] < report["ece_before"]
     assert report["ece_after_heldout"] == pytest.approx(report["ece_after"])
+
+
+def test_ece_noise_floor_is_what_a_perfectly_calibrated_detector_measures():
+    """Binned ECE on a few hundred images is biased upwards by sampling alone; the floor
+    says how far, so a goal like ECE <= 0.03 can be judged against what is measurable."""
+    rng = np.random.default_rng(2)
+    probs = sigmoid(rng.normal(0, 1.5, 400))
+    measured = [
+        expected_calibration_error(probs, (rng.random(400) < probs).astype(int)) for _ in range(100)
+    ]
+    floor = ece_noise_floor(probs)
+    assert floor == pytest.approx(float(np.mean(measured)), rel=0.15)
+    assert floor > 0.03  # 400 such images cannot show ECE <= 0.03
+    assert ece_noise_floor(sigmoid(rng.normal(0, 1.5, 40000)), draws=20) < floor / 5
 
 
 def test_calibrate_command_folds_the_shift_into_the_weights(
