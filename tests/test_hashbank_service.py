@@ -5,13 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import c2pa
@@ -19,7 +13,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests import servers
 from tests.conftest import encode, make_image
+from tests.servers import Server, stop_server
 
 API_KEY = "bank-key-456"
 PDQ = Path(__file__).resolve().parent / "fixtures" / "pdq"
@@ -28,70 +24,8 @@ ORIGINAL_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22
 WRITE = {"X-API-Key": API_KEY}
 
 
-@dataclass
-class Server:
-    url: str
-    home: Path
-    process: subprocess.Popen
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(home: Path, **env: str) -> Server:
-    """``provaudit serve`` as a user runs it, on a free port, with its data in ``home``."""
-    port = _free_port()
-    environment = dict(
-        os.environ,
-        PROVAUDIT_HOME=str(home),
-        PROVAUDIT_DATA_DIR=str(home),
-        PROVAUDIT_API_KEYS=f'["{API_KEY}"]',
-        **env,
-    )
-    environment.pop("PROVAUDIT_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "provenance",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return Server(url, home, process)
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read().decode()[-3000:] if process.stdout else ""
-            pytest.fail(f"server did not start: {output}")
-        time.sleep(0.2)
-
-
-def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=10)
+    return servers.start_server(home, API_KEY, **env)
 
 
 @pytest.fixture(scope="module")

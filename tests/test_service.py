@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import io
-import os
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
 from tests.conftest import encode, make_image
+from tests.servers import Server, start_server, stop_server
 from tests.test_cli import huge_png
 
 API_KEY = "test-key-123"
 MAX_UPLOAD = 3 * 1024 * 1024
-
-
-@dataclass
-class Server:
-    url: str
-    home: Path
-    process: subprocess.Popen
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
-
-    def audit_rows(self) -> int:
-        with sqlite3.connect(self.home / "provaudit.db") as db:
-            return db.execute("select count(*) from audits").fetchone()[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -63,46 +36,14 @@ def detector_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, detector_checkpoint: Path) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("service-home")
-    port = _free_port()
-    env = dict(
-        os.environ,
-        PROVAUDIT_HOME=str(home),
-        PROVAUDIT_DATA_DIR=str(home),
-        PROVAUDIT_API_KEYS=f'["{API_KEY}"]',
+    running = start_server(
+        tmp_path_factory.mktemp("service-home"),
+        API_KEY,
         PROVAUDIT_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
         PROVAUDIT_DETECTOR=str(detector_checkpoint),
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "provenance",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"server did not start: {process.stdout.read().decode()[-2000:]}")
-        time.sleep(0.2)
-    yield Server(url, home, process)
-    process.terminate()
-    process.wait(timeout=20)
+    yield running
+    stop_server(running)
 
 
 def _upload(data: bytes, name: str = "image.png", kind: str = "image/png") -> dict:
