@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectors.spec import DetectorSpec
-from generators.checkpoint import atomic_write, looks_like_pickle, sha256_file
+from generators.checkpoint import atomic_write, read_checkpoint_document, sha256_file
 from provenance.errors import ProvauditError
 
 if TYPE_CHECKING:
@@ -57,49 +57,17 @@ class CheckpointInfo:
         return str(self.document["weights"]["sha256"])
 
 
-def _pickle_refusal(path: Path) -> CheckpointError:
-    return CheckpointError(
-        f"{path} is a pickle file; provaudit loads only safetensors detector checkpoints "
-        f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can run "
-        "arbitrary code."
-    )
-
-
 def read_checkpoint(path: Path | str) -> CheckpointInfo:
     """Check a checkpoint folder's shape and read its spec (no torch, no weights read)."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(
-            f"The detector checkpoint {path} does not exist; pass the folder that "
-            "`provaudit detectors train` wrote."
-        )
-    if path.is_file():
-        if path.name in (CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE):
-            path = path.parent
-        elif looks_like_pickle(path):
-            raise _pickle_refusal(path)
-        else:
-            raise CheckpointError(
-                f"{path} is a file; pass the checkpoint folder that holds {CONFIG_FILE} "
-                f"and {WEIGHTS_FILE}."
-            )
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
-        pickles = sorted(p for p in path.iterdir() if p.is_file() and looks_like_pickle(p))
-        if pickles:
-            raise _pickle_refusal(pickles[0])
-        raise CheckpointError(f"{path} is not a detector checkpoint: it has no {CONFIG_FILE}.")
-    try:
-        document = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON ({exc}).") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{config_path} is not a provaudit detector configuration.")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{config_path} has format version {document.get('format_version')}; this "
-            f"provaudit reads version {FORMAT_VERSION}."
-        )
+    path, config_path, document = read_checkpoint_document(
+        path,
+        kind="detector",
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        written_by="provaudit detectors train",
+        error=CheckpointError,
+        also_accepted=(ONNX_FILE,),
+    )
     try:
         spec = DetectorSpec.from_dict(document["detector"])
     except (KeyError, TypeError, ValueError) as exc:

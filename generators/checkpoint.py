@@ -108,14 +108,6 @@ def looks_like_pickle(path: Path) -> bool:
     return head == _ZIP_MAGIC or (len(head) >= 2 and head[0] == _PICKLE_PROTOCOL_OPCODE)
 
 
-def _pickle_refusal(path: Path) -> CheckpointError:
-    return CheckpointError(
-        f"{path} is a pickle checkpoint; provaudit loads only safetensors checkpoints "
-        f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can run "
-        "arbitrary code."
-    )
-
-
 def atomic_write(path: Path, data: bytes) -> None:
     """Write beside, then rename: a reader never sees half a file."""
     temporary = path.with_name(f".{path.name}.partial")
@@ -123,21 +115,43 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -> CheckpointInfo:
-    """Check a checkpoint folder and read its configuration, refusing with one sentence."""
+def read_checkpoint_document(
+    path: Path | str,
+    *,
+    kind: str,
+    format_name: str,
+    format_version: int,
+    written_by: str,
+    error: type[ProvauditError] = CheckpointError,
+    also_accepted: tuple[str, ...] = (),
+) -> tuple[Path, Path, dict[str, Any]]:
+    """The folder, config path and parsed config of a ``kind`` checkpoint (generator, detector).
+
+    Shared by every checkpoint format of the project: a path to one of its files means its
+    folder, a pickle (by name or first bytes, also inside the folder) is refused because
+    loading it could run code, and the config must name ``format_name`` at ``format_version``.
+    """
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(
-            f"The checkpoint {path} does not exist; pass the folder that "
-            f"`provaudit generators train` wrote (it holds {CONFIG_FILE} and {WEIGHTS_FILE})."
+        raise error(
+            f"The {kind} checkpoint {path} does not exist; pass the folder that "
+            f"`{written_by}` wrote (it holds {CONFIG_FILE} and {WEIGHTS_FILE})."
         )
+
+    def pickle_refusal(pickled: Path) -> ProvauditError:
+        return error(
+            f"{pickled} is a pickle file; provaudit loads only safetensors {kind} checkpoints "
+            f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can "
+            "run arbitrary code."
+        )
+
     if path.is_file():
-        if path.name in (CONFIG_FILE, WEIGHTS_FILE):
+        if path.name in (CONFIG_FILE, WEIGHTS_FILE, *also_accepted):
             path = path.parent
         elif looks_like_pickle(path):
-            raise _pickle_refusal(path)
+            raise pickle_refusal(path)
         else:
-            raise CheckpointError(
+            raise error(
                 f"{path} is a file; pass the checkpoint folder that holds {CONFIG_FILE} "
                 f"and {WEIGHTS_FILE}."
             )
@@ -145,19 +159,31 @@ def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -
     if not config_path.is_file():
         pickles = sorted(p for p in path.iterdir() if p.is_file() and looks_like_pickle(p))
         if pickles:
-            raise _pickle_refusal(pickles[0])
-        raise CheckpointError(f"{path} is not a provaudit checkpoint: it has no {CONFIG_FILE}.")
+            raise pickle_refusal(pickles[0])
+        raise error(f"{path} is not a {kind} checkpoint: it has no {CONFIG_FILE}.")
     try:
         document = json.loads(config_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON ({exc}).") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{config_path} is not a provaudit generator configuration.")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
+        raise error(f"{config_path} is not valid JSON ({exc}).") from None
+    if not isinstance(document, dict) or document.get("format") != format_name:
+        raise error(f"{config_path} is not a provaudit {kind} configuration.")
+    if document.get("format_version") != format_version:
+        raise error(
             f"{config_path} has format version {document.get('format_version')}; this "
-            f"provaudit reads version {FORMAT_VERSION}."
+            f"provaudit reads version {format_version}."
         )
+    return path, config_path, document
+
+
+def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -> CheckpointInfo:
+    """Check a checkpoint folder and read its configuration, refusing with one sentence."""
+    path, config_path, document = read_checkpoint_document(
+        path,
+        kind="generator",
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        written_by="provaudit generators train",
+    )
     family = document.get("family")
     if family not in CONFIG_TYPES:
         raise CheckpointError(f"{config_path} names an unknown generator family {family!r}.")
