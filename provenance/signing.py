@@ -286,16 +286,19 @@ class ProvenanceSigner:
         """The PDQ hash for the soft binding, and all fingerprints when a recorder wants them.
 
         Signing does not touch the pixels, so the hashes of the input are those of the
-        signed image. Formats Pillow cannot decode are signed without a soft binding.
+        signed image. A large JPEG is decoded at reduced scale (``decode_image_for_hashing``):
+        the hashes barely move and the decode and PDQ cost a quarter or less, so the soft
+        binding costs less than the signature. Formats Pillow cannot decode are signed
+        without a soft binding.
         """
         wants_binding = request.soft_binding and request.manifest_definition is None
         if not media.is_image or not (wants_binding or self.recorder is not None):
             return None, None
         from provenance.fingerprint import fingerprint, pdq_hash
-        from provenance.media import decode_image
+        from provenance.media import decode_image_for_hashing
 
         try:
-            image = decode_image(media.data, media.name)
+            image = decode_image_for_hashing(media.data, media.name)
             if self.recorder is not None:
                 prints = fingerprint(image)
                 pdq = (prints.pdq, prints.pdq_quality)

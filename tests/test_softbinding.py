@@ -11,11 +11,11 @@ import c2pa
 import pytest
 from PIL import Image
 
-from provenance.errors import InputError
-from provenance.fingerprint import fingerprint, pdq_hash
+from provenance.errors import ImageTooLargeError, InputError
+from provenance.fingerprint import PDQ_MATCH_DISTANCE, fingerprint, hamming_distance, pdq_hash
 from provenance.hashbank import HashBank
 from provenance.keys import default_identity
-from provenance.media import decode_image
+from provenance.media import HASH_DECODE_MIN_SIDE, decode_image, decode_image_for_hashing
 from provenance.registry import NotFoundError, Registry
 from provenance.signing import ProvenanceSigner, SignRequest
 from provenance.softbinding import (
@@ -160,6 +160,62 @@ def test_a_stripped_copy_finds_its_manifest(identity, hashbank):
     (by_value,) = hashbank.by_binding(PDQ_ALG, value)
     assert by_value.distance == 0
     assert hashbank.by_binding(PDQ_ALG, decode_value(PDQ_ALG, value))[0].distance == 0  # hex
+
+
+def _large_photo_jpeg(quality: int = 95) -> bytes:
+    """The 1600x1004 PDQ bridge photo as a camera would write it: big enough to be drafted."""
+    photo = Image.open(PDQ / "bridge-mods" / "aaa-orig.jpg").convert("RGB")
+    return encode(photo, "JPEG", quality=quality)
+
+
+def test_hashing_decode_scales_a_large_jpeg_down_and_keeps_its_pdq():
+    data = _large_photo_jpeg()
+    full = decode_image(data)
+    drafted = decode_image_for_hashing(data)
+    assert drafted.mode == "RGB"
+    # libjpeg's 1/2 scale: the largest that keeps both sides >= 256 px.
+    assert drafted.size == (800, 502) and min(drafted.size) >= HASH_DECODE_MIN_SIDE
+    (full_pdq, full_quality), (drafted_pdq, drafted_quality) = pdq_hash(full), pdq_hash(drafted)
+    assert drafted_quality == full_quality == 100
+    assert hamming_distance(full_pdq, drafted_pdq) <= 8  # 0 on this photo; the match is <= 31
+    # A 1024 px square goes to 1/4 (256 px), never below.
+    photo = Image.open(PDQ / "bridge-mods" / "aaa-orig.jpg").convert("RGB")
+    square = encode(photo.resize((1024, 1024)), "JPEG", quality=90)
+    small = decode_image_for_hashing(square)
+    assert small.size == (256, 256)
+    assert hamming_distance(pdq_hash(small)[0], pdq_hash(decode_image(square))[0]) <= 16  # 12 here
+
+
+def test_hashing_decode_leaves_small_jpegs_and_other_formats_whole():
+    photo = _photo((640, 400))  # short side under 2 x 256: no smaller scale keeps >= 256 px
+    for data in (encode(photo, "JPEG"), encode(photo.resize((1200, 800)), "PNG")):
+        drafted, full = decode_image_for_hashing(data), decode_image(data)
+        assert drafted.size == full.size and drafted.tobytes() == full.tobytes()
+
+
+def test_hashing_decode_keeps_the_bomb_guard(monkeypatch):
+    data = _large_photo_jpeg()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000 * 1000)
+    with pytest.raises(ImageTooLargeError, match="too many pixels"):
+        decode_image_for_hashing(data, "big.jpg")  # 1.6 Mpx > 1 Mpx, though drafted to 0.4
+
+
+def test_a_large_signed_jpeg_is_bound_to_its_stripped_copies(identity, hashbank):
+    """The soft binding of a drafted decode still finds re-encoded and resized copies."""
+    signer = ProvenanceSigner(identity, recorder=hashbank)
+    signed = signer.sign(_large_photo_jpeg(), SignRequest(ai_generated=True))
+    binding = next(
+        a for a in signed.manifest_definition["assertions"] if a["label"] == "c2pa.soft-binding"
+    )
+    bound = decode_value(PDQ_ALG, binding["data"]["blocks"][0]["value"])
+    assert signed.fingerprints is not None and signed.fingerprints.pdq == bound  # as recorded
+    assert hamming_distance(bound, pdq_hash(decode_image(signed.data))[0]) <= 8
+    label = active_manifest_label(signed.manifest_bytes)
+    for scale, quality in ((0.75, 80), (0.5, 70), (1.0, 60)):
+        stripped = decode_image(_strip(signed.data, scale=scale, quality=quality))
+        assert hamming_distance(bound, pdq_hash(stripped)[0]) <= PDQ_MATCH_DISTANCE
+        (match, *_rest) = hashbank.recover_image(stripped)
+        assert match.manifest.manifest_id == label and match.signal == "pdq"
 
 
 def test_binding_values_and_algorithms():
