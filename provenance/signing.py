@@ -286,10 +286,9 @@ class ProvenanceSigner:
         """The PDQ hash for the soft binding, and all fingerprints when a recorder wants them.
 
         Signing does not touch the pixels, so the hashes of the input are those of the
-        signed image. A large JPEG is decoded at reduced scale (``decode_image_for_hashing``):
-        the hashes barely move and the decode and PDQ cost a quarter or less, so the soft
-        binding costs less than the signature. Formats Pillow cannot decode are signed
-        without a soft binding.
+        signed image. A JPEG of 768 px or more is decoded at reduced scale
+        (``decode_image_for_hashing``): the hashes barely move and the decode and PDQ cost
+        a quarter or less. Formats Pillow cannot decode are signed without a soft binding.
         """
         wants_binding = request.soft_binding and request.manifest_definition is None
         if not media.is_image or not (wants_binding or self.recorder is not None):
