@@ -73,6 +73,23 @@ class PresetChoice(str, Enum):
 
 _GENERATORS_DIR = Path(__file__).resolve().parent
 
+# As `provaudit sign`: what is signed is recorded, so stripped copies can be traced back.
+RecordOption = Annotated[
+    bool,
+    typer.Option(
+        help="Record each signed image's manifest and fingerprints in the registry, so "
+        "that stripped copies can be traced back (provaudit verify --recover).",
+    ),
+]
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Registry URL (default: PROVAUDIT_DATABASE_URL, else the SQLite file in "
+        "your data directory).",
+        show_default=False,
+    ),
+]
+
 
 @contextmanager
 def _reported() -> Iterator[None]:
@@ -245,8 +262,14 @@ def export_real_command(
     size: Annotated[int, typer.Option(help="Crop size in pixels (32 or 64).")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of the crop positions.")] = 0,
     sign: Annotated[bool, typer.Option(help="C2PA-sign every crop.")] = True,
+    record: RecordOption = True,
+    registry: RegistryOption = None,
 ) -> None:
-    """Write real crops to DATASET/real/0_real/*.png and record them in labels.jsonl."""
+    """Write real crops to DATASET/real/0_real/*.png and record them in labels.jsonl.
+
+    Each signed crop is also recorded in the registry, as `provaudit sign` does
+    (--no-record, or --no-sign, records nothing).
+    """
     from provenance.cli.output import emit_json, fail
 
     if (data is None) == (not builtin):
@@ -254,7 +277,17 @@ def export_real_command(
     with _reported(), _count_progress("real crops", n) as progress:
         from generators.sample import export_real
 
-        result = export_real(data, n, out, size=size, seed=seed, sign=sign, progress=progress)
+        result = export_real(
+            data,
+            n,
+            out,
+            size=size,
+            seed=seed,
+            sign=sign,
+            record=record,
+            registry=registry,
+            progress=progress,
+        )
     _identity_notice(result.identity_created)
     emit_json(result.summary())
 
@@ -388,11 +421,14 @@ def generate_command(
     backend: Annotated[
         BackendChoice, typer.Option(help="torch, or onnx (needs `export-onnx`; no torch).")
     ] = BackendChoice.auto,
+    record: RecordOption = True,
+    registry: RegistryOption = None,
 ) -> None:
     """Write N images to DATASET/<family>/1_fake/*.png and record them in labels.jsonl.
 
     Every image is C2PA-signed at birth as AI generated, with the checkpoint sha256,
-    seed, sampler and steps in its manifest, unless --no-sign.
+    seed, sampler and steps in its manifest, unless --no-sign; each signature is
+    recorded in the registry, as `provaudit sign` does, unless --no-record.
     """
     from provenance.cli.output import emit_json
 
@@ -412,6 +448,8 @@ def generate_command(
             device=device.value,
             backend=backend.value,
             eta=eta,
+            record=record,
+            registry=registry,
             progress=progress,
         )
     _identity_notice(result.identity_created)

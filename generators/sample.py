@@ -12,6 +12,8 @@ family, checkpoint sha256, seed, sampler and steps), so no unsigned copy ever ex
 disk. Real crops go through the same writer: same size, PNG, and signed as a crop of
 their source photo (a ``parentOf`` ingredient), which declares no AI. ``image_sha256`` in
 the labels is the digest of the final file, so a label can be checked against its file.
+Every signature is also recorded in the registry (unless ``record=False``), as
+``provaudit sign`` does, so a stripped copy of any image can be traced back to it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from generators.noise import PerImageNoise, image_seeds
 from provenance.errors import InputError, ProvauditError
 
 if TYPE_CHECKING:
+    from provenance.hashbank import HashBank
     from provenance.signing import ProvenanceSigner
 
 LABELS_FILE = "labels.jsonl"
@@ -133,12 +136,40 @@ def merge_labels(dataset_dir: Path, records: Iterable[LabelRecord]) -> None:
     atomic_write(dataset_dir / LABELS_FILE, ("\n".join(lines) + "\n").encode())
 
 
-def _make_signer() -> tuple[ProvenanceSigner, bool]:
+@dataclass
+class _Signing:
+    """The signer of one run, and the registry it records into (closed together)."""
+
+    signer: ProvenanceSigner
+    identity_created: bool
+    recorder: HashBank | None = None
+
+    def close(self) -> None:
+        try:
+            self.signer.close()
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+
+
+def _make_signer(record: bool = True, registry: str | None = None) -> _Signing:
+    """The default identity's signer; with ``record``, every signature is recorded in the
+    registry (as ``provaudit sign`` does), so stripped copies can be traced back."""
     from provenance.keys import default_identity
     from provenance.signing import ProvenanceSigner
 
     identity, created = default_identity()
-    return ProvenanceSigner(identity), created
+    recorder = None
+    if record:
+        from provenance.hashbank import HashBank
+
+        recorder = HashBank.open(registry)
+    try:
+        return _Signing(ProvenanceSigner(identity, recorder=recorder), created, recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
 
 
 # --- generated images --------------------------------------------------------------------
@@ -231,12 +262,16 @@ def generate(
     device: str = "auto",
     backend: Backend | str = "auto",
     eta: float = 0.0,
+    record: bool = True,
+    registry: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetWriteResult:
     """Sample ``n`` images into ``DATASET/<family>/1_fake`` and record them in the labels.
 
     Image ``i`` is drawn from seed ``seed + i`` alone, so any image can be regenerated
-    by itself; ``family`` (optional) refuses a checkpoint of another family.
+    by itself; ``family`` (optional) refuses a checkpoint of another family. With
+    ``sign`` and ``record``, each signature (manifest and fingerprints) is also recorded
+    in the registry at ``registry`` (default: the one ``provaudit sign`` uses).
     """
     started = time.perf_counter()
     if n < 1 or batch < 1:
@@ -246,7 +281,8 @@ def generate(
     if info.family != "diffusion":
         sampling_steps = None  # single pass: nothing to step
     sample = _sample_function(info, chosen_backend, sampler, sampling_steps, eta, device)
-    signer, created = _make_signer() if sign else (None, False)
+    signing = _make_signer(record, registry) if sign else None
+    signer = signing.signer if signing is not None else None
     dataset_dir = Path(out_dataset_dir)
     image_dir = dataset_dir / info.family / FAKE_SUBDIR
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -286,14 +322,14 @@ def generate(
     finally:
         if records:
             merge_labels(dataset_dir, records)
-        if signer is not None:
-            signer.close()
+        if signing is not None:
+            signing.close()
     return DatasetWriteResult(
         dataset_dir=dataset_dir,
         family=info.family,
         records=records,
         seconds=time.perf_counter() - started,
-        identity_created=created,
+        identity_created=signing is not None and signing.identity_created,
         backend=chosen_backend,
     )
 
@@ -348,12 +384,15 @@ def export_real(
     seed: int = 0,
     sign: bool = True,
     *,
+    record: bool = True,
+    registry: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetWriteResult:
     """``n`` real ``size`` px crops into ``DATASET/real/0_real`` (None: built-in photos).
 
     Crops are spread evenly over the source images so every photo is represented; each
-    is signed as a crop of its source (``c2pa.cropped`` on a parent ingredient).
+    is signed as a crop of its source (``c2pa.cropped`` on a parent ingredient) and, with
+    ``record``, recorded in the registry as ``generate`` does.
     """
     started = time.perf_counter()
     check_crop_size(size)
@@ -361,7 +400,8 @@ def export_real(
         raise DataError("-n must be at least 1.")
     dataset_dir = Path(out_dataset_dir)
     image_dir = dataset_dir / REAL_FAMILY / REAL_SUBDIR
-    signer, created = _make_signer() if sign else (None, False)
+    signing = _make_signer(record, registry) if sign else None
+    signer = signing.signer if signing is not None else None
     records: list[LabelRecord] = []
     sources: dict[Path, bytes] = {}
     try:
@@ -399,14 +439,14 @@ def export_real(
     finally:
         if records:
             merge_labels(dataset_dir, records)
-        if signer is not None:
-            signer.close()
+        if signing is not None:
+            signing.close()
     return DatasetWriteResult(
         dataset_dir=dataset_dir,
         family=REAL_FAMILY,
         records=records,
         seconds=time.perf_counter() - started,
-        identity_created=created,
+        identity_created=signing is not None and signing.identity_created,
     )
 
 

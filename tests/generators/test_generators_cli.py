@@ -174,3 +174,69 @@ def test_missing_torch_is_one_line_with_the_fix(toy_dir: Path, tmp_path: Path) -
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
     )
     assert_one_error_line(result, "needs torch", "provaudit[train]")
+
+
+def _manifest_count(url: str) -> int:
+    from provenance.registry import Registry
+
+    registry = Registry(url)
+    try:
+        return registry.manifest_count()
+    finally:
+        registry.close()
+
+
+def test_generated_images_are_recorded_and_a_stripped_copy_is_traced_back(
+    tmp_path: Path, toy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generate with the shipped VAE, strip one image (JPEG q80 at 0.75x), recover it."""
+    import io
+
+    import c2pa
+    from PIL import Image
+
+    home = tmp_path / "home"  # this test's own default registry
+    monkeypatch.setenv("PROVAUDIT_HOME", str(home))
+    monkeypatch.delenv("PROVAUDIT_DATABASE_URL", raising=False)
+    vae = REPO_ROOT / "generators" / "weights" / "vae"
+    dataset = tmp_path / "dataset"
+    result = run_cli(
+        "generate", "-c", str(vae), "-n", "2", "-o", str(dataset), "--backend", "onnx",
+        "--seed", "5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    default_registry = f"sqlite:///{home / 'provaudit.db'}"
+    assert _manifest_count(default_registry) == 2
+    paths = sorted((dataset / "vae" / "1_fake").glob("*.png"))
+    manifest_ids = []
+    for path in paths:
+        with c2pa.Reader("image/png", io.BytesIO(path.read_bytes())) as reader:
+            manifest_ids.append(json.loads(reader.json())["active_manifest"])
+
+    image = Image.open(paths[0]).convert("RGB")
+    small = image.resize((round(image.width * 0.75), round(image.height * 0.75)))
+    stripped = tmp_path / "stripped.jpg"
+    small.save(stripped, "JPEG", quality=80)
+    verified = run_cli("verify", str(stripped), "--recover", "--json")
+    assert verified.returncode == ExitStatus.ABSENT, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["state"] == "absent"
+    (match, *_others) = report["recovered"]
+    assert match["manifest_id"] == manifest_ids[0] != manifest_ids[1]
+    assert match["ai_declared"] is True
+    assert match["generator"]["family"] == "vae" and match["generator"]["seed"] == 5
+
+    # --no-record leaves the registry alone; export-real records too, into --registry.
+    result = run_cli(
+        "generate", "-c", str(vae), "-n", "1", "-o", str(tmp_path / "unrecorded"),
+        "--backend", "onnx", "--no-record",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _manifest_count(default_registry) == 2
+    other_registry = f"sqlite:///{tmp_path / 'other.db'}"
+    result = run_cli(
+        "generators", "export-real", "--data", str(toy_dir), "-n", "2", "-o",
+        str(tmp_path / "real"), "--registry", other_registry,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _manifest_count(other_registry) == 2 and _manifest_count(default_registry) == 2
