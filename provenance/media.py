@@ -204,10 +204,11 @@ def decode_image_for_hashing(
     at 256 px drifts from the full-size one. Measured on real photos (scikit-image,
     scikit-learn, ThreatExchange's PDQ images; quality >= 50) at 512-1600 px, JPEG q92,
     against copies stripped by resizing (0.3-1x) and re-encoding (JPEG q60-90): drafting
-    to >= 256 px moved the hash of a 512 px image by up to 14-20 bits (48 on an upscaled
-    one) and doubled the copies missed at the match distance of 31 (13 vs 6 of 300);
-    drafting to >= 384 px missed as many as the full decode (6 of 300; 6 vs 8 of 240 at
-    768-1600 px), with a mean distance within 0.4 bit of it.
+    a 512 px photo to 256 px moved its hash by up to 14 bits (48 on an upscaled photo, 20
+    on synthetic test patterns) and, over 512-720 px images, doubled the copies missed at
+    the match distance of 31 (13 vs 6 of 300); drafting to >= 384 px missed no more than
+    the full decode (6 vs 6 of 300 there; 6 vs 8 of 240 at 512-1600 px), with a mean
+    distance within 0.4 bit of it.
 
     Smaller JPEGs, and every other format, are decoded in full, exactly as
     ``decode_image`` does. The bomb guard is unchanged: the pixel count in the header is
