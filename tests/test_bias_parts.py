@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from provenance.hashindex import brute_force_search, hex_to_codes
 from service.bias.dataset import scan_dataset
 from service.bias.images import BatchAnalyser, quality_stats
-from service.bias.neardup import brute_force_pairs, faiss_available, near_pairs, plan_search
+from service.bias.neardup import near_pairs, plan_search
 from service.bias.options import BiasReportError, ReportOptions
 from service.bias.representation import bootstrap_shares, read_reference
 from tests.test_bias_planted import planted_pixels, save_png
@@ -31,27 +32,62 @@ def _random_codes(n: int, nbytes: int, radius: int, seed: int) -> list[str]:
     return [code.tobytes().hex() for code in codes]
 
 
-@pytest.mark.parametrize(("nbytes", "radius"), [(32, 31), (32, 10), (8, 8), (8, 0)])
-def test_multi_index_search_finds_exactly_the_all_pairs_answer(nbytes, radius):
+def _all_pairs(hexes: list[str], radius: int) -> set[tuple[int, int]]:
+    """The oracle: every pair within the radius, by numpy popcount against every code."""
+    codes = hex_to_codes(hexes, len(hexes[0]) * 4)
+    return {
+        (a, int(b))
+        for a, hits in enumerate(brute_force_search(codes, codes, radius))
+        for b in hits
+        if a < b
+    }
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "radius"), [(32, 31), (32, 15), (32, 10), (8, 8), (8, 3), (8, 0)]
+)
+def test_faiss_search_finds_exactly_the_all_pairs_answer(nbytes, radius):
     hexes = _random_codes(1500, nbytes, radius, seed=radius)
-    truth = brute_force_pairs(hexes, radius)
+    truth = _all_pairs(hexes, radius)
     assert len(truth) > 50
-    pairs, distances, info = near_pairs(hexes, radius, backend="numpy")
+    # Small query batches: pairs found across batches are kept once, in order.
+    pairs, distances, info = near_pairs(hexes, radius, batch=256)
     assert {tuple(p) for p in pairs.tolist()} == truth
-    assert info["plan"]["exact"] and (distances <= radius).all()
-    # Far fewer candidates than the n^2/2 pairs a full comparison would check.
-    assert info["candidates"] < 1500 * 1499 / 2 / 10
-    if faiss_available():
-        pairs_faiss, _, info_faiss = near_pairs(hexes, radius, backend="faiss")
-        assert {tuple(p) for p in pairs_faiss.tolist()} == truth
-        assert info_faiss["backend"] == "faiss"
+    assert len(pairs) == len(truth)
+    assert info["plan"]["exact"] and info["plan"]["engine"] == "faiss.IndexBinaryMultiHash"
+    codes = hex_to_codes(hexes, nbytes * 8)
+    expected = np.bitwise_count(codes[pairs[:, 0]] ^ codes[pairs[:, 1]]).sum(axis=1)
+    assert distances.tolist() == expected.tolist()
+    # FAISS shortlists far fewer candidates than the n^2/2 pairs a full comparison checks.
+    assert 0 < info["candidates"] < 1500 * 1499 / 2 / 10
+    one_thread, _, _ = near_pairs(hexes, radius, threads=1)
+    assert {tuple(p) for p in one_thread.tolist()} == truth
 
 
-def test_search_plan_is_exact_and_grows_slowly():
-    small, large = plan_search(256, 31, 10_000), plan_search(256, 31, 1_000_000)
-    assert small.exact and large.exact
-    assert large.nhash * (large.nflip + 1) > 31
+def test_search_plan_is_exact_and_linear_at_the_default_radii():
+    from service.bias.options import DEFAULT_PDQ_RADIUS, DEFAULT_PHASH_RADIUS
+
+    for bits, radius in ((256, DEFAULT_PDQ_RADIUS), (64, DEFAULT_PHASH_RADIUS)):
+        small, large = plan_search(bits, radius, 10_000), plan_search(bits, radius, 10_000_000)
+        assert small.exact and large.exact
+        # At scale 32-bit tables: a constant shortlist per query, so cost linear in n.
+        assert large.b == 32 and large.expected_candidates(10_000_000) < 2 * large.nhash
+    wide = plan_search(256, 31, 1_000_000)
+    assert wide.exact and wide.nhash * (wide.nflip + 1) > 31
     assert plan_search(64, 0, 100).nflip == 0
+
+
+def test_identical_hashes_expand_to_every_pair():
+    hexes = ["ab" * 32] * 4 + ["ab" * 31 + "aa"] + ["00" * 32]
+    pairs, distances, info = near_pairs(hexes, 1)
+    found = dict(zip(map(tuple, pairs.tolist()), distances.tolist(), strict=True))
+    assert info["unique_codes"] == 3
+    assert found == {
+        **{(a, b): 0 for a in range(4) for b in range(a + 1, 4)},
+        **{(a, 4): 1 for a in range(4)},
+    }
+    assert near_pairs(hexes[:1], 15)[0].shape == (0, 2)
+    assert near_pairs(hexes[:4], 15)[0].tolist() == [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
 
 
 def test_quality_statistics_follow_their_definitions():

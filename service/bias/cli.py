@@ -58,12 +58,11 @@ def bias_report(
     near_dup_threshold: Annotated[
         int | None,
         typer.Option(
-            help="Largest Hamming distance that is a near-duplicate [default: pdq 31, phash 8]."
+            help="Largest Hamming distance that is a near-duplicate [default: pdq 15, phash 3: "
+            "the largest radii searched in linear time; pdq 31 finds more resized copies at a "
+            "cost growing with n^2]."
         ),
     ] = None,
-    near_dup_index: Annotated[
-        str, typer.Option(help="numpy, or faiss (IndexBinaryMultiHash): the same pairs.")
-    ] = "numpy",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for every interval.")] = 200,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     min_group_size: Annotated[
@@ -104,7 +103,6 @@ def bias_report(
             reference_file=reference,
             near_dup_hash=near_dup_hash,  # type: ignore[arg-type]
             near_dup_radius=near_dup_threshold,
-            near_dup_index=near_dup_index,  # type: ignore[arg-type]
             bootstrap=bootstrap,
             confidence=confidence,
             min_group_size=min_group_size,

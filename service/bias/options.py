@@ -10,13 +10,19 @@ from typing import Any, Literal
 from provenance.errors import InputError
 
 NearDupHash = Literal["pdq", "phash"]
-NearDupIndex = Literal["numpy", "faiss"]
 Engine = Literal["local", "ray"]
 
-# PDQ's published match threshold (ThreatExchange pdq/README): <= 31 of 256 bits.
-DEFAULT_PDQ_RADIUS = 31
-# pHash users commonly call <= 8 of 64 bits a near-duplicate; 0 is cleanvision's definition.
-DEFAULT_PHASH_RADIUS = 8
+# Near-duplicate radii for deduplicating a dataset: the largest radius whose exact FAISS
+# search stays linear in the number of images (32-bit hash chunks, one bit flip per chunk:
+# pigeonhole exact for r < 2 * bits / 32), 15 of 256 bits for PDQ and 3 of 64 for pHash.
+# PDQ's match threshold of 31 (ThreatExchange pdq/README) is for matching an upload
+# against a bank (one query, n codes); a self-join at 31 shortlists ~n/240 codes per
+# image, so its cost grows with n squared. bench/neardup_thresholds.py measures what each
+# radius keeps on real photos (at 15: re-encoding and brightness changes, about half of the
+# resized copies of small images; crops survive at neither radius).
+DEFAULT_PDQ_RADIUS = 15
+DEFAULT_PHASH_RADIUS = 3
+PDQ_MATCH_RADIUS = 31
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # The split of images in DATASET that lie in no --split folder.
 MAIN_SPLIT = "dataset"
@@ -53,8 +59,6 @@ class ReportOptions:
     near_dup_hash: NearDupHash = "pdq"
     near_dup_radius: int | None = None
     """Largest Hamming distance that counts as a near-duplicate; default per hash."""
-    near_dup_index: NearDupIndex = "numpy"
-    """Multi-index hashing in numpy, or FAISS's IndexBinaryMultiHash (same pairs)."""
     bootstrap: int = 200
     confidence: float = 0.95
     min_group_size: int = 30
@@ -87,15 +91,6 @@ class ReportOptions:
                 f"The near-duplicate threshold must be between 0 and {bits // 2 - 1} bits for "
                 f"{self.near_dup_hash}; {self.radius} was given."
             )
-        if self.near_dup_index not in ("numpy", "faiss"):
-            raise BiasReportError(
-                f"Unknown near-duplicate index {self.near_dup_index!r}; use numpy or faiss."
-            )
-        if self.near_dup_index == "faiss":
-            from service.bias.neardup import faiss_available
-
-            if not faiss_available():
-                raise BiasReportError("--near-dup-index faiss needs faiss: pip install faiss-cpu.")
         if self.bootstrap < 10:
             raise BiasReportError("Use at least 10 bootstrap resamples (--bootstrap).")
         if not 0.5 <= self.confidence < 1:

@@ -73,7 +73,7 @@ def quality_section(
     else:
         usable = ok.tolist()
         hexes = [str(table["phash"][i]) for i in usable]
-    local_pairs, distances, search = near_pairs(hexes, radius, options.near_dup_index)
+    local_pairs, distances, search = near_pairs(hexes, radius)
     pairs = [
         (usable[a], usable[b], int(d))
         for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)

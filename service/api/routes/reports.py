@@ -37,7 +37,6 @@ class ReportRequest(BaseModel):
     detector: bool = Field(False, description="Score images with the service's detector.")
     near_dup_hash: Literal["pdq", "phash"] = "pdq"
     near_dup_threshold: int | None = Field(None, ge=0, le=127)
-    near_dup_index: Literal["numpy", "faiss"] = "numpy"
     bootstrap: int = Field(200, ge=10, le=10_000)
     confidence: float = Field(0.95, ge=0.5, lt=1.0)
     min_group_size: int = Field(30, ge=1)
@@ -113,7 +112,6 @@ async def create_report(
         reference_file=_resolve(jobs, body.reference, "reference file") if body.reference else None,
         near_dup_hash=body.near_dup_hash,
         near_dup_radius=body.near_dup_threshold,
-        near_dup_index=body.near_dup_index,
         bootstrap=body.bootstrap,
         confidence=body.confidence,
         min_group_size=body.min_group_size,

@@ -1,0 +1,247 @@
+"""How far near-duplicate edits move PDQ and pHash, and how close distinct images come.
+
+The measurement behind ``bias-report``'s default near-duplicate radii. Dataset
+deduplication asks "is this the same picture, saved again?": re-encoded, resized, trimmed
+or slightly re-toned copies. This script takes real photos available offline (the
+built-in photos of ``generators.realphotos``, the PDQ test photo in tests/fixtures and
+../shared/pdq-reference's photos when present), each whole and as its four quadrants
+(quadrants of one photo are distinct images that share lighting and texture: a hard case
+for false matches), applies each near-duplicate edit and prints, per edit, the largest,
+95th-percentile and median Hamming distance between the original's hash and the copy's.
+Then the same for every pair of distinct images: smallest distance, 0.1th percentile and
+how many pairs fall within each candidate radius. Baseline in the same run: PDQ's own
+matching threshold, 31 bits, whose false matches among distinct images are counted beside
+the chosen radius's.
+
+Images whose PDQ quality is below 50 are left out of the PDQ figures, as the report does.
+
+    nice .venv/bin/python bench/neardup_thresholds.py [--max-side 640]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from service.bias.options import DEFAULT_PDQ_RADIUS, DEFAULT_PHASH_RADIUS  # noqa: E402
+
+SHARED_PDQ = REPO.parent / "shared" / "pdq-reference"
+PDQ_MATCH = 31
+CANDIDATES = {"pdq": (8, 10, 12, 14, 15, 16, 20, 24, 31), "phash": (2, 3, 4, 6, 8, 10, 12)}
+# Radii whose share of kept copies is printed per edit: the report's defaults, PDQ's match
+# threshold and the former pHash default.
+SHOWN = {"pdq": (DEFAULT_PDQ_RADIUS, PDQ_MATCH), "phash": (DEFAULT_PHASH_RADIUS, 8)}
+
+
+def load_photos(max_side: int) -> dict[str, Image.Image]:
+    """Every distinct real photo available offline, longer side at most ``max_side``."""
+    photos: dict[str, bytes] = {}
+    try:
+        from generators.realphotos import available_photos, read_photo
+
+        for photo in available_photos():
+            data = read_photo(photo)
+            if data:
+                photos[f"builtin-{photo.name}"] = data
+    except ImportError:
+        pass
+    photos["bridge"] = (REPO / "tests/fixtures/pdq/bridge-mods/aaa-orig.jpg").read_bytes()
+    labelme = SHARED_PDQ / "labelme-subset"
+    if labelme.is_dir():
+        for path in sorted(labelme.glob("*.jpg")):
+            photos[f"labelme-{path.stem}"] = path.read_bytes()
+    images = {}
+    for name, data in photos.items():
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        images[name] = image
+    return images
+
+
+def with_quadrants(images: dict[str, Image.Image]) -> dict[str, Image.Image]:
+    out = dict(images)
+    for name, image in images.items():
+        w, h = image.size
+        for qx, qy in itertools.product((0, 1), (0, 1)):
+            box = (qx * w // 2, qy * h // 2, (qx + 1) * w // 2, (qy + 1) * h // 2)
+            out[f"{name}/q{qx}{qy}"] = image.crop(box)
+    return out
+
+
+def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
+    def edit(image: Image.Image) -> Image.Image:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=quality)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+    return edit
+
+
+def _resize(scale: float) -> Callable[[Image.Image], Image.Image]:
+    def edit(image: Image.Image) -> Image.Image:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        return image.resize(size, Image.Resampling.LANCZOS)
+
+    return edit
+
+
+def _crop_centred(share: float) -> Callable[[Image.Image], Image.Image]:
+    """Cut ``share`` of the width and of the height, half from each side."""
+
+    def edit(image: Image.Image) -> Image.Image:
+        w, h = image.size
+        dx, dy = round(w * share / 2), round(h * share / 2)
+        return image.crop((dx, dy, w - dx, h - dy))
+
+    return edit
+
+
+def _crop_corner(share: float) -> Callable[[Image.Image], Image.Image]:
+    """Cut ``share`` of the width and height from the right and bottom edges only."""
+
+    def edit(image: Image.Image) -> Image.Image:
+        w, h = image.size
+        return image.crop((0, 0, w - round(w * share), h - round(h * share)))
+
+    return edit
+
+
+def _brightness(factor: float) -> Callable[[Image.Image], Image.Image]:
+    return lambda image: ImageEnhance.Brightness(image).enhance(factor)
+
+
+EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "JPEG q80": _jpeg(80),
+    "JPEG q50": _jpeg(50),
+    "resize 0.75x": _resize(0.75),
+    "resize 0.5x": _resize(0.5),
+    "crop 5% (centred)": _crop_centred(0.05),
+    "crop 5% (one corner)": _crop_corner(0.05),
+    "brightness +10%": _brightness(1.10),
+    "brightness -10%": _brightness(0.90),
+}
+
+
+def _bits(hex_values: list[str]) -> np.ndarray:
+    raw = np.frombuffer(bytes.fromhex("".join(hex_values)), np.uint8)
+    return np.unpackbits(raw.reshape(len(hex_values), -1), axis=1)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = a.astype(np.int32), b.astype(np.int32)
+    return a @ (1 - b).T + (1 - a) @ b.T
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-side", type=int, default=640)
+    args = parser.parse_args()
+
+    from provenance.fingerprint import PDQ_MIN_QUALITY, pdq_hash, phash
+
+    images = with_quadrants(load_photos(args.max_side))
+    names = sorted(images)
+    pdq = {n: pdq_hash(images[n]) for n in names}
+    ph = {n: phash(images[n]) for n in names}
+    usable = [n for n in names if pdq[n][1] >= PDQ_MIN_QUALITY]
+
+    edits: dict[str, dict[str, list[int]]] = {}
+    for edit_name, edit in EDITS.items():
+        found: dict[str, list[int]] = {"pdq": [], "phash": []}
+        for name in names:
+            copy = edit(images[name])
+            copy_pdq, copy_quality = pdq_hash(copy)
+            if name in usable and copy_quality >= PDQ_MIN_QUALITY:
+                found["pdq"].append(int(_distances(_bits([copy_pdq]), _bits([pdq[name][0]]))[0, 0]))
+            found["phash"].append(int(_distances(_bits([phash(copy)]), _bits([ph[name]]))[0, 0]))
+        edits[edit_name] = found
+
+    upper_pdq = np.triu_indices(len(usable), k=1)
+    distinct = {
+        "pdq": _distances(b := _bits([pdq[n][0] for n in usable]), b)[upper_pdq],
+        "phash": _distances(b := _bits([ph[n] for n in names]), b)[np.triu_indices(len(names), 1)],
+    }
+
+    summary: dict[str, dict] = {}
+    for hash_name, bits in (("pdq", 256), ("phash", 64)):
+        worst_edit = max(max(found[hash_name]) for found in edits.values())
+        pairs = distinct[hash_name]
+        within = {r: int((pairs <= r).sum()) for r in CANDIDATES[hash_name]}
+        # The separating radii: every edited copy inside, every distinct pair outside.
+        separating = [r for r in range(bits) if worst_edit <= r < int(pairs.min())]
+        summary[hash_name] = {
+            "bits": bits,
+            "images": len(usable) if hash_name == "pdq" else len(names),
+            "distinct_pairs": len(pairs),
+            "edits": {
+                name: {
+                    "max": max(found[hash_name]),
+                    "p95": float(np.percentile(found[hash_name], 95)),
+                    "median": float(np.median(found[hash_name])),
+                    "copies": len(found[hash_name]),
+                    "kept_within": {
+                        r: float(np.mean(np.array(found[hash_name]) <= r)) for r in SHOWN[hash_name]
+                    },
+                }
+                for name, found in edits.items()
+            },
+            "largest_edit_distance": worst_edit,
+            "closest_distinct_pair": int(pairs.min()),
+            "distinct_p0_1": float(np.percentile(pairs, 0.1)),
+            "distinct_pairs_within": within,
+            "separating_radii": [separating[0], separating[-1]] if separating else None,
+        }
+
+    for hash_name, s in summary.items():
+        print(
+            f"\n{hash_name.upper()} ({s['bits']} bits): {s['images']} images "
+            f"(photos and their quadrants), {s['distinct_pairs']:,} distinct pairs"
+        )
+        shown = SHOWN[hash_name]
+        print(
+            "| edit | copies | max | p95 | median | "
+            + " | ".join(f"kept at <= {r}" for r in shown)
+            + " |"
+        )
+        print("|---|---|---|---|---|" + "---|" * len(shown))
+        for name, row in s["edits"].items():
+            print(
+                f"| {name} | {row['copies']} | {row['max']} | {row['p95']:.0f} | "
+                f"{row['median']:.0f} | "
+                + " | ".join(f"{row['kept_within'][r]:.0%}" for r in shown)
+                + " |"
+            )
+        print(
+            f"| **distinct images** | {s['distinct_pairs']:,} pairs | closest "
+            f"{s['closest_distinct_pair']} | 0.1th pct {s['distinct_p0_1']:.0f} | | "
+            + " | ".join(f"{s['distinct_pairs_within'].get(r, 0)} within" for r in shown)
+            + " |"
+        )
+        print(
+            "distinct pairs within r: "
+            + ", ".join(f"r={r}: {n}" for r, n in s["distinct_pairs_within"].items())
+        )
+        sep = s["separating_radii"]
+        print(
+            f"largest edit distance {s['largest_edit_distance']}, closest distinct pair "
+            f"{s['closest_distinct_pair']}: "
+            + (f"radii {sep[0]}-{sep[1]} separate them" if sep else "no radius separates them")
+        )
+    baseline = summary["pdq"]["distinct_pairs_within"][PDQ_MATCH]
+    print(f"\nbaseline: PDQ's match threshold {PDQ_MATCH} puts {baseline} distinct pairs inside")
+    print(json.dumps({"bench": "neardup_thresholds", "pdq_match_threshold": PDQ_MATCH, **summary}))
+
+
+if __name__ == "__main__":
+    main()
