@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("--radius", type=int, default=DEFAULT_PDQ_RADIUS)
     parser.add_argument("--bits", type=int, default=256)
     parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument(
+        "--nhash",
+        type=int,
+        default=None,
+        help="force this many tables (e.g. 8: 32-bit tables) instead of the report's choice",
+    )
     args = parser.parse_args()
 
     near_pairs(["00" * (args.bits // 8)] * 3, args.radius)  # imports FAISS outside the timings
@@ -89,7 +95,9 @@ def main() -> None:
     baseline: dict[str, float] = {}
     for size in sorted(args.sizes):
         hexes, planted = make_codes(size, args.bits, args.radius, seed=size)
-        elapsed, (pairs, _, info) = timed(near_pairs, hexes, args.radius, threads=args.threads)
+        elapsed, (pairs, _, info) = timed(
+            near_pairs, hexes, args.radius, threads=args.threads, nhash=args.nhash
+        )
         found = {tuple(pair) for pair in pairs.tolist()}
         missed = len(planted - found)
         assert missed == 0, f"missed {missed} planted pairs at n={size}"
@@ -131,6 +139,7 @@ def main() -> None:
                 "radius": args.radius,
                 "bits": args.bits,
                 "threads": args.threads,
+                "forced_nhash": args.nhash,
                 "seconds": seconds,
                 "growth_per_10x": growth,
                 "baseline_all_pairs": baseline,

@@ -62,6 +62,9 @@ def test_faiss_search_finds_exactly_the_all_pairs_answer(nbytes, radius):
     assert 0 < info["candidates"] < 1500 * 1499 / 2 / 10
     one_thread, _, _ = near_pairs(hexes, radius, threads=1)
     assert {tuple(p) for p in one_thread.tolist()} == truth
+    if radius < nbytes // 2:  # one flip per 32-bit table: the layout chosen at scale
+        wide, _, wide_info = near_pairs(hexes, radius, nhash=nbytes // 4)
+        assert {tuple(p) for p in wide.tolist()} == truth and wide_info["plan"]["b"] == 32
 
 
 def test_search_plan_is_exact_and_linear_at_the_default_radii():

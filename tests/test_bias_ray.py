@@ -1,11 +1,17 @@
 """``--engine ray``: the per-image map on a local Ray instance gives the local engine's report.
 
-Ray 2.x no longer has ``local_mode``; the test starts a one-CPU Ray on this machine (what
-``ray.init()`` without ``RAY_ADDRESS`` does) and skips where the ``ray`` extra is absent.
+Ray 2.60 no longer supports ``local_mode``; the test starts a one-CPU Ray on this machine
+(what ``ray.init()`` without ``RAY_ADDRESS`` does: processes talking over loopback, no
+network needed, usage statistics off) and skips where the ``ray`` extra is absent
+(``make test`` installs it). About 30 s on an idle 2-core CPU, most of it Ray starting its
+processes and workers; the timeout keeps a Ray that cannot start from holding up the suite.
 """
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import pytest
 
 from service.bias.options import ReportOptions
@@ -16,16 +22,25 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 pytest.importorskip("fairlearn")
 
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="module")
 def local_ray():
     import ray.data
 
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A Ray the test starts itself, never a cluster named in the environment.
+    address = os.environ.pop("RAY_ADDRESS", None)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    yield ray
-    ray.shutdown()
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        if address is not None:
+            os.environ["RAY_ADDRESS"] = address
 
 
 def _strip(report: dict) -> dict:
@@ -40,6 +55,9 @@ def test_ray_engine_matches_the_local_engine(local_ray, tmp_path):
             data / f"group={'ab'[k % 2]}" / "0_real" / f"{k}.png", mark(pixels) if k < 3 else pixels
         )
     save_png(data / "group=a" / "0_real" / "copy.png", planted_pixels(0, "a"))
+    # A near-duplicate: 5.png with a gamma tweak (4 PDQ bits apart).
+    toned = 255.0 * (planted_pixels(5, "b") / 255.0) ** 0.9
+    save_png(data / "group=b" / "0_real" / "5_toned.png", np.rint(toned).astype(np.uint8))
     (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nxx")
     detector = build_standin_detector(tmp_path / "ckpt")
     options = {"dataset": data, "detector": detector, "bootstrap": 20, "batch_size": 4}
@@ -48,5 +66,17 @@ def test_ray_engine_matches_the_local_engine(local_ray, tmp_path):
     assert remote["meta"]["engine"] == "ray"
     assert _strip(remote) == _strip(local)
     assert list(ray_table["path"]) == list(local_table["path"])
+    # Every per-image value the map computes, image by image: digests, hashes, statistics,
+    # detector scores.
+    assert set(ray_table) == set(local_table)
+    for column, values in local_table.items():
+        if values.dtype.kind == "f":
+            np.testing.assert_allclose(ray_table[column], values, rtol=1e-6, err_msg=column)
+        else:
+            assert ray_table[column].tolist() == values.tolist(), column
+    # The aggregation after the map is the same code: the toned copy of 5.png is found.
+    near = remote["quality"]["near_duplicates"]
+    pair = ["group=b/0_real/5.png", "group=b/0_real/5_toned.png"]
+    assert [cluster["images"] for cluster in near["clusters"]] == [pair]
     assert remote["datasheet"]["unreadable_images"] == 1
     assert remote["detector"]["by_attribute"]["group"]["groups"][0]["false_positive_rate"] > 0

@@ -9,6 +9,7 @@ The aggregation that follows is the same code for both engines.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,6 +59,9 @@ def run_ray(
             "--engine ray needs Ray Data: pip install 'provaudit[ray]' (or 'ray[data]')."
         ) from None
     if not ray.is_initialized():
+        # No network at run time: a Ray started here sends no usage statistics (older Ray
+        # versions do by default); a user's explicit setting wins.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(**({"log_to_driver": False, "include_dashboard": False} | (init_kwargs or {})))
     items = [{"index": i, "path": str(path)} for i, path in enumerate(paths)]
     dataset = ray.data.from_items(items)

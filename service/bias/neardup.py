@@ -158,11 +158,14 @@ def near_pairs(
     *,
     threads: int | None = None,
     batch: int = QUERY_BATCH,
+    nhash: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Every pair ``(i, j)``, ``i < j``, of hashes within ``radius`` bits, and its distance.
 
     Hashes are hex strings of one length. Identical hashes are collapsed before the search
-    and expanded after it, so the pairs include all identical ones (distance 0).
+    and expanded after it, so the pairs include all identical ones (distance 0). ``nhash``
+    forces a table layout (bits / nhash bits per table) instead of :func:`plan_search`'s
+    choice, for measurements; the search stays exact either way.
     """
     n = len(hexes)
     info: dict[str, Any] = {"codes": n}
@@ -175,7 +178,12 @@ def near_pairs(
     bits = len(unique[0]) * 4
     codes = hex_to_codes(list(unique), bits)
     m = len(codes)
-    plan = plan_search(bits, radius, m)
+    if nhash is None:
+        plan = plan_search(bits, radius, m)
+    else:
+        if bits % nhash:
+            raise ValueError(f"{nhash} tables do not split {bits} bits evenly.")
+        plan = SearchPlan(bits, radius, nhash, bits // nhash, radius // nhash)
     threads = threads or default_threads()
     info.update(unique_codes=m, plan=plan.to_dict(), threads=threads)
     if m < 2:
