@@ -18,9 +18,10 @@ $(VENV)/.serve: $(BIN)/python pyproject.toml
 	@touch $@
 
 # Tests need the training weight too (torch, torchvision, timm: CUDA builds from the
-# registry, ~5.5 GB, they run on CPU) and the bias-report extra (fairlearn, matplotlib).
+# registry, ~5.5 GB, they run on CPU), the bias-report extra (fairlearn, matplotlib) and
+# Ray Data (~80 MB), whose test runs `bias-report --engine ray` on a local Ray.
 $(VENV)/.dev: $(VENV)/.serve
-	$(PIP) install -q -e '.[dev,train,bias]'
+	$(PIP) install -q -e '.[dev,train,bias,ray]'
 	@touch $@
 
 # The main job: the moderation service on the embedded default (SQLite file, development
@@ -53,8 +54,10 @@ clean:
 GAN_STEPS ?= 3000
 VAE_STEPS ?= 1000
 DIFFUSION_STEPS ?= 4000
-FAKES_PER_FAMILY ?= 400
-REAL_CROPS ?= 1200
+FAKES_PER_FAMILY ?= 2500
+REAL_CROPS ?= 7500
+DETECTOR_EPOCHS ?= 8
+LOO_EPOCHS ?= 6
 HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
 WEIGHTS := generators/weights
 DETECTOR := detectors/weights/default
@@ -89,18 +92,30 @@ models: generator-models
 	$(MAKE) detector-model
 
 # The default detector from the shipped generators' output and the built-in photos.
+DETECTOR_RECIPE = --image-size 32 --arch npr_tiny --transform npr_raw --same-codec mixed
+TRAIN_DETECTOR = provaudit detectors train --dataset $(MODEL_DATA) $(DETECTOR_RECIPE) \
+	--epochs $(DETECTOR_EPOCHS) --out $(DETECTOR)
+EVALUATE_DETECTOR = provaudit detectors evaluate $(DETECTOR) --dataset $(MODEL_DATA) \
+	--robustness --format-check
+LOO_DETECTOR = provaudit detectors loo --dataset $(MODEL_DATA) $(DETECTOR_RECIPE) \
+	--epochs $(LOO_EPOCHS) --out build/loo
+DETECTOR_DATA = $(FAKES_PER_FAMILY) images from each shipped generator (gan, vae, diffusion; \
+	diffusion with DDIM-25) and $(REAL_CROPS) 32 px crops of the six built-in photos
 detector-model: $(VENV)/.dev
 	mkdir -p build
 	rm -rf $(MODEL_DATA)
 	for family in gan vae diffusion; do \
 		$(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $(FAKES_PER_FAMILY) \
-			-o $(MODEL_DATA) --sampling-steps 25 || exit 1; \
+			-o $(MODEL_DATA) --sampling-steps 25 --no-record || exit 1; \
 	done
-	$(BIN)/provaudit generators export-real --builtin -n $(REAL_CROPS) --size 32 -o $(MODEL_DATA)
-	$(BIN)/provaudit detectors train --dataset $(MODEL_DATA) --image-size 32 --epochs 12 \
-		--out $(DETECTOR) --quiet --json > build/detector-train.json
+	$(BIN)/provaudit generators export-real --builtin -n $(REAL_CROPS) --size 32 -o $(MODEL_DATA) \
+		--no-record
+	rm -rf $(DETECTOR)
+	$(BIN)/$(TRAIN_DETECTOR) --quiet --json > build/detector-train.json
 	$(BIN)/provaudit detectors export-onnx $(DETECTOR)
-	$(BIN)/provaudit detectors evaluate $(DETECTOR) --dataset $(MODEL_DATA) --robustness \
-		--format-check --report $(DETECTOR)/report --json > $(DETECTOR)/evaluation.json
-	$(BIN)/provaudit detectors loo --dataset $(MODEL_DATA) --image-size 32 --epochs 6 \
-		--out build/loo --json > $(DETECTOR)/leave-one-family-out.json
+	$(BIN)/$(EVALUATE_DETECTOR) --report $(DETECTOR)/report --json > $(DETECTOR)/evaluation.json
+	$(BIN)/$(LOO_DETECTOR) --json > $(DETECTOR)/leave-one-family-out.json
+	$(BIN)/provaudit detectors model-card $(DETECTOR) --train-command "$(TRAIN_DETECTOR)" \
+		--evaluate-command "$(EVALUATE_DETECTOR)" --loo-command "$(LOO_DETECTOR)" \
+		--hardware "$(HARDWARE)" --train-log build/detector-train.json \
+		--trained-on "$(DETECTOR_DATA)" --limits detectors/weights/default-limits.md

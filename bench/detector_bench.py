@@ -4,7 +4,9 @@ Both sides score the same 64 px tiles, batch 256, fp32, in the same process, wit
 interleaved so machine noise hits both alike. Prints images/s for each, the ratio
 onnxruntime / eager, and one JSON line.
 
-    .venv/bin/python bench/detector_bench.py [--arch npr_tiny] [--repeats 10]
+    .venv/bin/python bench/detector_bench.py [--arch npr_tiny] [--transform npr_raw] [--repeats 10]
+
+The defaults are the shipped detector's architecture and input transform.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--arch", default="npr_tiny")
+    parser.add_argument("--transform", default="npr_raw")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=10)
@@ -40,7 +43,9 @@ def main() -> None:
     from detectors.registry import create_detector
 
     torch.manual_seed(0)
-    model = create_detector(args.arch, families=["gan"], image_size=args.size).eval()
+    model = create_detector(
+        args.arch, families=["gan"], transform=args.transform, image_size=args.size
+    ).eval()
     tiles = np.random.default_rng(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
     tiles = tiles.astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
@@ -75,6 +80,7 @@ def main() -> None:
             {
                 "bench": "detector_cpu_inference",
                 "arch": args.arch,
+                "transform": model.spec.transform,
                 "size": args.size,
                 "batch": args.batch,
                 "images_per_s": {k: round(v, 1) for k, v in rates.items()},

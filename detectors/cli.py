@@ -115,8 +115,8 @@ def train(
     workers: int = 0,
     no_augment: Annotated[bool, typer.Option("--no-augment")] = False,
     same_codec: Annotated[
-        str, typer.Option(help="Re-encode real and fake alike: jpeg:Q or none.")
-    ] = "jpeg:96",
+        str, typer.Option(help="Re-encode real and fake alike: jpeg:Q, mixed or none.")
+    ] = "mixed",
     downscale_prob: Annotated[
         float, typer.Option(help="Probability of a random U[0.5, 1] downscale per view.")
     ] = 0.5,
@@ -260,11 +260,13 @@ def loo(
     fake: Fake = None,
     dataset: Dataset = None,
     arch: str = "npr_tiny",
+    transform: Annotated[str | None, typer.Option(help="Input transform (as train).")] = None,
     image_size: int = 64,
     epochs: int = 10,
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
+    same_codec: Annotated[str, typer.Option(help="As train's --same-codec.")] = "mixed",
     report_dir: Annotated[
         Path | None,
         typer.Option("--report", help="Also write report.html with the matrix and a plot."),
@@ -281,13 +283,14 @@ def loo(
         config = _train_config(
             output,
             arch=arch,
+            transform=transform,
             image_size=image_size,
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,
             device=device,
             no_augment=False,
-            same_codec="jpeg:96",
+            same_codec=same_codec,
         )
         result = leave_one_family_out(data, config, output)
         if report_dir is not None:

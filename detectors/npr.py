@@ -37,22 +37,36 @@ class _Block(nn.Module):
 
 
 class NPRNet(nn.Module):
-    """Stem at full resolution (the residual is a per-pixel signal), then two stages."""
+    """Stem at full resolution (the residual is a per-pixel signal), then ``stages`` stages
+    of ``blocks`` residual blocks; each stage after the first halves the resolution and
+    doubles the width. The defaults are ``npr_tiny`` (77k parameters); ``npr_small`` adds a
+    third stage (32-128 channels, 0.3M parameters) for about 1.6x the compute."""
 
-    def __init__(self, width: int = 32, in_chans: int = 3) -> None:
+    def __init__(
+        self, width: int = 32, in_chans: int = 3, stages: int = 2, blocks: int = 1
+    ) -> None:
         super().__init__()
+        if stages < 1 or blocks < 1:
+            raise ValueError("an NPR network needs at least one stage of one block")
         self.stem = nn.Sequential(
             nn.Conv2d(in_chans, width, 3, 1, 1, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
-        self.stage1 = _Block(width, width, 1)
-        self.stage2 = _Block(width, 2 * width, 2)
+        layers: list[nn.Module] = []
+        channels = width
+        for stage in range(stages):
+            outputs = width * 2**stage
+            for block in range(blocks):
+                stride = 2 if stage > 0 and block == 0 else 1
+                layers.append(_Block(channels, outputs, stride))
+                channels = outputs
+        self.stages = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.num_features = 2 * width
+        self.num_features = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stage2(self.stage1(self.stem(x)))
+        x = self.stages(self.stem(x))
         return torch.flatten(self.pool(x), 1)
 
 

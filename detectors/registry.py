@@ -27,6 +27,9 @@ class DetectorEntry:
     module: str
     default_transform: str
     summary: str
+    # Keyword defaults of this name over the module's ``build_backbone`` (one module can
+    # serve several sizes of one family, as timm's resnet18/resnet34 do).
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 _REGISTRY: dict[str, DetectorEntry] = {
@@ -34,6 +37,13 @@ _REGISTRY: dict[str, DetectorEntry] = {
     for entry in (
         DetectorEntry(
             "npr_tiny", "detectors.npr", "npr", "tiny ResNet on the NPR residual (fastest)"
+        ),
+        DetectorEntry(
+            "npr_small",
+            "detectors.npr",
+            "npr",
+            "3-stage ResNet (32-128 channels) on the NPR residual",
+            defaults=(("stages", 3),),
         ),
         DetectorEntry(
             "resnet18", "detectors.resnet", "raw", "timm resnet18, 3x3 stride-1 stem, no max-pool"
@@ -74,7 +84,7 @@ def create_detector(
     """
     from detectors.model import DetectorModel
     from detectors.spec import DetectorSpec
-    from detectors.transforms import TRANSFORMS
+    from detectors.transforms import TRANSFORMS, transform_channels
 
     entry = get_entry(name)
     chosen = transform or entry.default_transform
@@ -82,7 +92,10 @@ def create_detector(
         raise UnknownDetectorError(
             f"There is no input transform named {chosen!r}; use one of {', '.join(TRANSFORMS)}."
         )
-    arch_kwargs = {key: value for key, value in kwargs.items() if value is not None}
+    arch_kwargs = dict(entry.defaults)
+    arch_kwargs.update({key: value for key, value in kwargs.items() if value is not None})
+    if transform_channels(chosen) != 3:
+        arch_kwargs["in_chans"] = transform_channels(chosen)
     spec = DetectorSpec(
         arch=name,
         transform=chosen,

@@ -8,6 +8,10 @@ reimplement it. Inputs are float NCHW in [-1, 1].
 * ``npr``: neighbouring-pixel relationships (Tan et al., CVPR 2024): ``x - up(down(x))``
   with nearest-neighbour resampling by 2. Generators upsample in their last layers, which
   leaves correlated 2x2 neighbourhoods; the residual keeps exactly that and drops content.
+* ``npr_raw``: the pixels and the NPR residual side by side (6 channels). The residual
+  carries the upsampling trace; the pixels carry what the residual throws away (colour
+  statistics, texture, smoothness), which small generators also get wrong, and which
+  survives light re-encoding better than the residual does.
 * ``spectrum``: log-magnitude of the 2-D DFT per channel. Periodic upsampling artifacts
   are peaks in the spectrum (Durall et al., Frank et al.). The DFT is two matrix products
   with fixed cos/sin matrices, which exports to plain ONNX MatMul (no DFT operator needed);
@@ -22,7 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TRANSFORMS = ("raw", "npr", "spectrum")
+TRANSFORMS = ("raw", "npr", "npr_raw", "spectrum")
+
+
+def transform_channels(name: str) -> int:
+    """Channels the backbone receives from transform ``name`` (the image has 3)."""
+    return 6 if name == "npr_raw" else 3
 
 
 class RawPixels(nn.Module):
@@ -43,6 +52,15 @@ class NPRResidual(nn.Module):
         down = x[:, :, ::2, ::2]
         up = F.interpolate(down, scale_factor=2.0, mode="nearest")
         return (x - up) * self.scale
+
+
+class NPRAndPixels(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.residual = NPRResidual()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.residual(x)], dim=1)
 
 
 class LogSpectrum(nn.Module):
@@ -74,6 +92,8 @@ def build_transform(name: str, image_size: int) -> nn.Module:
         return RawPixels()
     if name == "npr":
         return NPRResidual()
+    if name == "npr_raw":
+        return NPRAndPixels()
     if name == "spectrum":
         return LogSpectrum(image_size)
     raise ValueError(f"unknown input transform {name!r}; use one of {', '.join(TRANSFORMS)}")

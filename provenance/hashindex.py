@@ -2,7 +2,7 @@
 
 Threshold matching needs every stored hash within distance *r* of a query, not "probably
 the nearest few": approximate graphs (HNSW) miss most true neighbours at PDQ's radius
-(see bench/hashindex_bench.py). Two exact structures are used:
+(see bench/fingerprint_bench.py). Two exact structures are used:
 
 * ``IndexBinaryFlat``: compares the query with every code (SIMD popcount); exact, simple,
   good for small banks and for the 64-bit pHash.

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from detectors.augment import AugmentConfig, augment
+from detectors.augment import AugmentConfig, augment, equalize_codec
 from detectors.calibrate import (
     calibration_report,
     expected_calibration_error,
@@ -38,7 +38,13 @@ from detectors.inference import (
     sigmoid,
 )
 from detectors.model import TorchScorer
-from detectors.registry import UnknownDetectorError, create_detector, list_detectors
+from detectors.registry import (
+    UnknownDetectorError,
+    create_detector,
+    list_detectors,
+    model_from_spec,
+)
+from detectors.spec import DetectorSpec
 from detectors.train import TrainConfig, train
 from detectors.transforms import LogSpectrum, NPRResidual
 from tests.conftest import REPO_ROOT
@@ -116,6 +122,33 @@ def test_npr_residual_vanishes_on_nearest_upsampled_images():
     upsampled = torch.nn.functional.interpolate(small, scale_factor=2.0, mode="nearest")
     assert torch.allclose(NPRResidual()(upsampled), torch.zeros_like(upsampled))
     assert NPRResidual()(torch.rand(1, 3, 16, 16)).abs().sum() > 0
+
+
+def test_npr_raw_transform_feeds_pixels_and_residual_to_a_six_channel_backbone():
+    model = create_detector("npr_small", transform="npr_raw", image_size=SIZE).eval()
+    assert model.spec.arch_kwargs == {"stages": 3, "in_chans": 6}
+    x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    features = model.transform(x)
+    assert features.shape == (2, 6, SIZE, SIZE)
+    assert torch.equal(features[:, :3], x)
+    assert torch.allclose(features[:, 3:], NPRResidual()(x))
+    # A checkpoint's spec rebuilds the same network (the defaults are stored, not re-derived).
+    rebuilt = model_from_spec(DetectorSpec.from_dict(model.spec.to_dict()))
+    rebuilt.load_state_dict(model.state_dict())
+
+
+def test_mixed_codec_draws_png_jpeg_and_webp_alike_for_every_image():
+    rng = np.random.default_rng(0)
+    image = toy_image(32, False, rng)
+    outcomes = {"png": 0, "lossy": 0}
+    draws = np.random.default_rng(1)
+    for _ in range(60):
+        out = equalize_codec(image, "mixed", draws)
+        outcomes["png" if np.array_equal(out, image) else "lossy"] += 1
+    # One in three is left as decoded; the rest went through JPEG or WebP at q90-100.
+    assert 10 <= outcomes["png"] <= 30 and outcomes["lossy"] >= 30
+    with pytest.raises(ValueError, match="mixed"):
+        equalize_codec(image, "gif:3")
 
 
 def test_log_spectrum_matches_torch_fft():

@@ -9,7 +9,7 @@ neighbour at PDQ's match distance; recall is measured against the brute force's 
 the registry's (SQLite + index sync) with ``--registry-rows``. Prints the ratios against
 numpy and one JSON line.
 
-    nice .venv/bin/python bench/hashindex_bench.py [--n 1000000] [--queries 2000]
+    nice .venv/bin/python bench/fingerprint_bench.py [--n 1000000] [--queries 2000]
 """
 
 from __future__ import annotations
