@@ -148,7 +148,7 @@ def main() -> None:
     registry = registry_ingestion(args.registry_rows, rng) if args.registry_rows else {}
     multihash = results["multihash"]
     result = {
-        "bench": "hashindex",
+        "bench": "fingerprint",
         "n": args.n,
         "queries": args.queries,
         "numpy_queries": subset_size,
