@@ -99,25 +99,23 @@ def definitions(options: ReportOptions) -> dict[str, str]:
 def _radius_note(options: ReportOptions) -> str:
     if options.near_dup_hash == "phash":
         return (
-            f"pHash within {options.radius} bits (default {DEFAULT_PHASH_RADIUS}, the largest "
-            "radius whose exact search stays linear in the number of images): on real photos "
-            "it keeps 80-94 % of JPEG q50-q80, resized and re-toned copies; 8 bits keeps 94-100 "
-            "% but already matched distinct images. Crops survive neither."
+            f"This report uses {options.radius} bits of pHash. The default, "
+            f"{DEFAULT_PHASH_RADIUS}, is the largest radius whose exact search stays linear in "
+            "the number of images; on real photos it keeps 80-94 % of JPEG q50-q80, resized "
+            "and brightened copies and 3-9 % of 5 % crops. 8 bits keeps 94-100 % of the former, "
+            "but two distinct images were already 8 bits apart (bench/neardup_thresholds.py)."
         )
-    default = (
-        f"the default, {DEFAULT_PDQ_RADIUS}"
-        if options.radius == DEFAULT_PDQ_RADIUS
-        else f"here {options.radius}; the default is {DEFAULT_PDQ_RADIUS}"
-    )
+    used = "" if options.radius == DEFAULT_PDQ_RADIUS else f"This report uses {options.radius}. "
     return (
-        f"PDQ radius {default}, is for deduplicating a dataset: the largest radius whose exact "
-        "search grows linearly with the number of images. It keeps JPEG re-encodings (q80 all, "
-        "q50 95 %) and brightness changes, but only about 40 % of copies resized to 0.5-0.75x "
-        f"(small images move 16-32 bits). PDQ's matching threshold, {PDQ_MATCH_RADIUS}, is for "
-        "looking one upload up in a bank: it keeps over 90 % of those resized copies too, and "
-        "is allowed here (--near-dup-threshold 31), at a cost that grows with the square of the "
-        "number of images. 5 % crops move PDQ 44-138 bits: global hashes do not find them at "
-        "any radius (bench/neardup_thresholds.py)."
+        f"{used}The default PDQ radius, {DEFAULT_PDQ_RADIUS}, is meant for deduplicating a "
+        "dataset: the largest radius whose exact search grows linearly with the number of "
+        "images. On real photos it keeps JPEG re-encodings (q80 all, q50 95 %) and brightness "
+        "changes, but only about 40 % of copies resized to 0.5-0.75x (median distance 16-17 "
+        f"bits). PDQ's matching threshold, {PDQ_MATCH_RADIUS}, is meant for looking one upload "
+        "up in a bank: it keeps over 90 % of those resized copies too and is allowed here "
+        "(--near-dup-threshold 31), at a cost that grows with the square of the number of "
+        "images. 5 % crops move PDQ 44-138 bits: global hashes do not find them at any radius "
+        "(bench/neardup_thresholds.py)."
     )
 
 
