@@ -15,7 +15,10 @@ Uniform random codes are the easy case for any hash index; real datasets' PDQ ha
 correlated, and clusters of near-copies add the pairs they really contain.
 
     nice -n 5 .venv/bin/python bench/bias_bench.py [--sizes 10000 100000 1000000]
-        [--radius 15] [--threads N]
+        [--radius 15] [--threads N] [--nhash 8]
+
+``--nhash`` forces a table layout (8: 32-bit tables, 16: 16-bit tables) instead of the one
+the report would choose for each size, to compare layouts.
 """
 
 from __future__ import annotations
