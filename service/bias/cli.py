@@ -58,9 +58,9 @@ def bias_report(
     near_dup_threshold: Annotated[
         int | None,
         typer.Option(
-            help="Largest Hamming distance that is a near-duplicate [default: pdq 15, phash 3: "
+            help="Largest Hamming distance that is a near-duplicate. Default: pdq 15, phash 3, "
             "the largest radii searched in linear time; pdq 31 finds more resized copies at a "
-            "cost growing with n^2]."
+            "cost growing with n^2."
         ),
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for every interval.")] = 200,
