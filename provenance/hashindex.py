@@ -118,7 +118,7 @@ class BinaryHashIndex:
             raise ValueError("ids, codes and groups must have the same length")
         if not len(ids):
             return
-        self._index.add(codes)
+        self._index.add(_padded(codes))
         self._ids.extend(ids)
         self._groups.extend(groups)
         self.max_id = max(self.max_id, int(ids.max()))
@@ -143,7 +143,7 @@ class BinaryHashIndex:
         if self.kind == "multihash":
             self._index.nflip = radius // self.nhash
         # FAISS keeps distances strictly below the radius it is given.
-        lims, distances, positions = self._index.range_search(queries, radius + 1)
+        lims, distances, positions = self._index.range_search(_padded(queries), radius + 1)
         ids, groups = self._ids.values, self._groups.values
         hits = []
         for row in range(len(queries)):
@@ -252,6 +252,16 @@ class BinaryHashIndex:
         fresh = BinaryHashIndex(self.bits, self.kind, self.nhash)
         fresh._index.add(codes)
         self._index = fresh._index
+
+
+def _padded(codes: np.ndarray) -> np.ndarray:
+    """A copy of ``codes`` in a buffer one row longer: FAISS's multi-hash reads each table's
+    bits as a 64-bit word, which runs up to 7 bytes past the end of the last code."""
+    import numpy as np
+
+    buffer = np.zeros((len(codes) + 1, codes.shape[1]), dtype=np.uint8)
+    buffer[:-1] = codes
+    return buffer[:-1]
 
 
 def _ids_path(path: Path) -> Path:
