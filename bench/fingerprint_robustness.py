@@ -95,7 +95,7 @@ def quadrants(images: dict[str, Image.Image]) -> dict[str, Image.Image]:
     return out
 
 
-def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
+def jpeg_edit(quality: int) -> Callable[[Image.Image], Image.Image]:
     def edit(image: Image.Image) -> Image.Image:
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=quality)
@@ -104,7 +104,7 @@ def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
     return edit
 
 
-def _crop(share: float) -> Callable[[Image.Image], Image.Image]:
+def crop_edit(share: float) -> Callable[[Image.Image], Image.Image]:
     """Cut ``share`` of the width and of the height, half from each side."""
 
     def edit(image: Image.Image) -> Image.Image:
@@ -131,13 +131,13 @@ def _screenshot(image: Image.Image) -> Image.Image:
 
 
 EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "JPEG q30": _jpeg(30),
-    "JPEG q50": _jpeg(50),
-    "JPEG q70": _jpeg(70),
-    "JPEG q90": _jpeg(90),
+    "JPEG q30": jpeg_edit(30),
+    "JPEG q50": jpeg_edit(50),
+    "JPEG q70": jpeg_edit(70),
+    "JPEG q90": jpeg_edit(90),
     "resize 0.5x": lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
-    "crop 5%": _crop(0.05),
-    "crop 10%": _crop(0.10),
+    "crop 5%": crop_edit(0.05),
+    "crop 10%": crop_edit(0.10),
     "rotate 90°": lambda im: im.transpose(Image.Transpose.ROTATE_90),
     "flip": lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
     "+brightness": lambda im: ImageEnhance.Brightness(im).enhance(1.3),
@@ -145,14 +145,14 @@ EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
-def _bits(hex_values: list[str]) -> np.ndarray:
+def hash_bits(hex_values: list[str]) -> np.ndarray:
     return np.unpackbits(
         np.frombuffer(bytes.fromhex("".join(hex_values)), np.uint8).reshape(len(hex_values), -1),
         axis=1,
     )
 
 
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def hamming_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """All pairwise Hamming distances between the rows of two bit matrices."""
     a, b = a.astype(np.int32), b.astype(np.int32)
     return a @ (1 - b).T + (1 - a) @ b.T
@@ -188,26 +188,29 @@ def main() -> None:
             edited = edit(images[name])
             edited_pdq, edited_quality = pdq_hash(edited)
             ok = edited_quality >= PDQ_MIN_QUALITY
-            bits = _bits([edited_pdq])
-            to_original = int(_distances(bits, _bits([pdq]))[0, 0])
-            to_any = int(_distances(bits, _bits(dihedral)).min())
+            bits = hash_bits([edited_pdq])
+            to_original = int(hamming_matrix(bits, hash_bits([pdq]))[0, 0])
+            to_any = int(hamming_matrix(bits, hash_bits(dihedral)).min())
             counts["PDQ"] += ok and to_original <= args.pdq_threshold
             counts["PDQ-dihedral"] += ok and to_any <= args.pdq_threshold
             counts["pHash"] += (
-                int(_distances(_bits([phash(edited)]), _bits([ph]))[0, 0]) <= args.phash_threshold
+                int(hamming_matrix(hash_bits([phash(edited)]), hash_bits([ph]))[0, 0])
+                <= args.phash_threshold
             )
         rows[edit_name] = {method: count / len(usable) for method, count in counts.items()}
 
     # False matches between distinct images (quadrants of one photo count as distinct).
-    pdq_bits = _bits([originals[n][0] for n in usable])
-    plain = _distances(pdq_bits, pdq_bits)
-    dihedral_bits = [_bits(originals[n][2]) for n in usable]
+    pdq_bits = hash_bits([originals[n][0] for n in usable])
+    plain = hamming_matrix(pdq_bits, pdq_bits)
+    dihedral_bits = [hash_bits(originals[n][2]) for n in usable]
     any_variant = np.min(
-        np.stack([_distances(pdq_bits, np.stack([d[k] for d in dihedral_bits])) for k in range(8)]),
+        np.stack(
+            [hamming_matrix(pdq_bits, np.stack([d[k] for d in dihedral_bits])) for k in range(8)]
+        ),
         axis=0,
     )
-    ph_bits = _bits([originals[n][3] for n in usable])
-    ph = _distances(ph_bits, ph_bits)
+    ph_bits = hash_bits([originals[n][3] for n in usable])
+    ph = hamming_matrix(ph_bits, ph_bits)
     upper = np.triu_indices(len(usable), k=1)
     pairs = len(upper[0])
     false = {

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -34,6 +33,13 @@ from PIL import Image, ImageEnhance
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.fingerprint_robustness import (  # noqa: E402
+    crop_edit,
+    hamming_matrix,
+    hash_bits,
+    jpeg_edit,
+    quadrants,
+)
 from service.bias.options import DEFAULT_PDQ_RADIUS, DEFAULT_PHASH_RADIUS  # noqa: E402
 
 SHARED_PDQ = REPO.parent / "shared" / "pdq-reference"
@@ -69,40 +75,10 @@ def load_photos(max_side: int) -> dict[str, Image.Image]:
     return images
 
 
-def with_quadrants(images: dict[str, Image.Image]) -> dict[str, Image.Image]:
-    out = dict(images)
-    for name, image in images.items():
-        w, h = image.size
-        for qx, qy in itertools.product((0, 1), (0, 1)):
-            box = (qx * w // 2, qy * h // 2, (qx + 1) * w // 2, (qy + 1) * h // 2)
-            out[f"{name}/q{qx}{qy}"] = image.crop(box)
-    return out
-
-
-def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
-    def edit(image: Image.Image) -> Image.Image:
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality)
-        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-
-    return edit
-
-
 def _resize(scale: float) -> Callable[[Image.Image], Image.Image]:
     def edit(image: Image.Image) -> Image.Image:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         return image.resize(size, Image.Resampling.LANCZOS)
-
-    return edit
-
-
-def _crop_centred(share: float) -> Callable[[Image.Image], Image.Image]:
-    """Cut ``share`` of the width and of the height, half from each side."""
-
-    def edit(image: Image.Image) -> Image.Image:
-        w, h = image.size
-        dx, dy = round(w * share / 2), round(h * share / 2)
-        return image.crop((dx, dy, w - dx, h - dy))
 
     return edit
 
@@ -122,25 +98,15 @@ def _brightness(factor: float) -> Callable[[Image.Image], Image.Image]:
 
 
 EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "JPEG q80": _jpeg(80),
-    "JPEG q50": _jpeg(50),
+    "JPEG q80": jpeg_edit(80),
+    "JPEG q50": jpeg_edit(50),
     "resize 0.75x": _resize(0.75),
     "resize 0.5x": _resize(0.5),
-    "crop 5% (centred)": _crop_centred(0.05),
+    "crop 5% (centred)": crop_edit(0.05),
     "crop 5% (one corner)": _crop_corner(0.05),
     "brightness +10%": _brightness(1.10),
     "brightness -10%": _brightness(0.90),
 }
-
-
-def _bits(hex_values: list[str]) -> np.ndarray:
-    raw = np.frombuffer(bytes.fromhex("".join(hex_values)), np.uint8)
-    return np.unpackbits(raw.reshape(len(hex_values), -1), axis=1)
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = a.astype(np.int32), b.astype(np.int32)
-    return a @ (1 - b).T + (1 - a) @ b.T
 
 
 def main() -> None:
@@ -150,7 +116,8 @@ def main() -> None:
 
     from provenance.fingerprint import PDQ_MIN_QUALITY, pdq_hash, phash
 
-    images = with_quadrants(load_photos(args.max_side))
+    photos = load_photos(args.max_side)
+    images = {**photos, **quadrants(photos)}
     names = sorted(images)
     pdq = {n: pdq_hash(images[n]) for n in names}
     ph = {n: phash(images[n]) for n in names}
@@ -163,14 +130,20 @@ def main() -> None:
             copy = edit(images[name])
             copy_pdq, copy_quality = pdq_hash(copy)
             if name in usable and copy_quality >= PDQ_MIN_QUALITY:
-                found["pdq"].append(int(_distances(_bits([copy_pdq]), _bits([pdq[name][0]]))[0, 0]))
-            found["phash"].append(int(_distances(_bits([phash(copy)]), _bits([ph[name]]))[0, 0]))
+                found["pdq"].append(
+                    int(hamming_matrix(hash_bits([copy_pdq]), hash_bits([pdq[name][0]]))[0, 0])
+                )
+            found["phash"].append(
+                int(hamming_matrix(hash_bits([phash(copy)]), hash_bits([ph[name]]))[0, 0])
+            )
         edits[edit_name] = found
 
     upper_pdq = np.triu_indices(len(usable), k=1)
     distinct = {
-        "pdq": _distances(b := _bits([pdq[n][0] for n in usable]), b)[upper_pdq],
-        "phash": _distances(b := _bits([ph[n] for n in names]), b)[np.triu_indices(len(names), 1)],
+        "pdq": hamming_matrix(b := hash_bits([pdq[n][0] for n in usable]), b)[upper_pdq],
+        "phash": hamming_matrix(b := hash_bits([ph[n] for n in names]), b)[
+            np.triu_indices(len(names), 1)
+        ],
     }
 
     summary: dict[str, dict] = {}

@@ -63,14 +63,20 @@ class AugmentConfig:
         return cls(blur_prob=0.0, jpeg_prob=0.0, flip=False, downscale_prob=0.0, same_codec="none")
 
 
-def jpeg_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
+def reencode(pixels: np.ndarray, fmt: str, quality: int | None = None) -> np.ndarray:
+    """``pixels`` saved by Pillow as ``fmt`` (PNG, JPEG, WEBP) and decoded again."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=int(quality))
+    options = {} if quality is None else {"quality": int(quality)}
+    Image.fromarray(pixels).save(buffer, fmt, **options)
     buffer.seek(0)
     with Image.open(buffer) as decoded:
         return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+
+
+def jpeg_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
+    return reencode(pixels, "JPEG", quality)
 
 
 def gaussian_blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
@@ -92,16 +98,6 @@ def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
 
 
-def webp_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "WEBP", quality=int(quality))
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
-
-
 def equalize_codec(
     pixels: np.ndarray, same_codec: str, rng: np.random.Generator | None = None
 ) -> np.ndarray:
@@ -121,7 +117,7 @@ def equalize_codec(
         if choice == 1:
             return jpeg_roundtrip(pixels, quality)
         if choice == 2:
-            return webp_roundtrip(pixels, quality)
+            return reencode(pixels, "WEBP", quality)
         return pixels
     kind, _, quality_text = same_codec.partition(":")
     if kind != "jpeg":

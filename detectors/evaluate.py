@@ -7,14 +7,13 @@ detector as deployed, not at a convenient 0.5.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.augment import downscale, gaussian_blur, jpeg_roundtrip
+from detectors.augment import downscale, gaussian_blur, jpeg_roundtrip, reencode
 from detectors.calibrate import tpr_at_fpr
 
 ROBUSTNESS: dict[str, tuple[float, ...]] = {
@@ -167,14 +166,7 @@ def calibration_check(spec: Any, logits: np.ndarray, labels: np.ndarray) -> dict
 
 
 def _reencode(pixels: np.ndarray, fmt: str) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    Image.fromarray(pixels).save(buffer, fmt, **options)
-    buffer.seek(0)
-    with Image.open(buffer) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return reencode(pixels, fmt, 95 if fmt in ("JPEG", "WEBP") else None)
 
 
 def _balanced(samples: list[Any], limit: int) -> list[Any]:
