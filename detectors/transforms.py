@@ -10,8 +10,8 @@ reimplement it. Inputs are float NCHW in [-1, 1].
   leaves correlated 2x2 neighbourhoods; the residual keeps exactly that and drops content.
 * ``npr_raw``: the pixels and the NPR residual side by side (6 channels). The residual
   carries the upsampling trace; the pixels carry what the residual throws away (colour
-  statistics, texture, smoothness), which small generators also get wrong, and which
-  survives light re-encoding better than the residual does.
+  statistics, texture, smoothness), which small generators also get wrong. The shipped
+  detector uses it; its model card has the figures, leave-one-family-out included.
 * ``spectrum``: log-magnitude of the 2-D DFT per channel. Periodic upsampling artifacts
   are peaks in the spectrum (Durall et al., Frank et al.). The DFT is two matrix products
   with fixed cos/sin matrices, which exports to plain ONNX MatMul (no DFT operator needed);
