@@ -83,6 +83,22 @@ class RegistryBase(DeclarativeBase):
     pass
 
 
+def _content_key(
+    pdq: str | None, pdq_quality: int | None, phash: str | None
+) -> tuple[str | None, str | None, str]:
+    """Normalised hashes and the key that makes one bank hold a content once (its PDQ, or
+    its pHash when it has no PDQ); the same checks for single and bulk additions."""
+    pdq = normalise_hash(pdq, "pdq")
+    phash = normalise_hash(phash, "phash")
+    if pdq is None and phash is None:
+        raise InputError("Give a PDQ hash, a pHash or both.")
+    if pdq_quality is not None:
+        check_threshold(pdq_quality, 100, "PDQ quality")
+        if pdq is None:
+            raise InputError("A PDQ quality goes with a PDQ hash.")
+    return pdq, phash, f"pdq:{pdq}" if pdq is not None else f"phash:{phash}"
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -539,15 +555,7 @@ class Registry:
         metadata: dict[str, Any] | None = None,
     ) -> ContentInfo:
         """One row per hash; the same PDQ (or, without one, pHash) twice in a bank is refused."""
-        pdq = normalise_hash(pdq, "pdq")
-        phash = normalise_hash(phash, "phash")
-        if pdq is None and phash is None:
-            raise InputError("Give a PDQ hash, a pHash or both.")
-        if pdq_quality is not None:
-            check_threshold(pdq_quality, 100, "PDQ quality")
-            if pdq is None:
-                raise InputError("A PDQ quality goes with a PDQ hash.")
-        key = f"pdq:{pdq}" if pdq is not None else f"phash:{phash}"
+        pdq, phash, key = _content_key(pdq, pdq_quality, phash)
         with self.session() as session:
             bank_row = self._bank_row(session, bank)
             row = BankContentRow(
@@ -586,14 +594,13 @@ class Registry:
             values = []
             created = _now()
             for item in rows:
-                pdq = normalise_hash(item.get("pdq"), "pdq")
-                phash = normalise_hash(item.get("phash"), "phash")
-                if pdq is None and phash is None:
-                    raise InputError("Give a PDQ hash, a pHash or both.")
+                pdq, phash, key = _content_key(
+                    item.get("pdq"), item.get("pdq_quality"), item.get("phash")
+                )
                 values.append(
                     {
                         "bank_id": bank_row.id,
-                        "content_key": f"pdq:{pdq}" if pdq else f"phash:{phash}",
+                        "content_key": key,
                         "pdq": pdq,
                         "pdq_quality": item.get("pdq_quality"),
                         "phash": phash,

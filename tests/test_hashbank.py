@@ -298,6 +298,15 @@ def test_batched_lookup_answers_in_order(bank):
     assert hex_to_codes(stored[:1], 256).shape == (1, 32)
 
 
+def test_bulk_additions_are_checked_like_single_ones(bank):
+    bank.create_bank("KNOWN")
+    with pytest.raises(InputError, match="PDQ quality"):
+        bank.registry.add_content_many("KNOWN", [{"pdq": ORIGINAL_PDQ, "pdq_quality": 140}])
+    with pytest.raises(InputError, match="goes with a PDQ hash"):
+        bank.registry.add_content_many("KNOWN", [{"phash": "ff" * 8, "pdq_quality": 80}])
+    assert bank.registry.content_count() == 0
+
+
 # --- provaudit bank ---------------------------------------------------------------------
 
 
