@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import UploadFile
@@ -31,3 +31,19 @@ async def run_bounded(function: Callable[[], T], timeout_s: float) -> T:
         raise ApiError(
             422, "processing_timeout", f"Processing the upload took longer than {timeout_s:g} s."
         ) from None
+
+
+def upload_or_json_body(
+    fields: dict[str, dict[str, Any]], json_schema: dict[str, Any]
+) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its body itself: a multipart form with an
+    image ``file`` plus ``fields``, or a JSON document of ``json_schema``."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    return {
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": properties}},
+                "application/json": {"schema": json_schema},
+            }
+        }
+    }

@@ -27,7 +27,7 @@ from provenance.registry import (
 )
 from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WriteAccess
 from service.api.errors import ApiError
-from service.api.uploads import read_upload, run_bounded
+from service.api.uploads import read_upload, run_bounded, upload_or_json_body
 
 router = APIRouter(prefix="/v1", tags=["hash banks"])
 
@@ -123,22 +123,10 @@ async def update_bank(
     "/banks/{name}/content",
     status_code=201,
     dependencies=[WriteAccess],
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "metadata": {"type": "string", "description": "a JSON object"},
-                        },
-                    }
-                },
-                "application/json": {"schema": ContentByHash.model_json_schema()},
-            }
-        }
-    },
+    openapi_extra=upload_or_json_body(
+        {"metadata": {"type": "string", "description": "a JSON object"}},
+        ContentByHash.model_json_schema(),
+    ),
 )
 async def add_content(
     name: str, request: Request, hashbank: HashBankDep, settings: SettingsDep

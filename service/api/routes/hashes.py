@@ -19,7 +19,7 @@ from provenance.media import check_media, decode_image
 from service.api.deps import HashBankDep, ReadAccess, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.banks import registry_errors
-from service.api.uploads import read_upload, run_bounded
+from service.api.uploads import read_upload, run_bounded, upload_or_json_body
 
 router = APIRouter(prefix="/v1", tags=["hash banks"], dependencies=[ReadAccess])
 
@@ -103,22 +103,10 @@ async def lookup_get(
 
 @router.post(
     "/lookup",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "bank": {"type": "array", "items": {"type": "string"}},
-                        },
-                    }
-                },
-                "application/json": {"schema": LookupBody.model_json_schema()},
-            }
-        }
-    },
+    openapi_extra=upload_or_json_body(
+        {"bank": {"type": "array", "items": {"type": "string"}}},
+        LookupBody.model_json_schema(),
+    ),
 )
 async def lookup_post(
     request: Request, hashbank: HashBankDep, settings: SettingsDep
