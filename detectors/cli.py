@@ -101,7 +101,7 @@ def train(
     dataset: Dataset = None,
     arch: Annotated[str, typer.Option(help="Architecture (see `detectors list`).")] = "npr_tiny",
     transform: Annotated[
-        str | None, typer.Option(help="Input transform: raw, npr, npr_raw or spectrum.")
+        str | None, typer.Option(help="Input transform: raw, npr, npr_raw, chroma or spectrum.")
     ] = None,
     image_size: Annotated[int, typer.Option(help="Tile size in pixels.")] = 64,
     epochs: int = 20,

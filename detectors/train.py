@@ -99,6 +99,30 @@ def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
         target.copy_(source)
 
 
+def training_step(
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: torch.Tensor,
+    *,
+    attribution_weight: float,
+    bf16: bool,
+) -> torch.Tensor:
+    """One optimiser step on a batch already on the device; returns the loss.
+
+    Shared with ``bench/detector_bench.py`` so the bench times what training runs.
+    """
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logit, attribution = network(images)
+    loss = F.binary_cross_entropy_with_logits(logit.float(), labels.float())
+    loss = loss + attribution_weight * F.cross_entropy(attribution.float(), classes)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def _progress(quiet: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -202,17 +226,15 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
                 images = images.to(device, non_blocking=True)
                 if device.type == "cuda":
                     images = images.contiguous(memory_format=torch.channels_last)
-                labels = labels.to(device).float()
-                classes = classes.to(device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
-                    logit, attribution = network(images)
-                loss = F.binary_cross_entropy_with_logits(logit.float(), labels)
-                loss = loss + config.attribution_weight * F.cross_entropy(
-                    attribution.float(), classes
+                loss = training_step(
+                    network,
+                    optimizer,
+                    images,
+                    labels.to(device),
+                    classes.to(device),
+                    attribution_weight=config.attribution_weight,
+                    bf16=use_autocast,
                 )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
                 scheduler.step()
                 _update_ema(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
                 step += 1

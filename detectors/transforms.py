@@ -12,6 +12,13 @@ reimplement it. Inputs are float NCHW in [-1, 1].
   carries the upsampling trace; the pixels carry what the residual throws away (colour
   statistics, texture, smoothness), which small generators also get wrong. The shipped
   detector uses it; its model card has the figures, leave-one-family-out included.
+* ``chroma``: the NPR residual of the chroma (each channel minus the luminance), so only
+  fine colour detail. Cameras demosaic and codecs subsample colour, so real photos carry
+  little of it; generators paint R, G and B at full resolution and all three of ours
+  carry 2.5-5.8x as much (``bench/family_cues.py``). It is the one trace here that every
+  family shares, so a detector on it recognises a family it was never trained on far
+  better than one on pixels (leave-one-family-out in the README); but lossy JPEG and WebP
+  subsample colour too, erasing it, so alone it fails after recompression.
 * ``spectrum``: log-magnitude of the 2-D DFT per channel. Periodic upsampling artifacts
   are peaks in the spectrum (Durall et al., Frank et al.). The DFT is two matrix products
   with fixed cos/sin matrices, which exports to plain ONNX MatMul (no DFT operator needed);
@@ -26,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TRANSFORMS = ("raw", "npr", "npr_raw", "spectrum")
+TRANSFORMS = ("raw", "npr", "npr_raw", "chroma", "spectrum")
 
 
 def transform_channels(name: str) -> int:
@@ -52,6 +59,21 @@ class NPRResidual(nn.Module):
         down = x[:, :, ::2, ::2]
         up = F.interpolate(down, scale_factor=2.0, mode="nearest")
         return (x - up) * self.scale
+
+
+class ChromaResidual(nn.Module):
+    """The NPR residual of the chroma (each channel minus the BT.601 luminance)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.residual = NPRResidual()
+        self.register_buffer(
+            "luma", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        chroma = x - (x * self.luma).sum(dim=1, keepdim=True)
+        return self.residual(chroma)
 
 
 class NPRAndPixels(nn.Module):
@@ -94,6 +116,8 @@ def build_transform(name: str, image_size: int) -> nn.Module:
         return NPRResidual()
     if name == "npr_raw":
         return NPRAndPixels()
+    if name == "chroma":
+        return ChromaResidual()
     if name == "spectrum":
         return LogSpectrum(image_size)
     raise ValueError(f"unknown input transform {name!r}; use one of {', '.join(TRANSFORMS)}")

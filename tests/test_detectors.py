@@ -46,7 +46,7 @@ from detectors.registry import (
 )
 from detectors.spec import DetectorSpec
 from detectors.train import TrainConfig, train
-from detectors.transforms import LogSpectrum, NPRResidual
+from detectors.transforms import ChromaResidual, LogSpectrum, NPRResidual
 from tests.conftest import REPO_ROOT
 from tests.test_detectors_toy import toy_image, write_toy_dataset
 
@@ -135,6 +135,18 @@ def test_npr_raw_transform_feeds_pixels_and_residual_to_a_six_channel_backbone()
     # A checkpoint's spec rebuilds the same network (the defaults are stored, not re-derived).
     rebuilt = model_from_spec(DetectorSpec.from_dict(model.spec.to_dict()))
     rebuilt.load_state_dict(model.state_dict())
+
+
+def test_chroma_residual_sees_fine_colour_detail_and_nothing_else():
+    # Grey images (R = G = B) have no chroma, however much luminance detail they carry.
+    grey = (torch.rand(2, 1, SIZE, SIZE) * 2 - 1).expand(2, 3, SIZE, SIZE)
+    assert ChromaResidual()(grey).abs().max() < 1e-6
+    # Colour that only changes at the 2x2-block scale has no fine detail either.
+    blocks = torch.nn.functional.interpolate(torch.rand(2, 3, 8, 8), scale_factor=4.0)
+    assert ChromaResidual()(blocks).abs().max() < 1e-6
+    colour_noise = torch.zeros(2, 3, SIZE, SIZE)
+    colour_noise[:, 0] = torch.rand(2, SIZE, SIZE) * 0.1
+    assert ChromaResidual()(colour_noise).abs().mean() > 0.01
 
 
 def test_mixed_codec_draws_png_jpeg_and_webp_alike_for_every_image():
