@@ -52,7 +52,6 @@ def main() -> None:
 
 
 def inference_bench(args: argparse.Namespace) -> None:
-
     import torch
 
     from detectors.checkpoint import save_checkpoint
