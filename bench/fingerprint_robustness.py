@@ -51,8 +51,8 @@ SKIMAGE_EXTRA = (
 )
 
 
-def load_photos(max_side: int) -> dict[str, Image.Image]:
-    """Every real photo available offline, scaled so the longer side is ``max_side``."""
+def builtin_photo_bytes(prefix: str = "") -> dict[str, bytes]:
+    """The encoded built-in photos of ``generators.realphotos`` that are installed."""
     photos: dict[str, bytes] = {}
     try:
         from generators.realphotos import available_photos, read_photo
@@ -60,9 +60,24 @@ def load_photos(max_side: int) -> dict[str, Image.Image]:
         for photo in available_photos():
             data = read_photo(photo)
             if data:
-                photos[photo.name] = data
+                photos[f"{prefix}{photo.name}"] = data
     except ImportError:
         pass
+    return photos
+
+
+def decode_thumbnails(photos: dict[str, bytes], max_side: int) -> dict[str, Image.Image]:
+    images = {}
+    for name, data in photos.items():
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        images[name] = image
+    return images
+
+
+def load_photos(max_side: int) -> dict[str, Image.Image]:
+    """Every real photo available offline, scaled so the longer side is ``max_side``."""
+    photos = builtin_photo_bytes()
     try:
         folder = resources.files("skimage") / "data"
         for name in SKIMAGE_EXTRA:
@@ -75,12 +90,7 @@ def load_photos(max_side: int) -> dict[str, Image.Image]:
         path = SHARED_PDQ / "labelme-subset" / f"{name}.jpg"
         if path.is_file():
             photos[f"labelme-{name}"] = path.read_bytes()
-    images = {}
-    for name, data in photos.items():
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        images[name] = image
-    return images
+    return decode_thumbnails(photos, max_side)
 
 
 def quadrants(images: dict[str, Image.Image]) -> dict[str, Image.Image]:

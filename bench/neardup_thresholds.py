@@ -21,7 +21,6 @@ Images whose PDQ quality is below 50 are left out of the PDQ figures, as the rep
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from collections.abc import Callable
@@ -34,7 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fingerprint_robustness import (  # noqa: E402
+    builtin_photo_bytes,
     crop_edit,
+    decode_thumbnails,
     hamming_matrix,
     hash_bits,
     jpeg_edit,
@@ -52,27 +53,13 @@ SHOWN = {"pdq": (DEFAULT_PDQ_RADIUS, PDQ_MATCH), "phash": (DEFAULT_PHASH_RADIUS,
 
 def load_photos(max_side: int) -> dict[str, Image.Image]:
     """Every distinct real photo available offline, longer side at most ``max_side``."""
-    photos: dict[str, bytes] = {}
-    try:
-        from generators.realphotos import available_photos, read_photo
-
-        for photo in available_photos():
-            data = read_photo(photo)
-            if data:
-                photos[f"builtin-{photo.name}"] = data
-    except ImportError:
-        pass
+    photos = builtin_photo_bytes(prefix="builtin-")
     photos["bridge"] = (REPO / "tests/fixtures/pdq/bridge-mods/aaa-orig.jpg").read_bytes()
     labelme = SHARED_PDQ / "labelme-subset"
     if labelme.is_dir():
         for path in sorted(labelme.glob("*.jpg")):
             photos[f"labelme-{path.stem}"] = path.read_bytes()
-    images = {}
-    for name, data in photos.items():
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        images[name] = image
-    return images
+    return decode_thumbnails(photos, max_side)
 
 
 def _resize(scale: float) -> Callable[[Image.Image], Image.Image]:
