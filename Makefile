@@ -92,7 +92,10 @@ models: generator-models
 	$(MAKE) detector-model
 
 # The default detector from the shipped generators' output and the built-in photos.
-DETECTOR_RECIPE = --image-size 32 --arch npr_tiny --transform npr_raw --same-codec mixed
+# Two npr_tiny experts trained apart, max-fused: `npr_raw` (holds up under recompression)
+# and `chroma` (generalises to families left out of training); see detectors/fusion.py.
+DETECTOR_RECIPE = --image-size 32 --arch npr_tiny --transform npr_raw --transform chroma \
+	--same-codec mixed
 TRAIN_DETECTOR = provaudit detectors train --dataset $(MODEL_DATA) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out $(DETECTOR)
 EVALUATE_DETECTOR = provaudit detectors evaluate $(DETECTOR) --dataset $(MODEL_DATA) \

@@ -6,14 +6,16 @@ holds up under recompression, and ``chroma``, which generalises to unseen famili
 lossless images), this scores, for every held-out family, the held-out split's real
 images and that family's images with both, and reports AP for each detector alone and for
 the larger of the two calibrated logits (a generated image needs only one expert to
-notice it). The same for the families each checkpoint *was* trained on, clean and after
-JPEG q75 and a 0.5x downscale, so the cost of fusion on seen families is visible.
+notice it; what ``detectors loo --transform A --transform B`` scores, less the fusion's own
+recalibration, which is monotone and leaves AP as it is). The same for the families each
+checkpoint *was* trained on, clean and after JPEG q75 and a 0.5x downscale, so the cost of
+fusion on seen families is visible.
 
 Baseline in the same run: detector A alone. Prints a table, the ratios fused / A, and a
 JSON line.
 
     .venv/bin/python bench/loo_fusion.py --dataset build/model-data \\
-        --loo-a build/loo --loo-b build/loo-chroma
+        --loo-a build/loo-npr_raw --loo-b build/loo-chroma
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ def main() -> None:
         for kind, perturbation, samples in cases:
             images = [PERTURBATIONS[perturbation](data.pixels(s)) for s in samples]
             labels = np.array([s.label for s in samples])
-            logit_a, logit_b = (expert.score_pixels(images).logits for expert in experts)
+            # Calibrated log-odds (shift folded into the weights, then the temperature),
+            # the scale on which detectors.fusion takes the max.
+            logit_a, logit_b = (
+                expert.score_pixels(images).logits / expert.spec.temperature for expert in experts
+            )
             rows.append(
                 {
                     "without": family,

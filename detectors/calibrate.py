@@ -284,11 +284,8 @@ def calibration_report(
 
 
 def fold_logit_shift(model: Any, shift: float) -> None:
-    """Subtract ``shift`` from the binary head's bias: logits become z - shift in place."""
-    import torch
-
-    with torch.no_grad():
-        model.binary.bias -= float(shift)
+    """Logits become z - shift in place (the binary head's bias, or every expert's)."""
+    model.shift_logit(shift)
 
 
 def apply_calibration(

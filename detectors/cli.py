@@ -38,6 +38,14 @@ Dataset = Annotated[
     typer.Option("--dataset", help="Data set laid out as DATASET/<family>/{0_real,1_fake}."),
 ]
 Checkpoint = Annotated[Path, typer.Argument(help="Detector checkpoint folder.")]
+Transforms = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--transform",
+        help="Input transform: raw, npr, npr_raw, chroma or spectrum. Repeated: one expert "
+        "per transform, trained apart, fused by the max of their calibrated logits.",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 
@@ -100,9 +108,7 @@ def train(
     fake: Fake = None,
     dataset: Dataset = None,
     arch: Annotated[str, typer.Option(help="Architecture (see `detectors list`).")] = "npr_tiny",
-    transform: Annotated[
-        str | None, typer.Option(help="Input transform: raw, npr, npr_raw, chroma or spectrum.")
-    ] = None,
+    transform: Transforms = None,
     image_size: Annotated[int, typer.Option(help="Tile size in pixels.")] = 64,
     epochs: int = 20,
     batch_size: int = 64,
@@ -124,16 +130,23 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Json = False,
 ) -> None:
-    """Train a detector; torchrun-aware (DDP). The result is calibrated when data allows."""
+    """Train a detector; torchrun-aware (DDP). The result is calibrated when data allows.
+
+    With several --transform options: one expert per transform in OUT/experts/, then
+    their calibrated max-fusion in OUT (an expert already there from the same data and
+    options is kept, so an interrupted run resumes).
+    """
     from detectors.train import train as run_training
+    from detectors.train import train_fused
     from provenance.errors import ProvauditError
 
+    transforms = transform or []
     try:
         data = _load_data(real, fake, dataset, image_size)
         config = _train_config(
             output,
             arch=arch,
-            transform=transform,
+            transform=transforms[0] if len(transforms) == 1 else None,
             image_size=image_size,
             epochs=epochs,
             batch_size=batch_size,
@@ -149,7 +162,10 @@ def train(
             downscale_prob=downscale_prob,
             target_fpr=target_fpr,
         )
-        result = run_training(data, config, quiet=quiet)
+        if len(transforms) > 1:
+            result = train_fused(data, config, transforms, quiet=quiet)
+        else:
+            result = run_training(data, config, quiet=quiet)
     except ProvauditError as exc:
         _fail(exc)
     if result["rank"] == 0:
@@ -240,6 +256,30 @@ def calibrate(
     _emit(report, as_json)
 
 
+@app.command()
+def fuse(
+    experts: Annotated[list[Path], typer.Argument(help="Two or more expert checkpoints.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write.")],
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
+    as_json: Json = False,
+) -> None:
+    """Fuse trained experts (max of calibrated logits) and calibrate on their own data."""
+    from detectors.checkpoint import read_checkpoint
+    from detectors.fusion import fuse_checkpoints
+    from provenance.errors import ProvauditError
+
+    try:
+        image_size = read_checkpoint(experts[0]).spec.image_size
+        data = _load_data(real, fake, dataset, image_size)
+        result = fuse_checkpoints(experts, data, output, target_fpr=target_fpr)
+    except ProvauditError as exc:
+        _fail(exc)
+    _emit(result, as_json)
+
+
 @app.command("export-onnx")
 def export_onnx(checkpoint: Checkpoint, as_json: Json = False) -> None:
     """Write model.onnx next to the weights, checked against torch (torch-free detect)."""
@@ -260,7 +300,7 @@ def loo(
     fake: Fake = None,
     dataset: Dataset = None,
     arch: str = "npr_tiny",
-    transform: Annotated[str | None, typer.Option(help="Input transform (as train).")] = None,
+    transform: Transforms = None,
     image_size: int = 64,
     epochs: int = 10,
     batch_size: int = 64,
@@ -273,17 +313,21 @@ def loo(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Leave-one-family-out: AP on each family when it was left out of training."""
+    """Leave-one-family-out: AP on each family when it was left out of training.
+
+    Several --transform options: each fold trains the experts and scores their fusion.
+    """
     from detectors.evaluate import leave_one_family_out
     from provenance.cli.output import log
     from provenance.errors import ProvauditError
 
+    transforms = transform or []
     try:
         data = _load_data(real, fake, dataset, image_size)
         config = _train_config(
             output,
             arch=arch,
-            transform=transform,
+            transform=transforms[0] if len(transforms) == 1 else None,
             image_size=image_size,
             epochs=epochs,
             batch_size=batch_size,
@@ -292,7 +336,9 @@ def loo(
             no_augment=False,
             same_codec=same_codec,
         )
-        result = leave_one_family_out(data, config, output)
+        result = leave_one_family_out(
+            data, config, output, fuse_transforms=transforms if len(transforms) > 1 else None
+        )
         if report_dir is not None:
             from detectors.report import write_loo_report
 

@@ -297,17 +297,23 @@ def evaluate(
 
 
 def leave_one_family_out(
-    data: Any, config: Any, out_dir: Path | str, *, quiet: bool = True
+    data: Any,
+    config: Any,
+    out_dir: Path | str,
+    *,
+    fuse_transforms: list[str] | None = None,
+    quiet: bool = True,
 ) -> dict[str, Any]:
     """For each family: train without its images, test on reals + that family's fakes.
 
     The held-out family's AP is the honest number for "a generator we have not seen";
-    in-distribution AP is always near 1 and says little.
+    in-distribution AP is always near 1 and says little. With ``fuse_transforms`` each
+    fold trains one expert per transform and scores their fusion, as ``train`` does.
     """
     from dataclasses import replace
 
     from detectors.inference import open_scorer
-    from detectors.train import train
+    from detectors.train import train, train_fused
 
     if len(data.families) < 2:
         from detectors.data import DataError
@@ -319,7 +325,10 @@ def leave_one_family_out(
         kept = [s for s in data.samples if s.label == 0 or s.family != family]
         subset = replace(data, samples=kept, families=[f for f in data.families if f != family])
         checkpoint = out_dir / f"without-{family}"
-        train(subset, replace(config, output=checkpoint), quiet=quiet)
+        if fuse_transforms:
+            train_fused(subset, replace(config, output=checkpoint), fuse_transforms, quiet=quiet)
+        else:
+            train(subset, replace(config, output=checkpoint), quiet=quiet)
         scorer = open_scorer(checkpoint, backend="torch")
         test = [
             s for s in data.samples if s.split != "train" and (s.label == 0 or s.family == family)
@@ -327,4 +336,7 @@ def leave_one_family_out(
         labels = np.array([s.label for s in test])
         probs = score_samples(scorer, data, test)
         results[family] = metrics(labels, probs, scorer.spec.threshold)
-    return {"held_out": results, "families": data.families}
+    result: dict[str, Any] = {"held_out": results, "families": data.families}
+    if fuse_transforms:
+        result["fusion"] = {"transforms": list(fuse_transforms)}
+    return result

@@ -31,6 +31,11 @@ class DetectorModel(nn.Module):
         features = self.backbone(self.transform(x))
         return self.binary(features).squeeze(1), self.attribution(features)
 
+    def shift_logit(self, shift: float) -> None:
+        """Binary logits become ``z - shift`` (calibration folds its shift in here)."""
+        with torch.no_grad():
+            self.binary.bias -= float(shift)
+
 
 class TorchScorer(Scorer):
     """Scores tiles with the torch model (training validation, evaluation, no-ONNX fallback)."""

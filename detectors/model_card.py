@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detectors.spec import FUSION_ARCH
+
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"
 LOO_FILE = "leave-one-family-out.json"
@@ -48,17 +50,41 @@ def render_card(inputs: DetectorCardInputs) -> str:
     train = _read(inputs.train_log) if inputs.train_log else None
     clean, calibration = evaluation["clean"], evaluation.get("calibration", {})
     families = ", ".join(detector["families"])
-    lines = [
-        f"# Model card: the default detector (`{directory}`)",
-        "",
-        f"- **What**: `{detector['arch']}` with the `{detector['transform']}` input transform, "
-        f"{detector['image_size']} px tiles; a binary p(AI) head plus an attribution head over "
-        f'real, {families} ("unknown" below {detector["attribution_threshold"]} confidence).',
-    ]
+    experts = detector["training"].get("experts") if detector["arch"] == FUSION_ARCH else None
+    if experts:
+        names = " and ".join(
+            f"`{member['arch']}` on the `{member['transform']}` input transform"
+            for member in detector["arch_kwargs"]["experts"]
+        )
+        what = (
+            f"- **What**: a max-fusion of {len(experts)} experts trained apart, {names}, "
+            f"{detector['image_size']} px tiles: p(AI) comes from the larger of the experts' "
+            "calibrated logits, calibrated again as a whole; attribution is their mean "
+            f'log-probability over real, {families} ("unknown" below '
+            f"{detector['attribution_threshold']} confidence)."
+        )
+    else:
+        what = (
+            f"- **What**: `{detector['arch']}` with the `{detector['transform']}` input "
+            f"transform, {detector['image_size']} px tiles; a binary p(AI) head plus an "
+            f'attribution head over real, {families} ("unknown" below '
+            f"{detector['attribution_threshold']} confidence)."
+        )
+    lines = [f"# Model card: the default detector (`{directory}`)", "", what]
     if inputs.trained_on:
         lines.append(f"- **Trained on**: {inputs.trained_on}")
     lines.append(f"- **Command**: `{inputs.train_command}`")
-    if train is not None:
+    if experts:
+        for expert in experts:
+            run = expert["training"]
+            stopped = " (stopped early on validation AP)" if run.get("stopped_early") else ""
+            lines.append(
+                f"  - expert `{expert['checkpoint']}`: {run['epochs_run']} epochs run{stopped}; "
+                f"best validation AP {run['best_val_ap']:.4f}; temperature "
+                f"{expert['temperature']:.3f}"
+            )
+        lines.append(f"  then `provaudit detectors export-onnx {directory}`.")
+    elif train is not None:
         stopped = " (stopped early on validation AP)" if train.get("stopped_early") else ""
         lines.append(
             f"  ({train['epochs_run']} epochs run{stopped}; best validation AP "

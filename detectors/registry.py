@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from provenance.errors import ProvauditError
 
 if TYPE_CHECKING:
+    from detectors.fusion import MaxFusion
     from detectors.model import DetectorModel
 
 
@@ -107,8 +108,12 @@ def create_detector(
     return DetectorModel(spec, backbone, num_features)
 
 
-def model_from_spec(spec: Any) -> DetectorModel:
+def model_from_spec(spec: Any) -> DetectorModel | MaxFusion:
     """The untrained network a checkpoint's spec describes (weights are loaded after)."""
+    from detectors.fusion import FUSION_ARCH, from_spec
+
+    if spec.arch == FUSION_ARCH:
+        return from_spec(spec)
     model = create_detector(
         spec.arch,
         families=spec.families,

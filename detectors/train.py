@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,14 @@ def training_step(
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+def recorded_config(config: TrainConfig) -> dict[str, Any]:
+    """The training configuration as the checkpoint records it (everything but the path)."""
+    return {
+        **{k: v for k, v in asdict(config).items() if k not in ("output", "augment")},
+        "augment": asdict(config.augment),
+    }
 
 
 def _progress(quiet: bool) -> Any:
@@ -285,10 +293,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     spec.training = {
         "data_digest": data.digest,
         "data": {key: summary[key] for key in ("images", "counts", "formats")},
-        "config": {
-            **{k: v for k, v in asdict(config).items() if k not in ("output", "augment")},
-            "augment": asdict(config.augment),
-        },
+        "config": recorded_config(config),
         "best_val_ap": best_ap if best_ap >= 0 else None,
         "epochs_run": len(history),
         "stopped_early": stopped_early,
@@ -313,3 +318,57 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
         "calibration": calibration,
         "data": summary,
     }
+
+
+def _trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
+    """Whether ``checkpoint`` is this very training run's result (same data, same config)."""
+    import json
+
+    from detectors.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        training = read_checkpoint(checkpoint).spec.training
+    except CheckpointError:
+        return False
+    wanted = json.loads(json.dumps(recorded_config(config), default=str))
+    return training.get("data_digest") == data.digest and training.get("config") == wanted
+
+
+def train_fused(
+    data: DetectorData, config: TrainConfig, transforms: list[str], *, quiet: bool = False
+) -> dict[str, Any]:
+    """Train one expert per input transform, then fuse them (``detectors.fusion``).
+
+    Experts go to ``OUTPUT/experts/<transform>`` and the calibrated fusion to ``OUTPUT``.
+    An expert whose checkpoint there already records the same data digest and training
+    configuration is kept rather than trained again, so an interrupted run resumes where
+    it stopped (training on CPU is deterministic for a given seed, so the result is the
+    same either way).
+    """
+    import torch.distributed as dist
+
+    from detectors.fusion import EXPERTS_FOLDER, fuse_checkpoints
+
+    if len(set(transforms)) != len(transforms):
+        raise DataError(f"Each expert needs its own input transform; got {transforms}.")
+    experts: list[dict[str, Any]] = []
+    for transform in transforms:
+        target = Path(config.output) / EXPERTS_FOLDER / transform
+        expert_config = replace(config, output=target, transform=transform)
+        if _trained_already(target, data, expert_config):
+            experts.append({"checkpoint": str(target), "transform": transform, "reused": True})
+            continue
+        result = train(data, expert_config, quiet=quiet)
+        experts.append({**result, "transform": transform, "reused": False})
+    rank = dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))
+    summary: dict[str, Any] = {"checkpoint": str(config.output), "rank": rank, "experts": experts}
+    if rank == 0:
+        fused = fuse_checkpoints(
+            [Path(expert["checkpoint"]) for expert in experts],
+            data,
+            Path(config.output),
+            target_fpr=config.target_fpr,
+            max_tiles=config.val_max_tiles,
+        )
+        summary["calibration"] = fused["calibration"]
+    return summary

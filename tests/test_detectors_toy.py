@@ -23,11 +23,24 @@ def scene(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack(channels, axis=-1)
 
 
-def toy_image(size: int, fake: bool, rng: np.random.Generator, amplitude: float = 10.0):
+# Per channel weight of the planted checkerboard: grey (all channels alike, no colour
+# detail) unless a test asks for a coloured one, which a colour-only detector can see too.
+GREY = (1.0, 1.0, 1.0)
+COLOURED = (1.0, -1.0, 0.0)
+
+
+def toy_image(
+    size: int,
+    fake: bool,
+    rng: np.random.Generator,
+    amplitude: float = 10.0,
+    colours: tuple[float, float, float] = GREY,
+):
     pixels = scene(size, rng) + rng.normal(0, 4, size=(size, size, 3))
     if fake:
         y, x = np.mgrid[0:size, 0:size]
-        pixels = pixels + amplitude * np.where((x + y) % 2 == 0, 1.0, -1.0)[..., None]
+        checkerboard = np.where((x + y) % 2 == 0, 1.0, -1.0)[..., None]
+        pixels = pixels + amplitude * checkerboard * np.asarray(colours)
     return np.clip(pixels, 0, 255).round().astype(np.uint8)
 
 
@@ -39,6 +52,7 @@ def write_toy_dataset(
     size: int = 32,
     seed: int = 0,
     real_format: str = "PNG",
+    colours: tuple[float, float, float] = GREY,
 ) -> Path:
     """The generators' layout: ROOT/<family>/0_real/*.png and ROOT/<family>/1_fake/*.png."""
     rng = np.random.default_rng(seed)
@@ -51,6 +65,6 @@ def write_toy_dataset(
             image.save(root / family / "0_real" / f"{i:04d}{suffix}", real_format)
         for i in range(n_fake):
             amplitude = 10.0 + 4.0 * k
-            image = Image.fromarray(toy_image(size, True, rng, amplitude))
+            image = Image.fromarray(toy_image(size, True, rng, amplitude, colours))
             image.save(root / family / "1_fake" / f"{i:04d}.png")
     return root
