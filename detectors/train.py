@@ -351,24 +351,32 @@ def train_fused(
 
     if len(set(transforms)) != len(transforms):
         raise DataError(f"Each expert needs its own input transform; got {transforms}.")
+    # One process group for all experts (under torchrun), so ``train`` neither creates
+    # nor destroys one per expert.
+    rank, world, owns_group = _init_distributed(pick_device(config.device))
     experts: list[dict[str, Any]] = []
-    for transform in transforms:
-        target = Path(config.output) / EXPERTS_FOLDER / transform
-        expert_config = replace(config, output=target, transform=transform)
-        if _trained_already(target, data, expert_config):
-            experts.append({"checkpoint": str(target), "transform": transform, "reused": True})
-            continue
-        result = train(data, expert_config, quiet=quiet)
-        experts.append({**result, "transform": transform, "reused": False})
-    rank = dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))
     summary: dict[str, Any] = {"checkpoint": str(config.output), "rank": rank, "experts": experts}
-    if rank == 0:
-        fused = fuse_checkpoints(
-            [Path(expert["checkpoint"]) for expert in experts],
-            data,
-            Path(config.output),
-            target_fpr=config.target_fpr,
-            max_tiles=config.val_max_tiles,
-        )
-        summary["calibration"] = fused["calibration"]
+    try:
+        for transform in transforms:
+            target = Path(config.output) / EXPERTS_FOLDER / transform
+            expert_config = replace(config, output=target, transform=transform)
+            if _trained_already(target, data, expert_config):
+                experts.append({"checkpoint": str(target), "transform": transform, "reused": True})
+                continue
+            result = train(data, expert_config, quiet=quiet)
+            experts.append({**result, "transform": transform, "reused": False})
+        if rank == 0:
+            fused = fuse_checkpoints(
+                [Path(expert["checkpoint"]) for expert in experts],
+                data,
+                Path(config.output),
+                target_fpr=config.target_fpr,
+                max_tiles=config.val_max_tiles,
+            )
+            summary["calibration"] = fused["calibration"]
+        if world > 1:
+            dist.barrier()
+    finally:
+        if owns_group:
+            dist.destroy_process_group()
     return summary

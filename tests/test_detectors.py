@@ -426,7 +426,8 @@ def test_calibrate_and_evaluate_commands(trained, toy_root: Path, tmp_path: Path
 # --- distributed --------------------------------------------------------------------------
 
 
-def test_two_process_ddp_training_on_cpu(toy_root: Path, tmp_path: Path):
+@pytest.mark.parametrize("experts", [[], ["npr_raw", "chroma"]], ids=["single", "fused"])
+def test_two_process_ddp_training_on_cpu(toy_root: Path, tmp_path: Path, experts: list[str]):
     output = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     completed = subprocess.run(
@@ -455,6 +456,7 @@ def test_two_process_ddp_training_on_cpu(toy_root: Path, tmp_path: Path):
             "cpu",
             "--quiet",
             "--json",
+            *(option for name in experts for option in ("--transform", name)),
         ],
         capture_output=True,
         text=True,
@@ -464,5 +466,13 @@ def test_two_process_ddp_training_on_cpu(toy_root: Path, tmp_path: Path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert summary["world_size"] == 2
-    assert read_checkpoint(output).spec.training["world_size"] == 2
+    if not experts:
+        assert summary["world_size"] == 2
+        assert read_checkpoint(output).spec.training["world_size"] == 2
+        return
+    # One JSON line (rank 0's), the fusion written once both experts trained on 2 ranks.
+    assert len(completed.stdout.strip().splitlines()) == 1
+    assert [expert["world_size"] for expert in summary["experts"]] == [2, 2]
+    assert read_checkpoint(output).spec.arch == "max_fusion"
+    for name in experts:
+        assert read_checkpoint(output / "experts" / name).spec.training["world_size"] == 2
