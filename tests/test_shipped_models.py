@@ -60,3 +60,9 @@ def test_model_cards_quote_the_shipped_figures():
     loo = json.loads((DETECTOR / "leave-one-family-out.json").read_text())
     for family, held_out in loo["held_out"].items():
         assert f"| {family} | {held_out['ap']:.3f} |" in card
+    # The experts shipped beside the fusion are the ones it was built from.
+    fusion = json.loads((DETECTOR / "config.json").read_text())["detector"]["training"]
+    for expert in fusion["experts"]:
+        shipped = json.loads((DETECTOR / expert["checkpoint"] / "config.json").read_text())
+        assert shipped["weights"]["sha256"] == expert["weights_sha256"]
+        assert f"best validation AP {expert['training']['best_val_ap']:.4f}" in card
