@@ -11,9 +11,10 @@ fusion is then calibrated as a whole (shift and temperature on the validation sp
 threshold on held-out reals) like any single detector, and the shift is folded into every
 expert's head (``max(a - s, b - s) = max(a, b) - s``).
 
-The experts are trained apart rather than jointly through the max: trained through the
-max, the expert that already wins an image takes all its gradient, and the chroma expert
-ends up learning what the residual expert sees instead of what it alone can see.
+The experts are trained apart rather than jointly through the max, so that each one is
+exactly the detector whose figures ``bench/loo_fusion.py`` reports alone and fused; through
+the max, only the expert that wins an image would get its gradient, a different training
+problem this project has not measured.
 
 Attribution is the experts' mean log-probability over ``[real, *families]`` (a normalised
 geometric mean once the scorer applies its softmax).
