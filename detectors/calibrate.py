@@ -322,6 +322,41 @@ def apply_calibration(
     }
 
 
+def calibrate_model(
+    model: Any,
+    data: Any,
+    target_fpr: float = DEFAULT_TARGET_FPR,
+    max_tiles: int | None = None,
+) -> dict[str, Any]:
+    """Fit on ``data``'s val split, threshold on its calib reals; fold both into ``model``."""
+    from detectors.data import DataError
+    from detectors.inference import DEFAULT_MAX_TILES
+    from detectors.model import TorchScorer
+
+    val, calib = data.split("val"), data.split("calib")
+    val_labels = np.array([s.label for s in val])
+    calib_labels = np.array([s.label for s in calib])
+    if not (0 < val_labels.sum() < len(val_labels)) or not (calib_labels == 0).any():
+        raise DataError(
+            "Calibration needs real and generated images in the validation split and real "
+            "images in the calibration split; pass more data."
+        )
+    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
+    val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
+    calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
+    report = calibration_report(
+        val_logits,
+        val_labels,
+        calib_logits[calib_labels == 0],
+        target_fpr,
+        heldout_logits=calib_logits,
+        heldout_labels=calib_labels,
+    )
+    calib_real = [data.pixels(s) for s in calib if s.label == 0]
+    apply_calibration(model, report, calib_real, data.digest, max_tiles)
+    return report
+
+
 def calibrate_checkpoint(
     checkpoint: Path | str,
     data: Any,
@@ -333,34 +368,11 @@ def calibrate_checkpoint(
     that existed is redone from the new weights (an old one would no longer match them).
     """
     from detectors.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-    from detectors.model import TorchScorer
 
     info = read_checkpoint(checkpoint)
     had_onnx = bool(info.document.get("onnx"))
     model = load_checkpoint(info.directory)
-    scorer = TorchScorer(model, "cpu")
-    val = data.split("val")
-    calib = data.split("calib")
-    calib_real = [s for s in calib if s.label == 0]
-    if not val or not calib_real:
-        from detectors.data import DataError
-
-        raise DataError(
-            "Calibration needs images in the validation split and real images in the "
-            "calibration split; pass more data."
-        )
-    val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
-    calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
-    calib_labels = np.array([s.label for s in calib])
-    report = calibration_report(
-        val_logits,
-        np.array([s.label for s in val]),
-        calib_logits[calib_labels == 0],
-        target_fpr,
-        heldout_logits=calib_logits,
-        heldout_labels=calib_labels,
-    )
-    apply_calibration(model, report, [data.pixels(s) for s in calib_real], data.digest)
+    report = calibrate_model(model, data, target_fpr)
     save_checkpoint(info.directory, model)
     if had_onnx:
         from detectors.onnx_export import export_onnx

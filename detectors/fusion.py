@@ -30,7 +30,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -144,10 +143,8 @@ def fuse_checkpoints(
     ``data`` must be the data set the experts trained on: its validation and calibration
     splits are the images none of them saw, which is what calibration needs.
     """
-    from detectors.calibrate import apply_calibration, calibration_report
+    from detectors.calibrate import calibrate_model
     from detectors.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-    from detectors.data import DataError
-    from detectors.model import TorchScorer
 
     infos = [read_checkpoint(path) for path in experts]
     for info in infos:
@@ -159,27 +156,7 @@ def fuse_checkpoints(
                 "data set, so that calibration uses only images no expert trained on."
             )
     model = fuse([load_checkpoint(info.directory) for info in infos])
-    val, calib = data.split("val"), data.split("calib")
-    val_labels = np.array([s.label for s in val])
-    calib_labels = np.array([s.label for s in calib])
-    if not (0 < val_labels.sum() < len(val_labels)) or not (calib_labels == 0).any():
-        raise DataError(
-            "Fusing needs real and generated images in the validation split and real images "
-            "in the calibration split; pass more data."
-        )
-    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles)
-    val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
-    calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
-    calibration = calibration_report(
-        val_logits,
-        val_labels,
-        calib_logits[calib_labels == 0],
-        target_fpr,
-        heldout_logits=calib_logits,
-        heldout_labels=calib_labels,
-    )
-    calib_real = [data.pixels(s) for s in calib if s.label == 0]
-    apply_calibration(model, calibration, calib_real, data.digest, max_tiles)
+    calibration = calibrate_model(model, data, target_fpr, max_tiles)
     output = Path(output)
     model.spec.training = {
         "data_digest": data.digest,
