@@ -14,7 +14,7 @@
   instead of 1 and 0; ``fit_platt(smooth=True)``) would keep it finite too, but they cap
   p(AI) near 1 - 1/n, and on three detectors trained on the ``make models`` data they
   doubled the held-out ECE (0.022-0.025 against 0.011-0.018), so they are off by default.
-* The shift is folded into the binary head's bias (``fold_logit_shift``) rather than
+* The shift is folded into the binary head's bias (``DetectorModel.shift_logit``) rather than
   stored beside the temperature, so every scorer (torch, the ONNX export, the service)
   applies it with no change to the checkpoint format: the stored logit's 0 is p = 0.5.
   ``calibration["logit_shift_total"]`` records all the shift folded in so far, so the
@@ -283,11 +283,6 @@ def calibration_report(
     return report
 
 
-def fold_logit_shift(model: Any, shift: float) -> None:
-    """Logits become z - shift in place (the binary head's bias, or every expert's)."""
-    model.shift_logit(shift)
-
-
 def apply_calibration(
     model: Any,
     report: dict[str, Any],
@@ -304,7 +299,7 @@ def apply_calibration(
     from detectors.inference import DEFAULT_MAX_TILES
     from detectors.model import TorchScorer
 
-    fold_logit_shift(model, report["logit_shift"])
+    model.shift_logit(report["logit_shift"])
     scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
     probs = calibrated(scorer.score_pixels(calib_real_images).logits, report["temperature"])
     report["threshold"] = fpr_threshold(probs, report["target_fpr"])

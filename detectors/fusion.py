@@ -25,7 +25,6 @@ and onnxruntime scorers, calibration and evaluation treat it like any other dete
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -126,10 +125,6 @@ def fuse(experts: list[DetectorModel]) -> MaxFusion:
     return MaxFusion(fusion_spec([m.spec for m in members]), members)
 
 
-def _normalised(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 def fuse_checkpoints(
     experts: list[Path],
     data: Any,
@@ -167,7 +162,7 @@ def fuse_checkpoints(
                 "weights_sha256": info.weights_sha256,
                 "transform": info.spec.transform,
                 "temperature": info.spec.temperature,
-                "training": _normalised(info.spec.training),
+                "training": info.spec.training,
             }
             for info in infos
         ],

@@ -124,11 +124,14 @@ def training_step(
 
 
 def recorded_config(config: TrainConfig) -> dict[str, Any]:
-    """The training configuration as the checkpoint records it (everything but the path)."""
-    return {
+    """The training configuration as config.json records it (everything but the path)."""
+    import json
+
+    config_dict = {
         **{k: v for k, v in asdict(config).items() if k not in ("output", "augment")},
         "augment": asdict(config.augment),
     }
+    return json.loads(json.dumps(config_dict, default=str))
 
 
 def _progress(quiet: bool) -> Any:
@@ -152,7 +155,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
     import torch.distributed as dist
 
-    from detectors.calibrate import apply_calibration, calibration_report
+    from detectors.calibrate import calibrate_model
     from detectors.checkpoint import save_checkpoint
     from detectors.evaluate import average_precision
     from detectors.inference import sigmoid
@@ -275,20 +278,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     calibration: dict[str, Any] | None = None
     if config.calibrate and can_validate and calib_real:
         # Fitted on the EMA weights as saved, so calibration describes the shipped model.
-        scorer = TorchScorer(ema, "cpu", max_tiles=config.val_max_tiles)
-        val_logits = scorer.score_pixels(val_images).logits
-        calib_logits = scorer.score_pixels([data.pixels(s) for s in calib_samples]).logits
-        calib_labels = np.array([s.label for s in calib_samples])
-        calibration = calibration_report(
-            val_logits,
-            val_labels,
-            calib_logits[calib_labels == 0],
-            config.target_fpr,
-            heldout_logits=calib_logits,
-            heldout_labels=calib_labels,
-        )
-        calib_real_images = [data.pixels(s) for s in calib_real]
-        apply_calibration(ema, calibration, calib_real_images, data.digest, config.val_max_tiles)
+        calibration = calibrate_model(ema, data, config.target_fpr, config.val_max_tiles)
     summary = data.summary()
     spec.training = {
         "data_digest": data.digest,
@@ -322,16 +312,15 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
 
 def _trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
     """Whether ``checkpoint`` is this very training run's result (same data, same config)."""
-    import json
-
     from detectors.checkpoint import CheckpointError, read_checkpoint
 
     try:
         training = read_checkpoint(checkpoint).spec.training
     except CheckpointError:
         return False
-    wanted = json.loads(json.dumps(recorded_config(config), default=str))
-    return training.get("data_digest") == data.digest and training.get("config") == wanted
+    return training.get("data_digest") == data.digest and training.get("config") == recorded_config(
+        config
+    )
 
 
 def train_fused(

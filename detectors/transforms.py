@@ -10,8 +10,8 @@ reimplement it. Inputs are float NCHW in [-1, 1].
   leaves correlated 2x2 neighbourhoods; the residual keeps exactly that and drops content.
 * ``npr_raw``: the pixels and the NPR residual side by side (6 channels). The residual
   carries the upsampling trace; the pixels carry what the residual throws away (colour
-  statistics, texture, smoothness), which small generators also get wrong. The shipped
-  detector uses it; its model card has the figures, leave-one-family-out included.
+  statistics, texture, smoothness), which small generators also get wrong. It survives
+  recompression; the shipped detector fuses it with ``chroma`` (``detectors.fusion``).
 * ``chroma``: the NPR residual of the chroma (each channel minus the luminance), so only
   fine colour detail. Cameras demosaic and codecs subsample colour, so real photos carry
   little of it; generators paint R, G and B at full resolution and all three of ours

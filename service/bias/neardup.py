@@ -114,13 +114,8 @@ def _self_join(
     from provenance.hashindex import BinaryHashIndex
 
     m = len(codes)
-    # FAISS reads each chunk as a 64-bit word at its byte offset, so the last chunk of the
-    # last code reads a few bytes past it: one zero row after the codes keeps every read
-    # inside this array (the rows below are a contiguous prefix, passed without a copy).
-    padded = np.zeros((m + 1, codes.shape[1]), np.uint8)
-    padded[:m] = codes
     index = BinaryHashIndex(plan.bits, "multihash", plan.nhash)
-    index.add(np.arange(m, dtype=np.int64), padded[:m])
+    index.add(np.arange(m, dtype=np.int64), codes)
     stats = faiss.cvar.indexBinaryHash_stats
     shortlisted_before = int(stats.ndis)
     firsts: list[np.ndarray] = []
@@ -131,7 +126,7 @@ def _self_join(
     try:
         for start in range(0, m, batch):
             stop = min(m, start + batch)
-            hits = index.search(padded[start:stop], plan.radius)
+            hits = index.search(codes[start:stop], plan.radius)
             counts = np.fromiter((len(h.ids) for h in hits), np.int64, len(hits))
             if not counts.sum():
                 continue
