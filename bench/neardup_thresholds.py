@@ -41,14 +41,17 @@ from bench.fingerprint_robustness import (  # noqa: E402
     jpeg_edit,
     quadrants,
 )
-from service.bias.options import DEFAULT_PDQ_RADIUS, DEFAULT_PHASH_RADIUS  # noqa: E402
+from service.bias.options import (  # noqa: E402
+    DEFAULT_PDQ_RADIUS,
+    DEFAULT_PHASH_RADIUS,
+    PDQ_MATCH_RADIUS,
+)
 
 SHARED_PDQ = REPO.parent / "shared" / "pdq-reference"
-PDQ_MATCH = 31
 CANDIDATES = {"pdq": (8, 10, 12, 14, 15, 16, 20, 24, 31), "phash": (2, 3, 4, 6, 8, 10, 12)}
 # Radii whose share of kept copies is printed per edit: the report's defaults, PDQ's match
 # threshold and the former pHash default.
-SHOWN = {"pdq": (DEFAULT_PDQ_RADIUS, PDQ_MATCH), "phash": (DEFAULT_PHASH_RADIUS, 8)}
+SHOWN = {"pdq": (DEFAULT_PDQ_RADIUS, PDQ_MATCH_RADIUS), "phash": (DEFAULT_PHASH_RADIUS, 8)}
 
 
 def load_photos(max_side: int) -> dict[str, Image.Image]:
@@ -198,9 +201,13 @@ def main() -> None:
             f"{s['closest_distinct_pair']}: "
             + (f"radii {sep[0]}-{sep[1]} separate them" if sep else "no radius separates them")
         )
-    baseline = summary["pdq"]["distinct_pairs_within"][PDQ_MATCH]
-    print(f"\nbaseline: PDQ's match threshold {PDQ_MATCH} puts {baseline} distinct pairs inside")
-    print(json.dumps({"bench": "neardup_thresholds", "pdq_match_threshold": PDQ_MATCH, **summary}))
+    baseline = summary["pdq"]["distinct_pairs_within"][PDQ_MATCH_RADIUS]
+    print(
+        f"\nbaseline: PDQ's match threshold {PDQ_MATCH_RADIUS} puts {baseline} distinct "
+        "pairs inside"
+    )
+    record = {"bench": "neardup_thresholds", "pdq_match_threshold": PDQ_MATCH_RADIUS, **summary}
+    print(json.dumps(record))
 
 
 if __name__ == "__main__":
