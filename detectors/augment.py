@@ -30,18 +30,44 @@ p(AI)| of 0.14 between PNG and JPEG 95 / WebP 95; the one trained with ``mixed``
 residual, 15,000 images) by 0.031 / 0.033 (tolerance 0.05). Data, input and codec changed
 together, so that comparison does not isolate the codec draw.
 
+The ``web`` preset (``AugmentConfig.web()``, ``train --augment web``) models what the web
+does to an image before a moderator sees it, for both classes alike: a downscale by
+U[0.25, 1], mild sharpening, then a lossy re-encode (JPEG q60-95 with 4:2:0 chroma, or
+WebP), mostly without the strong blur of CNNDetection's recipe. A detector that never saw
+these chains learns "has been through a web pipeline" as "real", since its real photos
+had and its generated images had not.
+
 Everything here is numpy + Pillow, so DataLoader workers never need torch ops.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.imageops import (
+    downscale,
+    gaussian_blur,
+    jpeg_roundtrip,
+    reencode,
+    sharpen,
+)
 from detectors.inference import min_side, pad_to_tile
+
+__all__ = [
+    "AUGMENT_PRESETS",
+    "AugmentConfig",
+    "augment",
+    "downscale",
+    "equalize_codec",
+    "gaussian_blur",
+    "jpeg_roundtrip",
+    "random_crop",
+    "reencode",
+    "sharpen",
+]
 
 
 @dataclass(frozen=True)
@@ -57,45 +83,38 @@ class AugmentConfig:
     # "jpeg:Q" re-encodes every training image (real and fake alike), "mixed" draws PNG,
     # JPEG or WebP per image from one distribution for both classes; "none" does neither.
     same_codec: str = "mixed"
+    sharpen_prob: float = 0.0
+    # Of the lossy re-encodes (jpeg_prob), the share written as WebP rather than JPEG.
+    webp_share: float = 0.0
 
     @classmethod
     def disabled(cls) -> AugmentConfig:
         return cls(blur_prob=0.0, jpeg_prob=0.0, flip=False, downscale_prob=0.0, same_codec="none")
 
+    @classmethod
+    def web(cls) -> AugmentConfig:
+        """The chains images meet on the web: downscale, sharpen, JPEG 4:2:0 or WebP."""
+        return cls(
+            blur_prob=0.1,
+            blur_sigma_max=1.0,
+            jpeg_prob=0.7,
+            jpeg_quality_min=60,
+            jpeg_quality_max=95,
+            downscale_prob=0.6,
+            downscale_min=0.25,
+            sharpen_prob=0.2,
+            webp_share=0.3,
+        )
 
-def reencode(pixels: np.ndarray, fmt: str, quality: int | None = None) -> np.ndarray:
-    """``pixels`` saved by Pillow as ``fmt`` (PNG, JPEG, WEBP) and decoded again."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    options = {} if quality is None else {"quality": int(quality)}
-    Image.fromarray(pixels).save(buffer, fmt, **options)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
-
-
-def jpeg_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
-    return reencode(pixels, "JPEG", quality)
-
-
-def gaussian_blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
-    from PIL import Image, ImageFilter
-
-    if sigma <= 0:
-        return pixels
-    blurred = Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(radius=float(sigma)))
-    return np.asarray(blurred, dtype=np.uint8)
+    @classmethod
+    def preset(cls, name: str) -> AugmentConfig:
+        presets = {"default": cls, "web": cls.web, "none": cls.disabled}
+        if name not in presets:
+            raise ValueError(f"unknown augmentation {name!r}; use {', '.join(presets)}")
+        return presets[name]()
 
 
-def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
-    from PIL import Image
-
-    if factor >= 1.0:
-        return pixels
-    height, width = pixels.shape[:2]
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+AUGMENT_PRESETS = ("default", "web", "none")
 
 
 def equalize_codec(
@@ -160,9 +179,14 @@ def augment(
         window = downscale(window, factor)
     if config.blur_prob > 0 and rng.random() < config.blur_prob:
         window = gaussian_blur(window, float(rng.uniform(0.0, config.blur_sigma_max)))
+    if config.sharpen_prob > 0 and rng.random() < config.sharpen_prob:
+        window = sharpen(window, float(rng.uniform(0.5, 2.0)), int(rng.integers(40, 151)))
     if config.jpeg_prob > 0 and rng.random() < config.jpeg_prob:
         quality = int(rng.integers(config.jpeg_quality_min, config.jpeg_quality_max + 1))
-        window = jpeg_roundtrip(window, quality)
+        if config.webp_share > 0 and rng.random() < config.webp_share:
+            window = reencode(window, "WEBP", quality)
+        else:
+            window = jpeg_roundtrip(window, quality)
     crop = random_crop(window, size, rng)
     if config.flip and rng.random() < 0.5:
         crop = crop[:, ::-1]

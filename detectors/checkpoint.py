@@ -36,6 +36,9 @@ WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
 FORMAT_NAME = "provaudit-detector"
 FORMAT_VERSION = 1
+# The default detector shipped inside the package: what `detect` and the service use when
+# no checkpoint is given.
+BUNDLED_DETECTOR = Path(__file__).resolve().parent / "weights" / "default"
 
 
 class CheckpointError(ProvauditError):

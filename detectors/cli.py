@@ -9,6 +9,8 @@ export. Results go to stdout (JSON with ``--json``), progress and warnings to st
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,17 +89,26 @@ def _emit(payload: Any, as_json: bool) -> None:
 
 
 def _train_config(output: Path, **options: Any) -> Any:
+    from dataclasses import replace
+
     from detectors.augment import AugmentConfig
     from detectors.train import TrainConfig
 
     no_augment = options.pop("no_augment")
+    preset = options.pop("augment", "default")
     same_codec = options.pop("same_codec")
-    downscale_prob = options.pop("downscale_prob", AugmentConfig.downscale_prob)
-    augment = (
-        AugmentConfig.disabled()
-        if no_augment
-        else AugmentConfig(same_codec=same_codec, downscale_prob=downscale_prob)
-    )
+    downscale_prob = options.pop("downscale_prob", None)
+    if no_augment:
+        augment = AugmentConfig.disabled()
+    else:
+        try:
+            augment = replace(AugmentConfig.preset(preset), same_codec=same_codec)
+        except ValueError as exc:
+            from detectors.data import DataError
+
+            raise DataError(str(exc)) from None
+        if downscale_prob is not None:
+            augment = replace(augment, downscale_prob=downscale_prob)
     return TrainConfig(output=output, augment=augment, **options)
 
 
@@ -120,12 +131,20 @@ def train(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     workers: int = 0,
     no_augment: Annotated[bool, typer.Option("--no-augment")] = False,
+    augment: Annotated[
+        str,
+        typer.Option(
+            help="Augmentation: default (CNNDetection's blur + JPEG), web (downscale to "
+            "0.25x, sharpening, JPEG 4:2:0 q60-95 or WebP) or none."
+        ),
+    ] = "default",
     same_codec: Annotated[
         str, typer.Option(help="Re-encode real and fake alike: jpeg:Q, mixed or none.")
     ] = "mixed",
     downscale_prob: Annotated[
-        float, typer.Option(help="Probability of a random U[0.5, 1] downscale per view.")
-    ] = 0.5,
+        float | None,
+        typer.Option(help="Probability of a random downscale per view (default: the preset's)."),
+    ] = None,
     target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Json = False,
@@ -158,6 +177,7 @@ def train(
             compile=compile,
             workers=workers,
             no_augment=no_augment,
+            augment=augment,
             same_codec=same_codec,
             downscale_prob=downscale_prob,
             target_fpr=target_fpr,
@@ -306,6 +326,8 @@ def loo(
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
+    steps_per_epoch: int | None = None,
+    augment: Annotated[str, typer.Option(help="As train's --augment.")] = "default",
     same_codec: Annotated[str, typer.Option(help="As train's --same-codec.")] = "mixed",
     report_dir: Annotated[
         Path | None,
@@ -333,7 +355,9 @@ def loo(
             batch_size=batch_size,
             seed=seed,
             device=device,
+            steps_per_epoch=steps_per_epoch,
             no_augment=False,
+            augment=augment,
             same_codec=same_codec,
         )
         result = leave_one_family_out(
@@ -343,6 +367,72 @@ def loo(
             from detectors.report import write_loo_report
 
             log(f"report: {write_loo_report(result, report_dir)['report']}")
+    except ProvauditError as exc:
+        _fail(exc)
+    _emit(result, as_json)
+
+
+@app.command()
+def loso(
+    output: Annotated[Path, typer.Option("--out", "-o", help="Folder for the checkpoints.")],
+    real: Real = None,
+    fake: Fake = None,
+    dataset: Dataset = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="A real source (group) to leave out; default: all."),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Folds the sources are dealt into.")] = 3,
+    arch: str = "npr_tiny",
+    transform: Transforms = None,
+    image_size: int = 64,
+    epochs: int = 10,
+    steps_per_epoch: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    augment: Annotated[str, typer.Option(help="As train's --augment.")] = "default",
+    same_codec: Annotated[str, typer.Option(help="As train's --same-codec.")] = "mixed",
+    checks: Annotated[
+        bool, typer.Option(help="Score with the stability checks (abstention), as detect does.")
+    ] = True,
+    as_json: Json = False,
+) -> None:
+    """Leave-sources-out: how often real photos from a source never trained on are called AI.
+
+    The real sources are dealt into folds; each fold's sources (and fakes aligned with
+    them) are left out of training and calibration, then every one of their images is
+    scored as sent and as the web serves it (downscaled to 512-1024 px, JPEG or WebP).
+    """
+    from detectors.wild import leave_sources_out
+    from provenance.errors import ProvauditError
+
+    transforms = transform or []
+    try:
+        data = _load_data(real, fake, dataset, image_size)
+        config = _train_config(
+            output,
+            arch=arch,
+            transform=transforms[0] if len(transforms) == 1 else None,
+            image_size=image_size,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            no_augment=False,
+            augment=augment,
+            same_codec=same_codec,
+        )
+        result = leave_sources_out(
+            data,
+            config,
+            output,
+            sources=source,
+            folds=folds,
+            fuse_transforms=transforms if len(transforms) > 1 else None,
+            checks=checks,
+        )
     except ProvauditError as exc:
         _fail(exc)
     _emit(result, as_json)
@@ -395,47 +485,96 @@ def model_card(
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.")],
     checkpoint: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--checkpoint", "-c", envvar="PROVAUDIT_DETECTOR", help="Detector checkpoint folder."
+            "--checkpoint",
+            "-c",
+            envvar="PROVAUDIT_DETECTOR",
+            help="Detector checkpoint folder (default: the bundled default detector).",
         ),
-    ],
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per image.")] = False,
     backend: Annotated[str, typer.Option(help="auto (ONNX if exported), onnx or torch.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Tiles per inference batch.")] = 256,
     max_tiles: Annotated[int, typer.Option(help="Most tiles scored per image.")] = 16,
+    checks: Annotated[
+        bool,
+        typer.Option(
+            help="Re-score each image after JPEG q90 and a 0.75x downscale; a verdict that "
+            "flips is reported as inconclusive."
+        ),
+    ] = True,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
 ) -> None:
     """Score images for AI generation: p(AI), verdict at the calibrated threshold, family.
 
-    A file that cannot be read is reported on its own line and the run goes on; the exit
-    status is 1 if any file failed.
+    The verdict is ai, real or inconclusive (with its reason). Folders are walked
+    recursively; files in them that are not images are skipped and counted. A file that
+    cannot be read is reported on its own line and the run goes on; the exit status is 1
+    if any file failed.
     """
-    from detectors.inference import detect_files, open_scorer
-    from provenance.cli.output import emit_json, error, stdout
+    from detectors.checkpoint import BUNDLED_DETECTOR
+    from detectors.inference import detect_files, expand_inputs, open_scorer
+    from provenance.cli.output import emit_json, error, log, stdout
     from provenance.errors import ProvauditError
 
     try:
-        scorer = open_scorer(checkpoint, backend, batch_size=batch_size, max_tiles=max_tiles)
+        scorer = open_scorer(
+            checkpoint or BUNDLED_DETECTOR, backend, batch_size=batch_size, max_tiles=max_tiles
+        )
     except ProvauditError as exc:
         _fail(exc)
-    failed = 0
-    for result in detect_files(scorer, paths):
-        if result["error"] is not None:
-            failed += 1
-        if as_json:
-            emit_json(result)
-        elif result["error"] is not None:
-            error(result["error"]["message"])
-        else:
-            from rich.markup import escape
-
-            family = result["attribution"]["label"]
-            stdout().print(
-                f"{escape(result['path'])}  p_ai={result['p_ai']:.4f}  {result['label']}"
-                + (f"  ({family})" if result["label"] == "ai" else "")
-            )
+    entries = expand_inputs(paths)
+    failed = skipped = 0
+    with _progress_bar(len(entries), enabled=progress and len(entries) > 1) as advance:
+        for result in detect_files(scorer, entries, checks=checks):
+            advance()
+            if result.get("skipped"):
+                skipped += 1
+                continue
+            if result["error"] is not None:
+                failed += 1
+            if as_json:
+                emit_json(result)
+            elif result["error"] is not None:
+                error(result["error"]["message"])
+            else:
+                stdout().print(_detect_line(result))
+    if skipped:
+        log(f"skipped {skipped} file(s) that are not images")
     if failed:
         raise typer.Exit(int(ExitStatus.ERROR))
+
+
+def _detect_line(result: dict[str, Any]) -> str:
+    from rich.markup import escape
+
+    line = f"{escape(result['path'])}  p_ai={result['p_ai']:.4f}  {result['label']}"
+    if result["label"] == "ai":
+        line += f"  ({result['attribution']['label']})"
+    if result.get("reason"):
+        line += f"  ({escape(result['reason'])})"
+    return line
+
+
+@contextmanager
+def _progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr over ``total`` files; yields the function that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from provenance.cli.output import stderr
+
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+        disable=not enabled,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scoring", total=total)
+        yield lambda: bar.advance(task)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,15 @@ Sources, combinable and repeatable:
 * generator data sets: ``DATASET/<family>/0_real`` and ``DATASET/<family>/1_fake`` (what
   ``provaudit generators`` writes, and the CNNDetection layout), or ``DATASET/0_real`` +
   ``DATASET/1_fake`` with the data set's name as the family. Labels come from this layout;
-  ``labels.jsonl`` is not needed.
+  ``labels.jsonl`` is not needed. A folder named ``<family>@<group>`` (``vae@aligned-x``)
+  holds that family's images from one source group, and ``real@<group>`` (with a
+  ``0_real`` inside) one source of real images.
+
+Every sample belongs to a **group**: where it came from (a real-photo source, a render
+kind, the fakes aligned with one source's photos). Leave-sources-out evaluation holds
+groups out of training and calibration (:func:`without_groups`); a group named
+``aligned-<source>`` is held out with ``<source>``, since its fakes share that source's
+content.
 
 Files are found with :func:`generators.data.find_image_files` (same suffixes, same hidden
 file rules as the generators) and decoded once through :mod:`provenance.media`; broken
@@ -36,7 +44,9 @@ from generators.data import find_image_files
 from provenance.errors import InputError, ProvauditError
 
 SPLITS = ("train", "val", "calib")
-DEFAULT_CACHE_BYTES = 1 << 30
+# Decoded pixels kept in memory: a corpus of large photos decoded again for every training
+# view would make the JPEG decoder the bottleneck.
+DEFAULT_CACHE_BYTES = 6 << 30
 
 
 class DataError(ProvauditError):
@@ -55,6 +65,7 @@ class Sample:
     sha256: str
     format: str
     split: str
+    group: str = ""
 
 
 @dataclass
@@ -70,6 +81,19 @@ class DetectorData:
     def pixels(self, sample: Sample) -> np.ndarray:
         cached = self._cache.get(sample.path)
         return cached if cached is not None else _decode(sample.path)
+
+    def groups(self, label: int | None = None) -> list[str]:
+        """The source groups, sorted (of one class when ``label`` is given)."""
+        return sorted({s.group for s in self.samples if label is None or s.label == label})
+
+    def without_groups(self, groups: list[str] | tuple[str, ...]) -> DetectorData:
+        """The data set with ``groups`` and the fakes aligned with them left out entirely."""
+        from dataclasses import replace
+
+        dropped = held_out_groups(groups)
+        kept = [s for s in self.samples if s.group not in dropped]
+        families = sorted({str(s.family) for s in kept if s.label == 1})
+        return replace(self, samples=kept, families=families)
 
     def class_id(self, sample: Sample) -> int:
         return 0 if sample.label == 0 else 1 + self.families.index(str(sample.family))
@@ -137,19 +161,37 @@ def parse_fake(value: str) -> tuple[str | None, Path]:
     return None, Path(value)
 
 
-def dataset_sources(root: Path) -> list[tuple[int, str | None, Path]]:
-    """(label, family, folder) triples of a generator / CNNDetection data set."""
+Source = tuple[int, str | None, Path, str]
+ALIGNED_PREFIX = "aligned-"
+
+
+def split_group_name(name: str) -> tuple[str, str]:
+    """``family@group`` -> (family, group); a plain name is its own family and group."""
+    family, sep, group = name.partition("@")
+    return (family, group) if sep and family and group else (name, name)
+
+
+def held_out_groups(groups: list[str] | tuple[str, ...]) -> set[str]:
+    """The groups leaving ``groups`` out removes: each one and the fakes aligned with it."""
+    return {name for group in groups for name in (group, f"{ALIGNED_PREFIX}{group}")}
+
+
+def dataset_sources(root: Path) -> list[Source]:
+    """(label, family, folder, group) of a generator / CNNDetection data set."""
     if not root.is_dir():
         raise DataError(f"The data set {root} is not a folder.")
-    sources: list[tuple[int, str | None, Path]] = []
+    sources: list[Source] = []
     for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
         if folder.name.startswith("."):
             continue
-        family = root.name if folder == root else folder.name
+        family, group = split_group_name(root.name if folder == root else folder.name)
         if (folder / "0_real").is_dir():
-            sources.append((0, None, folder / "0_real"))
+            # A real folder beside a family's fakes (what `generators` writes) is the real
+            # half of that family's data set; its group is still "real" photos.
+            real_group = group if family == REAL_CLASS or group != family else REAL_CLASS
+            sources.append((0, None, folder / "0_real", real_group))
         if (folder / "1_fake").is_dir():
-            sources.append((1, family, folder / "1_fake"))
+            sources.append((1, family, folder / "1_fake", group))
     if not sources:
         raise DataError(
             f"{root} has no 0_real or 1_fake folders; a data set is laid out as "
@@ -169,10 +211,11 @@ def scan(
     calib_fraction: float = 0.15,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> DetectorData:
-    sources: list[tuple[int, str | None, Path]] = [(0, None, Path(p)) for p in real]
+    sources: list[Source] = [(0, None, Path(p), Path(p).resolve().name) for p in real]
     for value in fake:
         family, folder = parse_fake(str(value))
-        sources.append((1, family or Path(folder).resolve().name, folder))
+        name = family or Path(folder).resolve().name
+        sources.append((1, name, folder, name))
     for root in datasets:
         sources.extend(dataset_sources(Path(root)))
     if not sources:
@@ -182,7 +225,7 @@ def scan(
     cache: dict[Path, np.ndarray] = {}
     cached_bytes = 0
     seen: set[tuple[Path, int, str | None]] = set()
-    for label, family, folder in sources:
+    for label, family, folder, group in sources:
         if family in (REAL_CLASS, UNKNOWN_FAMILY):
             raise DataError(f"{family!r} cannot name a generator family; rename {folder}.")
         if not folder.is_dir():
@@ -218,6 +261,7 @@ def scan(
                     sha,
                     media.format,
                     split_of(sha, val_fraction, calib_fraction),
+                    group,
                 )
             )
     if skipped:

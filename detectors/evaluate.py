@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from detectors.augment import downscale, gaussian_blur, jpeg_roundtrip, reencode
 from detectors.calibrate import tpr_at_fpr
+from detectors.imageops import downscale, gaussian_blur, jpeg_roundtrip, reencode
 
 ROBUSTNESS: dict[str, tuple[float, ...]] = {
     "jpeg": (100, 90, 75, 50, 30),

@@ -14,6 +14,13 @@ tiles' logits (averaging log-odds rather than taking the max keeps the false-pos
 rate of large real photos near the calibrated one). A side shorter than the tile is
 reflection-padded to it; a side shorter than half the tile is refused as too small to
 judge.
+
+Abstention: a moderation tool's worst error is calling a real photo AI, and a score is
+worth acting on only where it is stable. :meth:`Scorer.assess` therefore also scores each
+image after the small re-encodes the web applies routinely (JPEG q90 with 4:2:0 chroma,
+and a 0.75x downscale for images large enough to stay several tiles wide) and answers
+``inconclusive``, with its reason, when any of them flips the verdict, or when an "ai"
+verdict rests on a minority of the image's tiles (a few tiles pulling the mean up).
 """
 
 from __future__ import annotations
@@ -32,6 +39,16 @@ from provenance.errors import InputError, ProvauditError
 
 DEFAULT_MAX_TILES = 16
 DEFAULT_BATCH_SIZE = 256
+STABILITY_JPEG_QUALITY = 90
+STABILITY_DOWNSCALE = 0.75
+# The downscale check needs an image that stays this many tiles across once shrunk; a
+# smaller one would be judged on padding.
+STABILITY_DOWNSCALE_MIN_TILES = 4
+# An "ai" verdict needs at least this share of the scored tiles above the threshold.
+MIN_AI_TILE_SHARE = 0.5
+# Below this many tiles, the tile share says nothing.
+MIN_TILES_FOR_SHARE = 4
+INCONCLUSIVE = "inconclusive"
 
 
 class ImageTooSmallError(InputError):
@@ -108,6 +125,57 @@ class Scores:
     logits: np.ndarray
     attribution: np.ndarray
     tiles: np.ndarray
+    # Per image, the share of its tiles whose own score is above the threshold.
+    ai_tile_share: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    label: str  # "ai", "real" or "inconclusive"
+    reason: str | None = None
+
+
+def stability_variants(pixels: np.ndarray, image_size: int) -> list[tuple[str, np.ndarray]]:
+    """The small re-encodes an image is checked under: (name, pixels)."""
+    from detectors.imageops import downscale, jpeg_roundtrip
+
+    variants = [(f"JPEG q{STABILITY_JPEG_QUALITY}", jpeg_roundtrip(pixels, STABILITY_JPEG_QUALITY))]
+    shrunk_side = min(pixels.shape[:2]) * STABILITY_DOWNSCALE
+    if shrunk_side >= STABILITY_DOWNSCALE_MIN_TILES * image_size:
+        variants.append(
+            (f"a {STABILITY_DOWNSCALE}x downscale", downscale(pixels, STABILITY_DOWNSCALE))
+        )
+    return variants
+
+
+def decide(
+    p_ai: float,
+    threshold: float,
+    variants: list[tuple[str, float]] | tuple[()] = (),
+    ai_tile_share: float | None = None,
+    tiles: int = 1,
+) -> Decision:
+    """The verdict, or ``inconclusive`` with the reason a moderator can read."""
+    called_ai = p_ai > threshold
+    for name, p_variant in variants:
+        if (p_variant > threshold) != called_ai:
+            return Decision(
+                INCONCLUSIVE,
+                f"the verdict flips under a small re-encode: p(AI) {p_ai:.3f} as sent, "
+                f"{p_variant:.3f} after {name} (threshold {threshold:.3f})",
+            )
+    if (
+        called_ai
+        and ai_tile_share is not None
+        and tiles >= MIN_TILES_FOR_SHARE
+        and ai_tile_share < MIN_AI_TILE_SHARE
+    ):
+        return Decision(
+            INCONCLUSIVE,
+            f"only {ai_tile_share:.0%} of the {tiles} tiles scored look generated; the "
+            "image's score rests on a few of them",
+        )
+    return Decision("ai" if called_ai else "real")
 
 
 class Scorer:
@@ -152,28 +220,86 @@ class Scorer:
         mean_attr = np.stack(
             [np.bincount(owner, weights=tile_attr[:, k]) / counts for k in range(classes)], 1
         )
-        return Scores(mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts)
+        above = self.probabilities(tile_logits) > self.spec.threshold
+        share = np.bincount(owner, weights=above.astype(np.float64)) / counts
+        return Scores(mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts, share)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated p(AI): temperature-scaled sigmoid of the raw logit."""
         return sigmoid(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
 
-    def verdict(self, logit: float, attribution: np.ndarray, tiles: int) -> dict[str, Any]:
+    def verdict(
+        self,
+        logit: float,
+        attribution: np.ndarray,
+        tiles: int,
+        *,
+        ai_tile_share: float | None = None,
+        variants: list[tuple[str, float]] | tuple[()] = (),
+    ) -> dict[str, Any]:
+        """The verdict dict of one image; ``variants`` are (name, raw logit) of its checks."""
         p_ai = float(self.probabilities(np.array([logit]))[0])
-        label = "ai" if p_ai > self.spec.threshold else "real"
+        threshold = self.spec.threshold
+        variant_p = [
+            (name, float(self.probabilities(np.array([value]))[0])) for name, value in variants
+        ]
+        decision = decide(p_ai, threshold, variant_p, ai_tile_share, int(tiles))
+        shown = "ai" if p_ai > threshold else "real"
         return {
             "p_ai": round(p_ai, 6),
-            "label": label,
-            "threshold": round(self.spec.threshold, 6),
-            "attribution": attribute(self.spec, attribution, label),
+            "label": decision.label,
+            "reason": decision.reason,
+            "threshold": round(threshold, 6),
+            "attribution": attribute(self.spec, attribution, shown),
             "tiles": int(tiles),
+            "checks": {
+                "ai_tile_share": None if ai_tile_share is None else round(ai_tile_share, 4),
+                "variants": [{"name": name, "p_ai": round(p, 6)} for name, p in variant_p],
+            },
         }
+
+    def assess(
+        self, images: list[np.ndarray], names: list[str] | None = None, *, checks: bool = True
+    ) -> list[dict[str, Any]]:
+        """Verdicts of decoded images, each checked under :func:`stability_variants`.
+
+        Originals and variants are scored in one batch; ``checks=False`` scores the
+        originals alone (the tile-share rule still applies).
+        """
+        names = names or [f"image {k}" for k in range(len(images))]
+        batch, owners, labels = list(images), list(range(len(images))), list(names)
+        variant_names: list[str] = []
+        if checks:
+            for index, pixels in enumerate(images):
+                for name, variant in stability_variants(pixels, self.spec.image_size):
+                    batch.append(variant)
+                    owners.append(index)
+                    labels.append(names[index])
+                    variant_names.append(name)
+        scores = self.score_pixels(batch, labels)
+        per_image: list[list[tuple[str, float]]] = [[] for _ in images]
+        for position in range(len(images), len(batch)):
+            per_image[owners[position]].append(
+                (variant_names[position - len(images)], float(scores.logits[position]))
+            )
+        share = scores.ai_tile_share
+        return [
+            self.verdict(
+                float(scores.logits[k]),
+                scores.attribution[k],
+                int(scores.tiles[k]),
+                ai_tile_share=None if share is None else float(share[k]),
+                variants=per_image[k],
+            )
+            for k in range(len(images))
+        ]
 
 
 def attribute(spec: DetectorSpec, logits: np.ndarray, label: str) -> dict[str, Any]:
     """Which generator family made an image judged "ai".
 
-    For a "real" verdict the attribution is "real". For an "ai" verdict it is the known
+    For a "real" verdict the attribution is "real". For an "ai" verdict (and an
+    inconclusive one whose score is above the threshold) it is the known
     family with the highest probability in the attribution head's softmax over
     ``[real, *families]``, provided that probability reaches ``attribution_threshold``
     (default 0.5); otherwise "unknown": a generator not seen in training, or one the head
@@ -255,13 +381,20 @@ def open_scorer(
     return TorchScorer(model, device=device, batch_size=batch_size, max_tiles=max_tiles)
 
 
-def expand_inputs(items: Iterable[str | Path]) -> list[tuple[str, Path | None, str | None]]:
-    """Files, folders (recursively, hidden entries skipped) and glob patterns.
+@dataclass(frozen=True)
+class InputFile:
+    """One input of ``detect``: ``problem`` says why it has no ``path``."""
 
-    Returns ``(display, path, problem)``; every regular file in a folder is listed, not only
-    image suffixes, so that a stray non-image is reported rather than silently ignored.
-    """
-    found: list[tuple[str, Path | None, str | None]] = []
+    display: str
+    path: Path | None
+    problem: str | None = None
+    # Found by walking a folder rather than named: a non-image there is skipped, not an error.
+    from_folder: bool = False
+
+
+def expand_inputs(items: Iterable[str | Path]) -> list[InputFile]:
+    """Files, folders (recursively, hidden entries skipped) and glob patterns."""
+    found: list[InputFile] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
@@ -271,16 +404,20 @@ def expand_inputs(items: Iterable[str | Path]) -> list[tuple[str, Path | None, s
                 if candidate.is_file()
                 and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
             )
-            found.extend((str(file), file, None) for file in files)
+            found.extend(InputFile(str(file), file, from_folder=True) for file in files)
         elif path.exists():
-            found.append((str(path), path, None))
+            found.append(InputFile(str(path), path))
         elif glob.has_magic(str(item)):
             matches = sorted(glob.glob(str(item), recursive=True))
             if not matches:
-                found.append((str(item), None, f"No file matches {item}."))
-            found.extend((match, Path(match), None) for match in matches if Path(match).is_file())
+                found.append(InputFile(str(item), None, f"No file matches {item}."))
+            found.extend(
+                InputFile(match, Path(match), from_folder=True)
+                for match in matches
+                if Path(match).is_file()
+            )
         else:
-            found.append((str(item), None, f"{item} does not exist."))
+            found.append(InputFile(str(item), None, f"{item} does not exist."))
     return found
 
 
@@ -290,40 +427,44 @@ def _error(display: str, exc: ProvauditError | str) -> dict[str, Any]:
 
 
 def detect_files(
-    scorer: Scorer, items: Iterable[str | Path], chunk: int = 64
+    scorer: Scorer, entries: list[InputFile], chunk: int = 64, *, checks: bool = True
 ) -> Iterator[dict[str, Any]]:
-    """One result per input file, in order; a bad file yields an error entry, never raises."""
+    """One result per input (from :func:`expand_inputs`), in order; never raises.
+
+    A bad file yields an error entry. A file that is not an image, met while walking a
+    folder or a glob (``labels.jsonl`` beside a data set's images), yields
+    ``{"path": ..., "skipped": reason, "error": None}`` instead.
+    """
+    from provenance.errors import UnsupportedFormatError
     from provenance.media import load_image
 
-    entries = expand_inputs(items)
     for start in range(0, len(entries), chunk):
         results: list[dict[str, Any] | None] = []
         decoded: list[np.ndarray] = []
         names: list[str] = []
         slots: list[int] = []
-        for display, path, problem in entries[start : start + chunk]:
-            if path is None:
-                results.append(_error(display, problem or "missing"))
+        for entry in entries[start : start + chunk]:
+            if entry.path is None:
+                results.append(_error(entry.display, entry.problem or "missing"))
                 continue
             try:
-                pixels = np.asarray(load_image(path, mode="RGB"), dtype=np.uint8)
-                pad_to_tile(pixels, scorer.spec.image_size, display)
+                pixels = np.asarray(load_image(entry.path, mode="RGB"), dtype=np.uint8)
+                pad_to_tile(pixels, scorer.spec.image_size, entry.display)
+            except UnsupportedFormatError as exc:
+                if entry.from_folder:
+                    results.append({"path": entry.display, "skipped": str(exc), "error": None})
+                else:
+                    results.append(_error(entry.display, exc))
+                continue
             except ProvauditError as exc:
-                results.append(_error(display, exc))
+                results.append(_error(entry.display, exc))
                 continue
             slots.append(len(results))
             results.append(None)
             decoded.append(pixels)
-            names.append(display)
+            names.append(entry.display)
         if decoded:
-            scores = scorer.score_pixels(decoded, names)
+            verdicts = scorer.assess(decoded, names, checks=checks)
             for k, slot in enumerate(slots):
-                entry: dict[str, Any] = {"path": names[k]}
-                entry.update(
-                    scorer.verdict(
-                        float(scores.logits[k]), scores.attribution[k], int(scores.tiles[k])
-                    )
-                )
-                entry["error"] = None
-                results[slot] = entry
+                results[slot] = {"path": names[k], **verdicts[k], "error": None}
         yield from (result for result in results if result is not None)

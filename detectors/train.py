@@ -310,7 +310,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     }
 
 
-def _trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
+def trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
     """Whether ``checkpoint`` is this very training run's result (same data, same config)."""
     from detectors.checkpoint import CheckpointError, read_checkpoint
 
@@ -349,7 +349,7 @@ def train_fused(
         for transform in transforms:
             target = Path(config.output) / EXPERTS_FOLDER / transform
             expert_config = replace(config, output=target, transform=transform)
-            if _trained_already(target, data, expert_config):
+            if trained_already(target, data, expert_config):
                 experts.append({"checkpoint": str(target), "transform": transform, "reused": True})
                 continue
             result = train(data, expert_config, quiet=quiet)

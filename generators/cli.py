@@ -309,6 +309,57 @@ def export_photos_command(
     emit_json({"folder": str(out), "images": len(paths)})
 
 
+@app.command("export-aligned")
+def export_aligned_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Data set folder (DATASET).")],
+    photos: Annotated[
+        list[Path],
+        typer.Option("--photos", help="Folder of real photos, one source each (repeatable)."),
+    ],
+    vae: Annotated[Path | None, typer.Option(help="VAE checkpoint to reconstruct with.")] = None,
+    diffusion: Annotated[
+        Path | None, typer.Option(help="Diffusion checkpoint to re-noise with.")
+    ] = None,
+    per_source: Annotated[int, typer.Option(help="Windows cut from each source.")] = 200,
+    window_min: Annotated[int, typer.Option(help="Smallest window side in pixels.")] = 64,
+    window_max: Annotated[int, typer.Option(help="Largest window side in pixels.")] = 160,
+    denoise_steps: Annotated[int, typer.Option(help="DDIM steps after re-noising.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of windows, strengths and noise.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Fakes aligned with real photos: VAE reconstructions and partial re-noising.
+
+    Writes DATASET/<family>@aligned-<source>/1_fake/*.png (the source is each --photos
+    folder's name) and aligned.jsonl; each fake shares its content with a real photo, so a
+    detector cannot tell the classes apart by what they show.
+    """
+    from provenance.cli.output import emit_json, stdout
+
+    with _reported():
+        from generators.aligned import AlignedConfig, export_aligned
+
+        config = AlignedConfig(
+            windows_per_source=per_source,
+            window_min=window_min,
+            window_max=window_max,
+            denoise_steps=denoise_steps,
+            seed=seed,
+        )
+        summary = export_aligned(
+            {folder.resolve().name: folder for folder in photos},
+            out,
+            vae_checkpoint=vae,
+            diffusion_checkpoint=diffusion,
+            config=config,
+        )
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    for name, count in summary.counts.items():
+        stdout().print(f"{name}: {count}")
+    stdout().print(f"{summary.images} aligned fakes in {summary.folder}")
+
+
 @app.command("export-onnx")
 def export_onnx_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder to export.")],

@@ -7,12 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from detectors.inference import Scorer, min_side, open_scorer
+from detectors.checkpoint import BUNDLED_DETECTOR
+from detectors.inference import Scorer, min_side, open_scorer, stability_variants
 from service.batching import MicroBatcher
 from service.metrics import DETECTOR_BATCH, DETECTOR_LATENCY
-
-# Where `provaudit pipeline` puts the shipped default detector.
-BUNDLED_DETECTOR = Path(__file__).resolve().parents[1] / "detectors" / "weights" / "default"
 
 
 def _record_batch(size: int, seconds: float) -> None:
@@ -32,12 +30,26 @@ class DetectorSignal:
         )
 
     def score(self, image: Any, timeout_s: float = 30.0) -> dict[str, Any] | None:
-        """The detector's verdict, or None for an image too small to judge."""
+        """The detector's verdict, or None for an image too small to judge.
+
+        The image and its stability variants (``detectors.inference.stability_variants``)
+        go through the micro-batcher together; a verdict that a variant flips comes back
+        ``inconclusive`` with its reason.
+        """
         if min(image.size) < min_side(self.scorer.spec.image_size):
             return None
         pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        logit, attribution, tiles = self.batcher.submit(pixels).result(timeout=timeout_s)
-        return {**self.scorer.verdict(logit, attribution, tiles), "model_id": self.model_id}
+        original = self.batcher.submit(pixels)
+        checks = [
+            (name, self.batcher.submit(variant))
+            for name, variant in stability_variants(pixels, self.scorer.spec.image_size)
+        ]
+        logit, attribution, tiles, share = original.result(timeout=timeout_s)
+        variants = [(name, future.result(timeout=timeout_s)[0]) for name, future in checks]
+        verdict = self.scorer.verdict(
+            logit, attribution, tiles, ai_tile_share=share, variants=variants
+        )
+        return {**verdict, "model_id": self.model_id}
 
     def close(self) -> None:
         self.batcher.close()

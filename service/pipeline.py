@@ -5,7 +5,8 @@ A missing manifest is "no provenance signal", never evidence of authenticity. Ve
 * ``declared_ai``: an intact C2PA manifest (trusted or valid) declares generative AI;
 * ``likely_ai`` / ``likely_real``: no declaration, the detector's score is above / below
   its calibrated threshold;
-* ``inconclusive``: no declaration and no usable detector score.
+* ``inconclusive``: no declaration and no usable detector score, or a detector that
+  abstains (its verdict flips under a small re-encode, or rests on a few tiles).
 
 ``matches`` comes from the registry (``provenance.hashbank``): for a file without an
 intact manifest, the manifests provaudit signed whose image it matches (soft-binding
@@ -170,6 +171,9 @@ def combine(
         reasons.append("No detector score is available (no detector, or image too small).")
         return "inconclusive", reasons
     p_ai, threshold = ai_origin["p_ai"], ai_origin["threshold"]
+    if ai_origin["label"] == "inconclusive":
+        reasons.append(f"The detector abstains (score {p_ai:.3f}): {ai_origin['reason']}.")
+        return "inconclusive", reasons
     if ai_origin["label"] == "ai":
         reasons.append(f"Detector score {p_ai:.3f} is above its threshold {threshold:.3f}.")
         return "likely_ai", reasons

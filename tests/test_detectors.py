@@ -51,7 +51,17 @@ from tests.conftest import REPO_ROOT
 from tests.test_detectors_toy import toy_image, write_toy_dataset
 
 SIZE = 32
-RESULT_KEYS = {"path", "p_ai", "label", "threshold", "attribution", "tiles", "error"}
+RESULT_KEYS = {
+    "path",
+    "p_ai",
+    "label",
+    "reason",
+    "threshold",
+    "attribution",
+    "tiles",
+    "checks",
+    "error",
+}
 
 
 def tiny_config(output: Path, **overrides: object) -> TrainConfig:
@@ -349,24 +359,24 @@ def test_detect_json_schema_and_per_file_errors(trained, tmp_path: Path):
     assert result.exit_code == 1, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     by_name = {Path(line["path"]).name: line for line in lines}
-    assert set(by_name) == {
-        "fake.png",
-        "real.jpg",
-        "corrupt.png",
-        "notes.txt",
-        "pixel.png",
-        "missing.png",
-    }
+    # A non-image inside a folder is skipped and counted; one named explicitly is an error.
+    assert set(by_name) == {"fake.png", "real.jpg", "corrupt.png", "pixel.png", "missing.png"}
+    assert "skipped 1 file(s) that are not images" in result.stderr
     for name in ("fake.png", "real.jpg"):
         line = by_name[name]
         assert set(line) == RESULT_KEYS and line["error"] is None
-        assert 0.0 <= line["p_ai"] <= 1.0 and line["label"] in ("ai", "real")
+        assert 0.0 <= line["p_ai"] <= 1.0 and line["label"] in ("ai", "real", "inconclusive")
+        assert (line["reason"] is None) == (line["label"] != "inconclusive")
+        assert [v["name"] for v in line["checks"]["variants"]][:1] == ["JPEG q90"]
         assert line["attribution"]["label"] in ("real", "gan", "vae", "unknown")
         assert set(line["attribution"]["probs"]) == {"real", "gan", "vae"}
     assert by_name["real.jpg"]["tiles"] == 9
     assert by_name["pixel.png"]["error"]["code"] == "image_too_small"
-    for name in ("corrupt.png", "notes.txt", "missing.png"):
+    for name in ("corrupt.png", "missing.png"):
         assert by_name[name]["error"]["message"], name
+    named = CliRunner().invoke(detect_app, [str(folder / "notes.txt"), "-c", str(checkpoint)])
+    assert named.exit_code == 1
+    assert "not a supported image" in named.stderr
 
 
 def test_detect_with_onnx_never_imports_torch(trained):
@@ -377,9 +387,10 @@ def test_detect_with_onnx_never_imports_torch(trained):
         export_onnx(checkpoint)
     probe = (
         "import sys\n"
-        "from detectors.inference import open_scorer, detect_files\n"
+        "from detectors.inference import open_scorer, detect_files, expand_inputs\n"
         f"scorer = open_scorer({str(checkpoint)!r})\n"
-        f"print(list(detect_files(scorer, [{str(data.samples[0].path)!r}]))[0]['label'])\n"
+        f"print(list(detect_files(scorer, expand_inputs([{str(data.samples[0].path)!r}])))"
+        "[0]['label'])\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm')))\n"
     )
     completed = subprocess.run(

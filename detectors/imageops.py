@@ -1,0 +1,56 @@
+"""Pixel operations the web applies to images: re-encoding, resizing, blur, sharpening.
+
+numpy + Pillow only, at the bottom of ``detectors``: training augmentation, evaluation
+sweeps and the inference path's stability checks all use these same functions, so what a
+detector was trained against is exactly what it is tested and checked with.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def reencode(pixels: np.ndarray, fmt: str, quality: int | None = None) -> np.ndarray:
+    """``pixels`` saved by Pillow as ``fmt`` (PNG, JPEG, WEBP) and decoded again."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    options = {} if quality is None else {"quality": int(quality)}
+    Image.fromarray(pixels).save(buffer, fmt, **options)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+
+
+def jpeg_roundtrip(pixels: np.ndarray, quality: int) -> np.ndarray:
+    return reencode(pixels, "JPEG", quality)
+
+
+def gaussian_blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    from PIL import Image, ImageFilter
+
+    if sigma <= 0:
+        return pixels
+    blurred = Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(radius=float(sigma)))
+    return np.asarray(blurred, dtype=np.uint8)
+
+
+def sharpen(pixels: np.ndarray, radius: float, percent: int) -> np.ndarray:
+    from PIL import Image, ImageFilter
+
+    sharpened = Image.fromarray(pixels).filter(
+        ImageFilter.UnsharpMask(radius=float(radius), percent=int(percent), threshold=2)
+    )
+    return np.asarray(sharpened, dtype=np.uint8)
+
+
+def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
+    from PIL import Image
+
+    if factor >= 1.0:
+        return pixels
+    height, width = pixels.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))

@@ -1,0 +1,261 @@
+"""Out-of-the-lab detection: abstention, source groups, leave-sources-out, aligned fakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from detectors.augment import AugmentConfig, augment
+from detectors.cli import app as detectors_app
+from detectors.data import scan
+from detectors.inference import INCONCLUSIVE, decide, open_scorer, stability_variants
+from detectors.train import TrainConfig, train
+from detectors.wild import leave_sources_out, served_variants, source_folds
+from tests.test_detectors_toy import toy_image
+
+SIZE = 32
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- abstention -------------------------------------------------------------------------
+
+
+def test_a_verdict_that_a_small_reencode_flips_is_inconclusive_with_its_reason():
+    decision = decide(0.62, 0.5, [("JPEG q90", 0.31)], ai_tile_share=1.0, tiles=1)
+    assert decision.label == INCONCLUSIVE
+    assert "JPEG q90" in decision.reason and "0.620" in decision.reason
+    # The same for a "real" that flips to "ai": a moderator cannot act on either.
+    assert decide(0.4, 0.5, [("JPEG q90", 0.7)]).label == INCONCLUSIVE
+
+
+def test_an_ai_verdict_resting_on_a_few_tiles_is_inconclusive():
+    few = decide(0.9, 0.5, [("JPEG q90", 0.8)], ai_tile_share=0.25, tiles=16)
+    assert few.label == INCONCLUSIVE and "25% of the 16 tiles" in few.reason
+    assert decide(0.9, 0.5, [("JPEG q90", 0.8)], ai_tile_share=0.75, tiles=16).label == "ai"
+    # One tile (a small image) says nothing about agreement between tiles.
+    assert decide(0.9, 0.5, [], ai_tile_share=0.0, tiles=1).label == "ai"
+
+
+def test_stable_verdicts_are_kept():
+    assert decide(0.1, 0.5, [("JPEG q90", 0.2), ("a 0.75x downscale", 0.3)]).label == "real"
+    assert decide(0.1, 0.5, []).reason is None
+
+
+def test_stability_variants_downscale_only_images_that_stay_several_tiles_wide():
+    small = np.zeros((64, 64, 3), np.uint8)
+    large = np.zeros((300, 200, 3), np.uint8)
+    assert [name for name, _ in stability_variants(small, SIZE)] == ["JPEG q90"]
+    names = [name for name, _ in stability_variants(large, SIZE)]
+    assert names == ["JPEG q90", "a 0.75x downscale"]
+    assert stability_variants(large, SIZE)[1][1].shape == (225, 150, 3)
+
+
+# --- source groups ----------------------------------------------------------------------
+
+
+def _write(folder: Path, images: list[np.ndarray], fmt: str = "PNG") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, pixels in enumerate(images):
+        Image.fromarray(pixels).save(folder / f"{index:04d}.{fmt.lower()}", fmt)
+
+
+@pytest.fixture(scope="module")
+def grouped_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real sources, a family with fakes aligned with one source, one plain family."""
+    root = tmp_path_factory.mktemp("grouped") / "dataset"
+    rng = np.random.default_rng(0)
+    for source in ("lake", "city", "forest"):
+        _write(root / f"real@{source}" / "0_real", [toy_image(48, False, rng) for _ in range(24)])
+    _write(root / "gan" / "1_fake", [toy_image(SIZE, True, rng) for _ in range(36)])
+    _write(root / "vae@aligned-lake" / "1_fake", [toy_image(SIZE, True, rng) for _ in range(12)])
+    return root
+
+
+def test_groups_come_from_folder_names_and_aligned_fakes_leave_with_their_source(grouped_root):
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    assert data.groups(label=0) == ["city", "forest", "lake"]
+    assert data.families == ["gan", "vae"]
+    aligned = [s for s in data.samples if s.group == "aligned-lake"]
+    assert len(aligned) == 12 and {s.family for s in aligned} == {"vae"}
+    without = data.without_groups(["lake"])
+    assert "lake" not in without.groups() and "aligned-lake" not in without.groups()
+    assert without.families == ["gan"]
+    assert len(without.samples) == len(data.samples) - 24 - 12
+
+
+def test_source_folds_deal_every_source_once():
+    folds = source_folds(["e", "a", "d", "c", "b"], 2)
+    assert folds == [["a", "c", "e"], ["b", "d"]]
+    assert source_folds(["a"], 3) == [["a"]]
+
+
+def test_leave_sources_out_never_trains_or_calibrates_on_the_held_out_source(
+    grouped_root, tmp_path
+):
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    config = TrainConfig(
+        output=tmp_path,
+        arch="npr_tiny",
+        image_size=SIZE,
+        arch_kwargs={"width": 8},
+        epochs=1,
+        steps_per_epoch=2,
+        batch_size=16,
+    )
+    result = leave_sources_out(data, config, tmp_path / "loso", folds=3, checks=False)
+    assert sorted(result["sources"]) == ["city", "forest", "lake"]
+    for fold in result["folds"]:
+        checkpoint = open_scorer(fold["checkpoint"], backend="torch").spec
+        counts = checkpoint.training["data"]["counts"]
+        assert checkpoint.training["data"]["images"] == sum(
+            sum(split.values()) for split in counts.values()
+        )
+        held_out = set(fold["held_out"])
+        trained_on = {s.sha256 for s in data.without_groups(sorted(held_out)).samples}
+        assert not trained_on & {s.sha256 for s in data.samples if s.group in held_out}
+        if "lake" in held_out:
+            assert checkpoint.families == ["gan"]  # the fakes aligned with lake left too
+    lake = result["sources"]["lake"]
+    # Every image of the source, as sent and as served twice, with a verdict each.
+    assert lake["overall"]["images"] == 24 * 3
+    assert set(lake["variants"]) == {"as_sent", "web_jpeg", "web_webp"}
+    outcome = lake["overall"]
+    assert outcome["ai"] + outcome["inconclusive"] + outcome["real"] == outcome["images"]
+    assert result["goals"]["max_ai_rate"] == 0.02
+
+
+def test_served_variants_shrink_large_images_and_are_reproducible():
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, size=(1500, 1200, 3), dtype=np.uint8)
+    first = served_variants(pixels, "source/photo.jpg")
+    again = served_variants(pixels, "source/photo.jpg")
+    assert first["as_sent"] is pixels
+    assert 512 <= max(first["web_jpeg"].shape[:2]) <= 1024
+    assert first["web_jpeg"].shape == first["web_webp"].shape
+    assert np.array_equal(first["web_jpeg"], again["web_jpeg"])
+    small = rng.integers(0, 256, size=(100, 80, 3), dtype=np.uint8)
+    assert served_variants(small, "x")["web_jpeg"].shape == small.shape  # never enlarged
+
+
+def test_the_web_augmentation_preset_gives_tiles_of_the_right_size():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(400, 300, 3), dtype=np.uint8)
+    web = AugmentConfig.preset("web")
+    assert web.downscale_min == 0.25 and web.webp_share > 0 and web.sharpen_prob > 0
+    for seed in range(20):
+        view = augment(pixels, SIZE, np.random.default_rng(seed), web)
+        assert view.shape == (SIZE, SIZE, 3) and view.dtype == np.uint8
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        AugmentConfig.preset("instagram")
+
+
+def test_loso_command_prints_per_source_outcomes(grouped_root, tmp_path):
+    result = CliRunner().invoke(
+        detectors_app,
+        [
+            "loso",
+            "--dataset",
+            str(grouped_root),
+            "--out",
+            str(tmp_path / "loso"),
+            "--image-size",
+            str(SIZE),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "16",
+            "--folds",
+            "2",
+            "--source",
+            "lake",
+            "--source",
+            "city",
+            "--no-checks",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert sorted(payload["sources"]) == ["city", "lake"]
+    assert [fold["held_out"] for fold in payload["folds"]] == [["city"], ["lake"]]
+    unknown = CliRunner().invoke(
+        detectors_app,
+        ["loso", "--dataset", str(grouped_root), "--out", str(tmp_path / "x"), "--source", "moon"],
+    )
+    assert unknown.exit_code == 1 and "No real images come from moon" in unknown.stderr
+
+
+# --- aligned fakes ------------------------------------------------------------------------
+
+
+def test_aligned_fakes_share_the_photo_content_and_are_reproducible(tmp_path):
+    from generators.aligned import AlignedConfig, export_aligned
+
+    photos = tmp_path / "photos" / "meadow"
+    rng = np.random.default_rng(1)
+    _write(photos, [toy_image(96, False, rng) for _ in range(2)], "JPEG")
+    config = AlignedConfig(windows_per_source=3, window_min=64, window_max=72, denoise_steps=2)
+    weights = REPO / "generators" / "weights"
+    runs = []
+    for name in ("a", "b"):
+        summary = export_aligned(
+            {"meadow": photos},
+            tmp_path / name,
+            vae_checkpoint=weights / "vae",
+            diffusion_checkpoint=weights / "diffusion",
+            config=config,
+        )
+        runs.append(summary)
+    assert runs[0].counts == {"diffusion@aligned-meadow": 3, "vae@aligned-meadow": 3}
+    for family in ("vae", "diffusion"):
+        folder = f"{family}@aligned-meadow/1_fake"
+        for file in sorted((tmp_path / "a" / folder).iterdir()):
+            assert file.read_bytes() == (tmp_path / "b" / folder / file.name).read_bytes()
+    records = [
+        json.loads(line) for line in (tmp_path / "a" / "aligned.jsonl").read_text().splitlines()
+    ]
+    assert {r["source"] for r in records} == {"meadow"}
+    # The data set's layout is what the detector's scan reads, with the groups it needs.
+    data = scan(datasets=[tmp_path / "a"], image_size=SIZE)
+    assert data.groups() == ["aligned-meadow"] and data.families == ["diffusion", "vae"]
+
+
+def test_vae_reconstruction_keeps_size_and_content_but_not_the_pixels():
+    from generators.aligned import vae_reconstruct
+    from generators.checkpoint import load_checkpoint
+
+    vae = load_checkpoint(REPO / "generators" / "weights" / "vae", "vae")
+    rng = np.random.default_rng(2)
+    pixels = toy_image(80, False, rng)
+    rebuilt = vae_reconstruct(vae.model, pixels, SIZE)
+    assert rebuilt.shape == (64, 64, 3)  # cut to whole tiles
+    error = np.abs(rebuilt.astype(int) - pixels[:64, :64].astype(int)).mean()
+    assert 0.5 < error < 40  # a reconstruction, neither a copy nor noise
+
+
+def test_detector_trained_on_groups_scores_held_out_images(grouped_root, tmp_path):
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    checkpoint = tmp_path / "detector"
+    train(
+        data,
+        TrainConfig(
+            output=checkpoint,
+            image_size=SIZE,
+            arch_kwargs={"width": 8},
+            epochs=1,
+            steps_per_epoch=2,
+            batch_size=16,
+        ),
+        quiet=True,
+    )
+    scorer = open_scorer(checkpoint, backend="torch")
+    verdicts = scorer.assess([data.pixels(s) for s in data.samples[:4]])
+    assert all(v["label"] in ("ai", "real", INCONCLUSIVE) for v in verdicts)
+    assert all(len(v["checks"]["variants"]) == 1 for v in verdicts)  # small: JPEG only
