@@ -349,7 +349,33 @@ def calibrate_model(
     )
     calib_real = [data.pixels(s) for s in calib if s.label == 0]
     apply_calibration(model, report, calib_real, data.digest, max_tiles)
+    model.spec.ood = fit_feature_distance(model, data, max_tiles)
+    report["ood"] = {
+        key: model.spec.ood[key] for key in ("threshold", "fit_images", "heldout_images")
+    }
     return report
+
+
+# Training images the feature distribution is fitted on (evenly spread over the split).
+OOD_FIT_IMAGES = 4000
+
+
+def fit_feature_distance(model: Any, data: Any, max_tiles: int | None = None) -> dict[str, Any]:
+    """``detectors.ood``'s summary of the training split's features, thresholded on calib."""
+    from detectors.inference import DEFAULT_MAX_TILES
+    from detectors.model import TorchScorer
+    from detectors.ood import fit_ood
+
+    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
+    fit = data.split("train")
+    if len(fit) > OOD_FIT_IMAGES:
+        picks = np.unique(np.linspace(0, len(fit) - 1, OOD_FIT_IMAGES).round().astype(int))
+        fit = [fit[i] for i in picks]
+    heldout = data.split("calib")
+    return fit_ood(
+        scorer.image_features([data.pixels(s) for s in fit]),
+        scorer.image_features([data.pixels(s) for s in heldout]),
+    )
 
 
 def calibrate_checkpoint(

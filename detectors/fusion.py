@@ -51,12 +51,22 @@ class MaxFusion(nn.Module):
         self.experts = nn.ModuleList(experts)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, log_probs = [], []
+        logit, attribution, _ = self.forward_features(x)
+        return logit, attribution
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """As :meth:`forward`, plus the experts' features side by side."""
+        logits, log_probs, features = [], [], []
         for expert in self.experts:
-            logit, attribution = expert(x)
+            logit, attribution, feature = expert.forward_features(x)
             logits.append(logit)
             log_probs.append(torch.log_softmax(attribution.float(), dim=1))
-        return torch.stack(logits).amax(dim=0), torch.stack(log_probs).mean(dim=0)
+            features.append(feature)
+        return (
+            torch.stack(logits).amax(dim=0),
+            torch.stack(log_probs).mean(dim=0),
+            torch.cat(features, dim=1),
+        )
 
     def shift_logit(self, shift: float) -> None:
         for expert in self.experts:

@@ -108,6 +108,13 @@ def image_tiles(
     return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
 
 
+def mean_rows(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` averaged per ``owner`` index (0..max), in owner order."""
+    totals = np.zeros((int(owner.max()) + 1, values.shape[1]), dtype=np.float64)
+    np.add.at(totals, owner, values)
+    return totals / np.bincount(owner)[:, None]
+
+
 def sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(values, -60.0, 60.0)))
 
@@ -116,6 +123,17 @@ def softmax(values: np.ndarray) -> np.ndarray:
     shifted = values - values.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One image's raw outputs: what a verdict is made from."""
+
+    logit: float
+    attribution: np.ndarray
+    tiles: int
+    ai_tile_share: float | None = None
+    ood_distance: float | None = None
 
 
 @dataclass
@@ -127,6 +145,17 @@ class Scores:
     tiles: np.ndarray
     # Per image, the share of its tiles whose own score is above the threshold.
     ai_tile_share: np.ndarray | None = None
+    # Per image, its distance from the training data (``detectors.ood``), when fitted.
+    ood_distance: np.ndarray | None = None
+
+    def image(self, index: int) -> ImageScore:
+        return ImageScore(
+            float(self.logits[index]),
+            self.attribution[index],
+            int(self.tiles[index]),
+            None if self.ai_tile_share is None else float(self.ai_tile_share[index]),
+            None if self.ood_distance is None else float(self.ood_distance[index]),
+        )
 
 
 @dataclass(frozen=True)
@@ -154,8 +183,14 @@ def decide(
     variants: list[tuple[str, float]] | tuple[()] = (),
     ai_tile_share: float | None = None,
     tiles: int = 1,
+    ood: tuple[float, float] | None = None,
 ) -> Decision:
-    """The verdict, or ``inconclusive`` with the reason a moderator can read."""
+    """The verdict, or ``inconclusive`` with the reason a moderator can read.
+
+    ``ood`` is (distance, threshold) from ``detectors.ood``: an "ai" verdict on an image
+    unlike the training data is an extrapolation, so it is not given. A "real" verdict
+    there stands (it accuses no one); the distance is reported with it.
+    """
     called_ai = p_ai > threshold
     for name, p_variant in variants:
         if (p_variant > threshold) != called_ai:
@@ -174,6 +209,12 @@ def decide(
             INCONCLUSIVE,
             f"only {ai_tile_share:.0%} of the {tiles} tiles scored look generated; the "
             "image's score rests on a few of them",
+        )
+    if called_ai and ood is not None and ood[0] > ood[1]:
+        return Decision(
+            INCONCLUSIVE,
+            f"the image is unlike the detector's training data (feature distance "
+            f"{ood[0]:.2f} > {ood[1]:.2f}), so its score is an extrapolation",
         )
     return Decision("ai" if called_ai else "real")
 
@@ -196,6 +237,13 @@ class Scorer:
     def forward(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def forward_features(
+        self, tiles: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """As :meth:`forward`, plus the tiles' features where the model exposes them."""
+        logit, attribution = self.forward(tiles)
+        return logit, attribution, None
+
     def score_pixels(self, images: list[np.ndarray], names: list[str] | None = None) -> Scores:
         """Raw scores of decoded uint8 HWC images (tiles of all images batched together)."""
         size = self.spec.image_size
@@ -208,11 +256,13 @@ class Scorer:
         if not per_image:
             return Scores(np.zeros(0, np.float32), np.zeros((0, classes), np.float32), counts)
         tiles = np.concatenate(per_image)
-        logits, attribution = [], []
+        logits, attribution, features = [], [], []
         for start in range(0, len(tiles), self.batch_size):
-            logit, attr = self.forward(tiles[start : start + self.batch_size])
+            logit, attr, feature = self.forward_features(tiles[start : start + self.batch_size])
             logits.append(logit.reshape(-1))
             attribution.append(attr.reshape(-1, classes))
+            if feature is not None:
+                features.append(feature.reshape(len(logit.reshape(-1)), -1))
         tile_logits = np.concatenate(logits)
         tile_attr = np.concatenate(attribution)
         owner = np.repeat(np.arange(len(per_image)), counts)
@@ -222,39 +272,63 @@ class Scorer:
         )
         above = self.probabilities(tile_logits) > self.spec.threshold
         share = np.bincount(owner, weights=above.astype(np.float64)) / counts
-        return Scores(mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts, share)
+        distance = None
+        if features and self.spec.ood:
+            from detectors.ood import ood_distance
+
+            distance = ood_distance(self.spec.ood, mean_rows(np.concatenate(features), owner))
+        return Scores(
+            mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts, share, distance
+        )
+
+    def image_features(self, images: list[np.ndarray]) -> np.ndarray:
+        """Per image, the mean of its tiles' features (what ``detectors.ood`` measures)."""
+        size = self.spec.image_size
+        per_image = [image_tiles(image, size, self.max_tiles) for image in images]
+        counts = np.array([len(tiles) for tiles in per_image], dtype=np.int64)
+        tiles = np.concatenate(per_image)
+        features = []
+        for start in range(0, len(tiles), self.batch_size):
+            _, _, feature = self.forward_features(tiles[start : start + self.batch_size])
+            if feature is None:
+                raise BackendError("This model does not expose its features.")
+            features.append(feature)
+        return mean_rows(np.concatenate(features), np.repeat(np.arange(len(images)), counts))
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated p(AI): temperature-scaled sigmoid of the raw logit."""
         return sigmoid(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
 
     def verdict(
-        self,
-        logit: float,
-        attribution: np.ndarray,
-        tiles: int,
-        *,
-        ai_tile_share: float | None = None,
-        variants: list[tuple[str, float]] | tuple[()] = (),
+        self, score: ImageScore, variants: list[tuple[str, float]] | tuple[()] = ()
     ) -> dict[str, Any]:
         """The verdict dict of one image; ``variants`` are (name, raw logit) of its checks."""
-        p_ai = float(self.probabilities(np.array([logit]))[0])
+        p_ai = float(self.probabilities(np.array([score.logit]))[0])
         threshold = self.spec.threshold
         variant_p = [
             (name, float(self.probabilities(np.array([value]))[0])) for name, value in variants
         ]
-        decision = decide(p_ai, threshold, variant_p, ai_tile_share, int(tiles))
+        ood_threshold = self.spec.ood.get("threshold") if self.spec.ood else None
+        ood = (
+            (score.ood_distance, float(ood_threshold))
+            if score.ood_distance is not None and ood_threshold is not None
+            else None
+        )
+        decision = decide(p_ai, threshold, variant_p, score.ai_tile_share, score.tiles, ood)
         shown = "ai" if p_ai > threshold else "real"
+        share = score.ai_tile_share
         return {
             "p_ai": round(p_ai, 6),
             "label": decision.label,
             "reason": decision.reason,
             "threshold": round(threshold, 6),
-            "attribution": attribute(self.spec, attribution, shown),
-            "tiles": int(tiles),
+            "attribution": attribute(self.spec, score.attribution, shown),
+            "tiles": score.tiles,
             "checks": {
-                "ai_tile_share": None if ai_tile_share is None else round(ai_tile_share, 4),
+                "ai_tile_share": None if share is None else round(share, 4),
                 "variants": [{"name": name, "p_ai": round(p, 6)} for name, p in variant_p],
+                "ood_distance": None if ood is None else round(ood[0], 4),
+                "ood_threshold": None if ood is None else round(ood[1], 4),
             },
         }
 
@@ -282,17 +356,7 @@ class Scorer:
             per_image[owners[position]].append(
                 (variant_names[position - len(images)], float(scores.logits[position]))
             )
-        share = scores.ai_tile_share
-        return [
-            self.verdict(
-                float(scores.logits[k]),
-                scores.attribution[k],
-                int(scores.tiles[k]),
-                ai_tile_share=None if share is None else float(share[k]),
-                variants=per_image[k],
-            )
-            for k in range(len(images))
-        ]
+        return [self.verdict(scores.image(k), per_image[k]) for k in range(len(images))]
 
 
 def attribute(spec: DetectorSpec, logits: np.ndarray, label: str) -> dict[str, Any]:
@@ -342,10 +406,19 @@ class OnnxScorer(Scorer):
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
+        # Exports since the feature-distance check have a third output, the features.
+        self.has_features = len(self.session.get_outputs()) >= 3
 
     def forward(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logit, attribution = self.session.run(None, {self.input_name: tiles})
-        return np.asarray(logit), np.asarray(attribution)
+        logit, attribution, _ = self.forward_features(tiles)
+        return logit, attribution
+
+    def forward_features(
+        self, tiles: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        outputs = self.session.run(None, {self.input_name: tiles})
+        features = np.asarray(outputs[2]) if self.has_features else None
+        return np.asarray(outputs[0]), np.asarray(outputs[1]), features
 
 
 def open_scorer(

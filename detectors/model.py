@@ -28,8 +28,13 @@ class DetectorModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: float NCHW in [-1, 1] -> (logit (N,), attribution logits (N, 1 + families))."""
+        logit, attribution, _ = self.forward_features(x)
+        return logit, attribution
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """As :meth:`forward`, plus the pooled backbone features both heads read."""
         features = self.backbone(self.transform(x))
-        return self.binary(features).squeeze(1), self.attribution(features)
+        return self.binary(features).squeeze(1), self.attribution(features), features
 
     def shift_logit(self, shift: float) -> None:
         """Binary logits become ``z - shift`` (calibration folds its shift in here)."""
@@ -47,8 +52,12 @@ class TorchScorer(Scorer):
         self.model = model
         self.device = torch.device(device)
 
-    @torch.no_grad()
     def forward(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logit, attribution, _ = self.forward_features(tiles)
+        return logit, attribution
+
+    @torch.no_grad()
+    def forward_features(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         was_training = self.model.training
         self.model.eval()
         try:
@@ -56,9 +65,10 @@ class TorchScorer(Scorer):
             if self.device.type == "cuda":
                 batch = batch.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    logit, attribution = self.model(batch)
+                    outputs = self.model.forward_features(batch)
             else:
-                logit, attribution = self.model(batch)
-            return logit.float().cpu().numpy(), attribution.float().cpu().numpy()
+                outputs = self.model.forward_features(batch)
+            logit, attribution, features = (value.float().cpu().numpy() for value in outputs)
+            return logit, attribution, features
         finally:
             self.model.train(was_training)

@@ -1,6 +1,7 @@
 """ONNX export of a detector checkpoint, checked against torch before it is recorded.
 
-The graph holds the input transform, backbone and both heads, with a dynamic batch axis
+The graph holds the input transform, backbone and both heads (and, as a third output, the
+pooled features the feature-distance check of ``detectors.ood`` reads), with a dynamic batch axis
 and fixed ``image_size`` x ``image_size`` tiles (inference tiles images, so the tile size
 never changes). Temperature and threshold stay in ``config.json``, so calibrating again
 does not require a new export. The legacy TorchScript exporter is used because the
@@ -32,6 +33,21 @@ class ExportError(ProvauditError):
     code = "export_failed"
 
 
+def _with_features(model: Any) -> Any:
+    """The model with ``forward_features`` as its forward: three graph outputs."""
+    import torch
+
+    class WithFeatures(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            return self.model.forward_features(x)
+
+    return WithFeatures().eval()
+
+
 def export_onnx(checkpoint: Path | str, opset: int = OPSET, check_batch: int = 8) -> dict[str, Any]:
     import torch
 
@@ -52,16 +68,17 @@ def export_onnx(checkpoint: Path | str, opset: int = OPSET, check_batch: int = 8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model,
+            _with_features(model),
             (example,),
             buffer,
             dynamo=False,
             input_names=["image"],
-            output_names=["logit", "attribution"],
+            output_names=["logit", "attribution", "features"],
             dynamic_axes={
                 "image": {0: "batch"},
                 "logit": {0: "batch"},
                 "attribution": {0: "batch"},
+                "features": {0: "batch"},
             },
             opset_version=opset,
         )

@@ -36,6 +36,8 @@ class DetectorSpec:
     target_fpr: float | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    # The training data's feature distribution (``detectors.ood``): empty when not fitted.
+    ood: dict[str, Any] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:

@@ -44,7 +44,7 @@ class MicroBatcher:
         self._thread.start()
 
     def submit(self, pixels: np.ndarray, name: str = "image") -> Future:
-        """A future of ``(logit, attribution, tiles, ai_tile_share)`` for one uint8 HWC image."""
+        """A future of the ``detectors.inference.ImageScore`` of one uint8 HWC image."""
         future: Future = Future()
         self._jobs.put(_Job(pixels, name, future))
         return future
@@ -88,12 +88,4 @@ class MicroBatcher:
             if callable(self._on_batch):
                 self._on_batch(len(batch), time.perf_counter() - start)
             for index, job in enumerate(batch):
-                share = scores.ai_tile_share
-                job.future.set_result(
-                    (
-                        float(scores.logits[index]),
-                        scores.attribution[index],
-                        int(scores.tiles[index]),
-                        None if share is None else float(share[index]),
-                    )
-                )
+                job.future.set_result(scores.image(index))

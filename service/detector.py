@@ -44,12 +44,9 @@ class DetectorSignal:
             (name, self.batcher.submit(variant))
             for name, variant in stability_variants(pixels, self.scorer.spec.image_size)
         ]
-        logit, attribution, tiles, share = original.result(timeout=timeout_s)
-        variants = [(name, future.result(timeout=timeout_s)[0]) for name, future in checks]
-        verdict = self.scorer.verdict(
-            logit, attribution, tiles, ai_tile_share=share, variants=variants
-        )
-        return {**verdict, "model_id": self.model_id}
+        score = original.result(timeout=timeout_s)
+        variants = [(name, future.result(timeout=timeout_s).logit) for name, future in checks]
+        return {**self.scorer.verdict(score, variants), "model_id": self.model_id}
 
     def close(self) -> None:
         self.batcher.close()

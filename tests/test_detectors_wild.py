@@ -259,3 +259,65 @@ def test_detector_trained_on_groups_scores_held_out_images(grouped_root, tmp_pat
     verdicts = scorer.assess([data.pixels(s) for s in data.samples[:4]])
     assert all(v["label"] in ("ai", "real", INCONCLUSIVE) for v in verdicts)
     assert all(len(v["checks"]["variants"]) == 1 for v in verdicts)  # small: JPEG only
+
+
+# --- distance from the training data ------------------------------------------------------
+
+
+def test_feature_distance_flags_what_the_fit_never_saw():
+    from detectors.ood import fit_ood, ood_distance
+
+    rng = np.random.default_rng(0)
+    scales = np.linspace(3.0, 0.1, 24)
+    train_features = rng.normal(size=(3000, 24)) * scales
+    heldout = rng.normal(size=(2000, 24)) * scales
+    summary = fit_ood(train_features, heldout, quantile=0.99)
+    fresh = rng.normal(size=(4000, 24)) * scales
+    assert abs(np.mean(ood_distance(summary, fresh) > summary["threshold"]) - 0.01) < 0.01
+    # Shifted along a direction the training data never moves in: far away.
+    shifted = fresh[:100].copy()
+    shifted[:, -1] += 2.0
+    assert np.mean(ood_distance(summary, shifted) > summary["threshold"]) > 0.9
+    json.dumps(summary)  # stored in config.json as it is
+
+
+def test_an_ai_verdict_far_from_the_training_data_is_inconclusive_a_real_one_stands():
+    far = decide(0.95, 0.5, [("JPEG q90", 0.9)], ai_tile_share=1.0, tiles=4, ood=(7.5, 2.0))
+    assert far.label == INCONCLUSIVE and "unlike the detector's training data" in far.reason
+    assert decide(0.1, 0.5, [], ood=(7.5, 2.0)).label == "real"
+    assert decide(0.95, 0.5, [], ood=(1.5, 2.0)).label == "ai"
+
+
+def test_trained_checkpoint_carries_the_feature_distance_and_onnx_matches_torch(
+    grouped_root, tmp_path
+):
+    from detectors.onnx_export import export_onnx
+
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    checkpoint = tmp_path / "detector"
+    train(
+        data,
+        TrainConfig(
+            output=checkpoint,
+            image_size=SIZE,
+            arch_kwargs={"width": 8},
+            epochs=1,
+            steps_per_epoch=2,
+            batch_size=16,
+        ),
+        quiet=True,
+    )
+    export_onnx(checkpoint)
+    torch_scorer = open_scorer(checkpoint, backend="torch")
+    onnx_scorer = open_scorer(checkpoint, backend="onnx")
+    ood = torch_scorer.spec.ood
+    assert ood["dimension"] == 16 and ood["threshold"] > 0
+    rng = np.random.default_rng(5)
+    images = [data.pixels(s) for s in data.samples[:6]]
+    images.append(rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8))
+    torch_distance = torch_scorer.score_pixels(images).ood_distance
+    onnx_distance = onnx_scorer.score_pixels(images).ood_distance
+    assert onnx_distance is not None
+    np.testing.assert_allclose(onnx_distance, torch_distance, rtol=1e-3, atol=1e-4)
+    verdict = onnx_scorer.assess(images[-1:])[0]
+    assert verdict["checks"]["ood_threshold"] == pytest.approx(ood["threshold"], abs=1e-4)

@@ -170,7 +170,7 @@ def test_micro_batcher_groups_concurrent_images_and_keeps_their_scores(detector_
     finally:
         batcher.close()
     assert batches == [5]
-    assert [logit for logit, _attr, _tiles, _share in results] == pytest.approx(alone, abs=1e-5)
+    assert [score.logit for score in results] == pytest.approx(alone, abs=1e-5)
 
 
 def test_concurrent_audits_are_all_answered(server):
