@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
 SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
 
-.PHONY: run verify-sample test lint bench clean models generator-models detector-model
+.PHONY: run verify-sample test lint bench clean models generator-models detector-model corpus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,12 @@ generator-models: $(VENV)/.dev
 
 models: generator-models
 	$(MAKE) detector-model
+
+# A real-photo corpus (and a smaller human-made artwork one) with licences and versions,
+# from Debian packages: apt-get download and dpkg -x into build/deb-cache, nothing installed.
+# Needs apt-get and dpkg (a Debian-based system) and current package lists (apt-get update).
+corpus: $(VENV)/.dev
+	$(BIN)/provaudit generators export-corpus --out build/corpus
 
 # The default detector from the shipped generators' output and the built-in photos.
 # Two npr_tiny experts trained apart, max-fused: `npr_raw` (holds up under recompression)

@@ -438,6 +438,39 @@ def loso(
     _emit(result, as_json)
 
 
+@app.command()
+def unseen(
+    checkpoint: Checkpoint,
+    real: Annotated[
+        list[Path],
+        typer.Option("--real", help="Folder of real or human-made images, one source each."),
+    ],
+    limit: Annotated[int, typer.Option(help="Images per source, spread evenly (0: all).")] = 0,
+    backend: Annotated[str, typer.Option(help="auto, onnx or torch.")] = "auto",
+    checks: Annotated[
+        bool, typer.Option(help="Score with the stability checks (abstention), as detect does.")
+    ] = True,
+    as_json: Json = False,
+) -> None:
+    """How often images from sources the detector never trained on are called AI.
+
+    Every image of each --real folder (photos, illustrations, screenshots: nothing
+    generated) is scored as sent and as the web serves it (downscaled to 512-1024 px,
+    JPEG or WebP); each outcome (ai, inconclusive, real) is counted per source.
+    """
+    from detectors.inference import open_scorer
+    from detectors.wild import unseen_sources
+    from provenance.errors import ProvauditError
+
+    try:
+        scorer = open_scorer(checkpoint, backend)
+        result = unseen_sources(scorer, real, limit=limit, checks=checks)
+    except ProvauditError as exc:
+        _fail(exc)
+    result["checkpoint"] = str(checkpoint)
+    _emit(result, as_json)
+
+
 @app.command("list")
 def list_architectures(as_json: Json = False) -> None:
     """The detector architectures and their default input transforms."""
@@ -464,15 +497,31 @@ def model_card(
     ] = None,
     trained_on: Annotated[str, typer.Option(help="What it was trained on, in words.")] = "",
     limits: Annotated[
-        Path | None, typer.Option(help="Markdown file: its limits in plain words.")
+        Path | None,
+        typer.Option(help="Markdown template of its limits; {name} fields come from records."),
+    ] = None,
+    loso_command: Annotated[
+        str | None, typer.Option(help="The command behind leave-sources-out.json.")
+    ] = None,
+    unseen_command: Annotated[
+        str | None, typer.Option(help="The command behind human-made.json.")
     ] = None,
 ) -> None:
-    """Write MODEL_CARD.md from config.json, evaluation.json and the train / loo records."""
+    """Write MODEL_CARD.md from config.json, evaluation.json and the train / loo / loso /
+    unseen records."""
     from detectors.model_card import DetectorCardInputs, write_card
     from provenance.errors import ProvauditError
 
     inputs = DetectorCardInputs(
-        checkpoint, train_command, evaluate_command, hardware, train_log, loo_command, trained_on
+        checkpoint,
+        train_command,
+        evaluate_command,
+        hardware,
+        train_log,
+        loo_command,
+        trained_on,
+        loso_command,
+        unseen_command,
     )
     try:
         path = write_card(inputs, limits.read_text() if limits else "")

@@ -281,19 +281,27 @@ def balanced_indices(
     """``count`` sample indices drawn with replacement, half real and half generated.
 
     The generated half is split equally over the families, so a family with ten times
-    more images does not become ten times more of what "generated" means.
+    more images does not become ten times more of what "generated" means. The real half is
+    split over the real sources (groups) in proportion to the square root of their sizes:
+    one large source cannot become what "real" means, and a source of five photos is not
+    repeated as often as one of five hundred.
     """
     labels = np.array([s.label for s in samples])
     if not (labels == 0).any() or not (labels == 1).any():
         raise DataError("Training needs both real and generated images in the training split.")
-    groups: dict[str, list[int]] = {}
+    families: dict[str, list[int]] = {}
+    sources: dict[str, list[int]] = {}
     for index, sample in enumerate(samples):
-        groups.setdefault(REAL_CLASS if sample.label == 0 else str(sample.family), []).append(index)
-    fake_groups = [name for name in groups if name != REAL_CLASS]
+        if sample.label == 0:
+            sources.setdefault(sample.group, []).append(index)
+        else:
+            families.setdefault(str(sample.family), []).append(index)
     weights = np.zeros(len(samples))
-    for name, members in groups.items():
-        share = 0.5 if name == REAL_CLASS else 0.5 / len(fake_groups)
-        weights[members] = share / len(members)
+    for members in families.values():
+        weights[members] = 0.5 / len(families) / len(members)
+    roots = {name: np.sqrt(len(members)) for name, members in sources.items()}
+    for name, members in sources.items():
+        weights[members] = 0.5 * roots[name] / sum(roots.values()) / len(members)
     rng = np.random.default_rng([seed, epoch, 0xBA1])
     return rng.choice(len(samples), size=count, replace=True, p=weights / weights.sum())
 

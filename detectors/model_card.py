@@ -2,9 +2,14 @@
 
 Figures come from the checkpoint's ``config.json`` (architecture, calibration), the JSON
 ``detectors train --json`` printed, ``evaluation.json`` (``detectors evaluate --json``) and,
-when present, ``leave-one-family-out.json`` (``detectors loo --json``). Each goal of the
-project is printed beside its measure with "met" or "missed", so the card cannot claim more
-than the numbers do.
+when present, ``leave-one-family-out.json`` (``detectors loo --json``),
+``leave-sources-out.json`` (``detectors loso --json``: real photos from sources left out
+of training) and ``human-made.json`` (``detectors unseen --json``: illustrations and
+other human-made images). Each goal of the project is printed beside its measure with
+"met" or "missed", so the card cannot claim more than the numbers do.
+
+The plain-words limits are a template whose figures are filled in from the same records
+(:func:`limit_figures`), so they cannot drift from the tables above them.
 """
 
 from __future__ import annotations
@@ -14,11 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detectors.inference import DEFAULT_MAX_TILES
 from detectors.spec import FUSION_ARCH
 
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"
 LOO_FILE = "leave-one-family-out.json"
+LOSO_FILE = "leave-sources-out.json"
+HUMAN_MADE_FILE = "human-made.json"
+# The goals the card reports against (the moderation deployment's).
+GOAL_LOO_AP = 0.95
+GOAL_LOO_TPR = 0.80
+GOAL_KNOWN_TPR = 0.90
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,8 @@ class DetectorCardInputs:
     train_log: Path | None = None
     loo_command: str | None = None
     trained_on: str = ""
+    loso_command: str | None = None
+    unseen_command: str | None = None
 
 
 def _goal(value: float, goal: float, *, at_most: bool = False) -> str:
@@ -40,6 +54,101 @@ def _goal(value: float, goal: float, *, at_most: bool = False) -> str:
 
 def _read(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _outcome_table(sources: dict[str, Any], goal: float, inconclusive_goal: float | None) -> list:
+    header = "| source | images | called AI: as sent / web JPEG / web WebP | called AI | "
+    header += "inconclusive | goal |"
+    lines = [header, "|---|---|---|---|---|---|"]
+    for name, result in sorted(sources.items()):
+        overall, variants = result["overall"], result["variants"]
+        met = overall["ai_rate"] is not None and overall["ai_rate"] <= goal
+        if inconclusive_goal is not None:
+            met = met and overall["inconclusive_rate"] <= inconclusive_goal
+        per_variant = " / ".join(
+            _pct(variants[key]["ai_rate"]) for key in ("as_sent", "web_jpeg", "web_webp")
+        )
+        lines.append(
+            f"| {name} | {variants['as_sent']['images']} | {per_variant} | "
+            f"{_pct(overall['ai_rate'])} | {_pct(overall['inconclusive_rate'])} | "
+            f"{'met' if met else '**missed**'} |"
+        )
+    return lines
+
+
+def limit_figures(directory: Path) -> dict[str, str]:
+    """The figures the limits template quotes, formatted, from the checkpoint's records."""
+    detector = json.loads((directory / "config.json").read_text())["detector"]
+    evaluation = json.loads((directory / EVALUATION_FILE).read_text())
+    clean = evaluation["clean"]
+    figures: dict[str, str] = {
+        "tile": str(detector["image_size"]),
+        "families": ", ".join(detector["families"]),
+        "family_count": str(len(detector["families"])),
+        "tpr_at_threshold": _pct(clean["fake_accuracy"]),
+        "max_tiles": str(DEFAULT_MAX_TILES),
+    }
+    weakest = min(clean["per_family"].items(), key=lambda item: item[1]["fake_accuracy"])
+    figures["weakest_family"] = weakest[0]
+    figures["weakest_family_tpr"] = _pct(weakest[1]["fake_accuracy"])
+    robustness = evaluation.get("robustness", {})
+    if robustness:
+        figures["jpeg30_tpr"] = _pct(robustness["jpeg"]["30"]["fake_accuracy"])
+        figures["jpeg75_tpr"] = _pct(robustness["jpeg"]["75"]["fake_accuracy"])
+        figures["blur2_tpr"] = _pct(robustness["blur"]["2"]["fake_accuracy"])
+    check = evaluation.get("format_check")
+    if check:
+        figures["format_shift"] = f"{max(check['mean_abs_shift'].values()):.3f}"
+    loo = _read(directory / LOO_FILE)
+    if loo is not None:
+        held_out = loo["held_out"]
+        worst_ap = min(held_out.items(), key=lambda item: item[1]["ap"])
+        worst_tpr = min(held_out.items(), key=lambda item: item[1]["fake_accuracy"])
+        figures["loo_worst_family"], figures["loo_worst_ap"] = (
+            worst_ap[0],
+            f"{worst_ap[1]['ap']:.3f}",
+        )
+        figures["loo_worst_tpr_family"] = worst_tpr[0]
+        figures["loo_worst_tpr"] = _pct(worst_tpr[1]["fake_accuracy"])
+    loso = _read(directory / LOSO_FILE)
+    if loso is not None:
+        sources = loso["sources"]
+        worst = max(sources.items(), key=lambda item: item[1]["overall"]["ai_rate"])
+        unsure = max(sources.items(), key=lambda item: item[1]["overall"]["inconclusive_rate"])
+        images = sum(r["overall"]["images"] for r in sources.values())
+        called = sum(r["overall"]["ai"] for r in sources.values())
+        figures.update(
+            photo_sources=str(len(sources)),
+            photo_folds=str(len(loso["folds"])),
+            photo_worst_source=worst[0],
+            photo_worst_ai=_pct(worst[1]["overall"]["ai_rate"]),
+            photo_pooled_ai=_pct(called / images if images else None),
+            photo_unsure_source=unsure[0],
+            photo_worst_inconclusive=_pct(unsure[1]["overall"]["inconclusive_rate"]),
+        )
+    human = _read(directory / HUMAN_MADE_FILE)
+    if human is not None:
+        sources = human["sources"]
+        worst = max(sources.items(), key=lambda item: item[1]["overall"]["ai_rate"])
+        figures.update(
+            art_sources=str(len(sources)),
+            art_worst_source=worst[0],
+            art_worst_ai=_pct(worst[1]["overall"]["ai_rate"]),
+        )
+    return figures
+
+
+def render_limits(template: str, directory: Path) -> str:
+    """``template`` with each ``{name}`` replaced by :func:`limit_figures`' value."""
+    figures = limit_figures(directory)
+    try:
+        return template.format_map(figures)
+    except KeyError as exc:
+        raise ValueError(f"the limits quote {exc}, which no record of {directory} holds") from None
 
 
 def render_card(inputs: DetectorCardInputs) -> str:
@@ -109,6 +218,8 @@ def render_card(inputs: DetectorCardInputs) -> str:
         f"({clean['real_accuracy']:.4f} / {clean['fake_accuracy']:.4f}) | |",
         f"| TPR at 1% / 5% FPR | {clean['tpr_at_1pct_fpr']:.4f} / {clean['tpr_at_5pct_fpr']:.4f}"
         f" | {_goal(clean['tpr_at_1pct_fpr'], 0.9)} at 1% |",
+        f"| TPR at the shipped threshold | {clean['fake_accuracy']:.4f} | "
+        f"{_goal(clean['fake_accuracy'], GOAL_KNOWN_TPR)} |",
     ]
     robustness = evaluation.get("robustness", {})
     if robustness:
@@ -148,21 +259,55 @@ def render_card(inputs: DetectorCardInputs) -> str:
                 )
     if loo is not None:
         held_out = loo["held_out"]
-        met = [name for name, figures in held_out.items() if figures["ap"] >= 0.9]
+        met = [name for name, figures in held_out.items() if figures["ap"] >= GOAL_LOO_AP]
         lines += [
             "",
             f"Leave-one-family-out (`{inputs.loo_command or 'provaudit detectors loo'}`, "
-            f"`{LOO_FILE}`): a detector trained without one family, tested on it. Goal AP ≥ 0.9: "
-            f"met for {', '.join(met) if met else 'no family'}.",
+            f"`{LOO_FILE}`): a detector trained without one family, tested on it. Goal AP ≥ "
+            f"{GOAL_LOO_AP:g}: met for {', '.join(met) if met else 'no family'}. TPR at "
+            f"threshold: the share of the left-out family's images the fold's own calibrated "
+            f"threshold calls AI (goal ≥ {GOAL_LOO_TPR:g}).",
             "",
-            "| held-out family | AP | ROC-AUC | TPR at 1% FPR |",
-            "|---|---|---|---|",
+            "| held-out family | AP | ROC-AUC | TPR at 1% FPR | TPR at threshold |",
+            "|---|---|---|---|---|",
         ]
         for family, figures in sorted(held_out.items()):
             lines.append(
                 f"| {family} | {figures['ap']:.3f} | {figures['roc_auc']:.3f} | "
-                f"{figures['tpr_at_1pct_fpr']:.3f} |"
+                f"{figures['tpr_at_1pct_fpr']:.3f} | {figures['fake_accuracy']:.3f} "
+                f"({'met' if figures['fake_accuracy'] >= GOAL_LOO_TPR else '**missed**'}) |"
             )
+    loso = _read(directory / LOSO_FILE)
+    if loso is not None:
+        goals = loso["goals"]
+        lines += [
+            "",
+            "## Real photos it never trained on",
+            "",
+            f"Leave-sources-out (`{inputs.loso_command or 'provaudit detectors loso'}`, "
+            f"`{LOSO_FILE}`): the real-photo sources were dealt into {len(loso['folds'])} "
+            "folds; each fold's sources (and the fakes aligned with them) were left out of "
+            "training and calibration, and every one of their images was scored as sent and "
+            "as the web serves it (downscaled to a long edge of 512-1024 px, then JPEG q75-90 "
+            "4:2:0 or WebP), with the stability checks `detect` applies. Goal: at most "
+            f"{_pct(goals['max_ai_rate'])} called AI and at most "
+            f"{_pct(goals['max_inconclusive_rate'])} inconclusive for every source.",
+            "",
+            *_outcome_table(loso["sources"], goals["max_ai_rate"], goals["max_inconclusive_rate"]),
+        ]
+    human = _read(directory / HUMAN_MADE_FILE)
+    if human is not None:
+        goals = human["goals"]
+        lines += [
+            "",
+            "## Human-made images it never trained on",
+            "",
+            f"`{inputs.unseen_command or 'provaudit detectors unseen'}` (`{HUMAN_MADE_FILE}`): "
+            "illustrations, clipart and other images made by people or ordinary programs, no "
+            f"generative model; goal: at most {_pct(goals['max_ai_rate'])} called AI.",
+            "",
+            *_outcome_table(human["sources"], goals["max_ai_rate"], None),
+        ]
     if (directory / "report" / "report.html").is_file():
         lines += [
             "",
@@ -173,10 +318,12 @@ def render_card(inputs: DetectorCardInputs) -> str:
 
 
 def write_card(inputs: DetectorCardInputs, limits: str = "") -> Path:
-    """Write the card; ``limits`` (plain words on what it cannot see) is appended as is."""
+    """Write the card; ``limits`` (a template of plain words on what it cannot see, see
+    :func:`render_limits`) is appended with its figures filled in."""
     path = inputs.checkpoint / CARD_FILE
     text = render_card(inputs)
     if limits:
-        text += "\n## Limits, in plain words\n\n" + limits.strip() + "\n"
+        filled = render_limits(limits.strip(), inputs.checkpoint)
+        text += "\n## Limits, in plain words\n\n" + filled + "\n"
     path.write_text(text)
     return path

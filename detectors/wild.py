@@ -138,6 +138,46 @@ def score_source(
     return SourceResult(source, checkpoint, variants)
 
 
+def unseen_sources(
+    scorer: Scorer, folders: list[Path], *, limit: int = 0, checks: bool = True
+) -> dict[str, Any]:
+    """Outcomes per folder (one source each, named after it) of images never trained on."""
+    from detectors.data import DataError
+    from generators.data import find_image_files
+    from provenance.errors import InputError
+    from provenance.media import load_image
+
+    results: dict[str, Any] = {}
+    for folder in folders:
+        paths = find_image_files(Path(folder))
+        if not paths:
+            raise DataError(f"The image folder {folder} holds no images.")
+        if limit and len(paths) > limit:
+            picks = np.unique(np.linspace(0, len(paths) - 1, limit).round().astype(int))
+            paths = [paths[i] for i in picks]
+        images = []
+        for path in paths:
+            try:
+                pixels = np.asarray(load_image(path, mode="RGB"), dtype=np.uint8)
+            except InputError:
+                continue
+            if min(pixels.shape[:2]) >= scorer.spec.image_size:
+                images.append((path.name, pixels))
+        source = Path(folder).resolve().name
+        results[source] = score_source(scorer, source, images, checks=checks).to_dict()
+    worst = max(
+        (r["overall"]["ai_rate"] for r in results.values() if r["overall"]["images"]), default=None
+    )
+    return {
+        "sources": results,
+        "goals": {
+            "max_ai_rate": MAX_AI_ON_HUMAN_MADE,
+            "worst_ai_rate": worst,
+            "met": worst is not None and worst <= MAX_AI_ON_HUMAN_MADE,
+        },
+    }
+
+
 def source_folds(sources: list[str], folds: int) -> list[list[str]]:
     """``sources`` dealt round-robin into ``folds`` folds (fewer when there are fewer)."""
     count = max(1, min(folds, len(sources)))

@@ -360,6 +360,138 @@ def export_aligned_command(
     stdout().print(f"{summary.images} aligned fakes in {summary.folder}")
 
 
+@app.command("export-renders")
+def export_renders_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the renders to.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images (even over kinds).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Image k is drawn from (seed, k).")] = 0,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="Render kind (repeatable; default: all): gradient, vector, text, document, "
+            "chart, ui, texture, pixelart, diagram, painting.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Human-made negatives: illustrations, charts, screenshots, documents... drawn by code.
+
+    No photograph and no generative model: for a detector's real class, so that smooth and
+    colourful does not mean AI. Writes <kind>_<index>.<png|jpg|webp>, renders.jsonl and
+    ATTRIBUTION.txt (the fonts used, with their licences).
+    """
+    from provenance.cli.output import emit_json, stdout
+
+    with _reported(), _count_progress("renders", n) as progress:
+        from generators.renders import export_renders
+
+        summary = export_renders(out, n, seed=seed, kinds=kind, progress=progress)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    for name, count in summary.counts.items():
+        stdout().print(f"{name}: {count}")
+    stdout().print(
+        f"{summary.images} renders in {summary.folder} "
+        f"({summary.images / max(summary.seconds, 1e-9):.1f} images/s)"
+    )
+
+
+@app.command("export-corpus")
+def export_corpus_command(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Corpus folder to write.")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Only this source (repeatable; see --list)."),
+    ] = None,
+    max_per_source: Annotated[
+        int | None, typer.Option(help="At most this many images from each source.")
+    ] = None,
+    cache: Annotated[
+        Path, typer.Option(help="Where downloaded and unpacked packages are kept.")
+    ] = Path("build/deb-cache"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    list_sources: Annotated[
+        bool, typer.Option("--list", help="List the sources and exit (downloads nothing).")
+    ] = False,
+) -> None:
+    """Build the real-photo corpus from Debian packages (apt-get download, dpkg -x).
+
+    Writes OUT/<photo|artwork>/<source>/ with the images' original bytes and an
+    ATTRIBUTION.txt (package, version, licence, copyright file), and OUT/corpus.jsonl.
+    """
+    from provenance.cli.output import emit_json, fail, log
+
+    if list_sources:
+        _list_corpus_sources(json_output)
+        return
+    if out is None:
+        fail("Pass --out DIR (or --list).", ExitStatus.USAGE)
+
+    def report(summary: Any) -> None:
+        if not json_output:
+            log(f"{summary.name}: {len(summary.images)} images from {summary.package}")
+
+    with _reported():
+        from generators.corpus import build_corpus
+
+        result = build_corpus(
+            out, source or None, cache_dir=cache, max_per_source=max_per_source, progress=report
+        )
+    if json_output:
+        emit_json(result.to_dict())
+        return
+    rows = [
+        [s.name, s.kind, str(len(s.images)), s.package, s.version, s.licence]
+        for s in result.sources
+    ]
+    _print_rows(["source", "kind", "images", "package", "version", "licence"], rows)
+    totals = result.to_dict()
+    typer.echo(
+        f"{totals['images']} images ({totals['photos']} photos, {totals['artwork']} artwork) "
+        f"in {result.out_dir}; list: {result.manifest}"
+    )
+
+
+def _print_rows(header: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table: it survives pipes and narrow terminals without truncation."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        typer.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+def _list_corpus_sources(json_output: bool) -> None:
+    from generators.corpus import CORPUS_SOURCES, EXCLUDED_PACKAGES, EXCLUDED_REASON
+    from provenance.cli.output import emit_json
+
+    if json_output:
+        emit_json(
+            {
+                "sources": [
+                    {
+                        "name": source.name,
+                        "kind": source.kind,
+                        "package": source.package,
+                        "licence": source.licence,
+                        "note": source.note,
+                    }
+                    for source in CORPUS_SOURCES
+                ],
+                "excluded_packages": list(EXCLUDED_PACKAGES),
+                "excluded_reason": EXCLUDED_REASON,
+            }
+        )
+        return
+    rows = [
+        [source.name, source.kind, source.package or "(Python wheels)", source.licence]
+        for source in CORPUS_SOURCES
+    ]
+    _print_rows(["source", "kind", "package", "licence"], rows)
+    typer.echo(f"Never used: {', '.join(EXCLUDED_PACKAGES)} ({EXCLUDED_REASON}).")
+
+
 @app.command("export-onnx")
 def export_onnx_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder to export.")],

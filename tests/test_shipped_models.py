@@ -66,3 +66,35 @@ def test_model_cards_quote_the_shipped_figures():
         shipped = json.loads((DETECTOR / expert["checkpoint"] / "config.json").read_text())
         assert shipped["weights"]["sha256"] == expert["weights_sha256"]
         assert f"best validation AP {expert['training']['best_val_ap']:.4f}" in card
+
+
+def test_default_detector_limits_are_written_from_its_records():
+    """The limits quote no figure of their own: each comes from a record beside the model."""
+    import re
+
+    from detectors.model_card import render_limits
+
+    template = (DETECTOR.parent / "default-limits.md").read_text()
+    literal = re.sub(r"\{[a-z0-9_]+\}", "", template)
+    assert not re.findall(r"\d+(?:\.\d+)?\s*%|\b0\.\d+\b(?!×)", literal)
+    card = (DETECTOR / "MODEL_CARD.md").read_text()
+    limits = card.split("## Limits, in plain words\n\n", 1)[1]
+    assert limits.strip() == render_limits(template.strip(), DETECTOR).strip()
+
+
+def test_default_detector_card_reports_images_it_never_trained_on():
+    card = (DETECTOR / "MODEL_CARD.md").read_text()
+    for record, heading in (
+        ("leave-sources-out.json", "## Real photos it never trained on"),
+        ("human-made.json", "## Human-made images it never trained on"),
+    ):
+        figures = json.loads((DETECTOR / record).read_text())
+        assert heading in card
+        for source, result in figures["sources"].items():
+            rate = result["overall"]["ai_rate"]
+            assert f"| {source} | {result['variants']['as_sent']['images']} |" in card
+            assert f" {100 * rate:.1f}% |" in card, source
+    # Every real photo source was held out in some fold, and no fold trained on it.
+    loso = json.loads((DETECTOR / "leave-sources-out.json").read_text())
+    held_out = [source for fold in loso["folds"] for source in fold["held_out"]]
+    assert sorted(held_out) == sorted(loso["sources"])

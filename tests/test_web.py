@@ -75,7 +75,17 @@ def test_page_shows_signed_generated_image_and_plain_photo(server, browser, tmp_
     assert page.inner_text("#state") == "absent"
     assert page.inner_text("#ai-declared") == "no manifest"
     assert float(page.inner_text("#p-ai")) >= 0.0
-    assert page.inner_text("#verdict") in ("likely ai", "likely real")
+    verdict = page.inner_text("#verdict")
+    assert verdict in ("likely ai", "likely real", "inconclusive")
+    detector_says = page.inner_text("#detector-label")
+    # The detector's own answer, with its reason when it abstains, matches the verdict.
+    assert detector_says.split(":")[0] == {
+        "likely ai": "ai",
+        "likely real": "real",
+        "inconclusive": "inconclusive",
+    }[verdict]
+    if verdict == "inconclusive":
+        assert "abstains" in page.inner_text("#reasons") and ": " in detector_says
     assert "no provenance signal" in page.inner_text("#reasons")
     page.screenshot(path=str(ARTIFACTS / "web-photo.png"), full_page=True)
     assert errors == []
