@@ -79,11 +79,14 @@ def test_page_shows_signed_generated_image_and_plain_photo(server, browser, tmp_
     assert verdict in ("likely ai", "likely real", "inconclusive")
     detector_says = page.inner_text("#detector-label")
     # The detector's own answer, with its reason when it abstains, matches the verdict.
-    assert detector_says.split(":")[0] == {
-        "likely ai": "ai",
-        "likely real": "real",
-        "inconclusive": "inconclusive",
-    }[verdict]
+    assert (
+        detector_says.split(":")[0]
+        == {
+            "likely ai": "ai",
+            "likely real": "real",
+            "inconclusive": "inconclusive",
+        }[verdict]
+    )
     if verdict == "inconclusive":
         assert "abstains" in page.inner_text("#reasons") and ": " in detector_says
     assert "no provenance signal" in page.inner_text("#reasons")
