@@ -255,7 +255,13 @@ def main() -> None:
                 "loo_ap": loo,
                 "ratio_photo_ai_rate_new_over_previous": None if ratio is None else round(ratio, 4),
                 "sources": {
-                    source: {name: result.to_dict() for name, result in results.items()}
+                    source: {
+                        name: {
+                            key: result.overall.to_dict()[key]
+                            for key in ("images", "ai_rate", "inconclusive_rate")
+                        }
+                        for name, result in results.items()
+                    }
                     for source, results in photo_rows + art_rows
                 },
                 "seconds": round(time.perf_counter() - started, 1),

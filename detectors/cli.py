@@ -112,6 +112,25 @@ def _train_config(output: Path, **options: Any) -> Any:
     return TrainConfig(output=output, augment=augment, **options)
 
 
+def _fold_options(
+    transforms: list[str],
+    arch: str,
+    image_size: int,
+    epochs: int,
+    steps_per_epoch: int | None,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The training options each fold of ``loo`` and ``loso`` shares with ``train``."""
+    return {
+        "arch": arch,
+        "transform": transforms[0] if len(transforms) == 1 else None,
+        "image_size": image_size,
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "batch_size": batch_size,
+    }
+
+
 @app.command()
 def train(
     output: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write.")],
@@ -348,14 +367,9 @@ def loo(
         data = _load_data(real, fake, dataset, image_size)
         config = _train_config(
             output,
-            arch=arch,
-            transform=transforms[0] if len(transforms) == 1 else None,
-            image_size=image_size,
-            epochs=epochs,
-            batch_size=batch_size,
+            **_fold_options(transforms, arch, image_size, epochs, steps_per_epoch, batch_size),
             seed=seed,
             device=device,
-            steps_per_epoch=steps_per_epoch,
             no_augment=False,
             augment=augment,
             same_codec=same_codec,
@@ -412,12 +426,7 @@ def loso(
         data = _load_data(real, fake, dataset, image_size)
         config = _train_config(
             output,
-            arch=arch,
-            transform=transforms[0] if len(transforms) == 1 else None,
-            image_size=image_size,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            batch_size=batch_size,
+            **_fold_options(transforms, arch, image_size, epochs, steps_per_epoch, batch_size),
             seed=seed,
             device=device,
             no_augment=False,

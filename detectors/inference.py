@@ -19,8 +19,10 @@ Abstention: a moderation tool's worst error is calling a real photo AI, and a sc
 worth acting on only where it is stable. :meth:`Scorer.assess` therefore also scores each
 image after the small re-encodes the web applies routinely (JPEG q90 with 4:2:0 chroma,
 and a 0.75x downscale for images large enough to stay several tiles wide) and answers
-``inconclusive``, with its reason, when any of them flips the verdict, or when an "ai"
-verdict rests on a minority of the image's tiles (a few tiles pulling the mean up).
+``inconclusive``, with its reason, when any of them flips the verdict, when an "ai"
+verdict rests on a minority of the image's tiles (a few tiles pulling the mean up), or
+when an "ai" verdict comes from an image whose features are far from the training data's
+(``detectors.ood``).
 """
 
 from __future__ import annotations

@@ -240,22 +240,29 @@ def test_vae_reconstruction_keeps_size_and_content_but_not_the_pixels():
     assert 0.5 < error < 40  # a reconstruction, neither a copy nor noise
 
 
-def test_detector_trained_on_groups_scores_held_out_images(grouped_root, tmp_path):
+@pytest.fixture(scope="module")
+def grouped_detector(grouped_root, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny detector trained on the grouped data set, exported to ONNX."""
+    from detectors.onnx_export import export_onnx
+
     data = scan(datasets=[grouped_root], image_size=SIZE)
-    checkpoint = tmp_path / "detector"
-    train(
-        data,
-        TrainConfig(
-            output=checkpoint,
-            image_size=SIZE,
-            arch_kwargs={"width": 8},
-            epochs=1,
-            steps_per_epoch=2,
-            batch_size=16,
-        ),
-        quiet=True,
+    checkpoint = tmp_path_factory.mktemp("grouped-detector") / "detector"
+    config = TrainConfig(
+        output=checkpoint,
+        image_size=SIZE,
+        arch_kwargs={"width": 8},
+        epochs=1,
+        steps_per_epoch=2,
+        batch_size=16,
     )
-    scorer = open_scorer(checkpoint, backend="torch")
+    train(data, config, quiet=True)
+    export_onnx(checkpoint)
+    return checkpoint
+
+
+def test_detector_trained_on_groups_scores_held_out_images(grouped_root, grouped_detector):
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    scorer = open_scorer(grouped_detector, backend="torch")
     verdicts = scorer.assess([data.pixels(s) for s in data.samples[:4]])
     assert all(v["label"] in ("ai", "real", INCONCLUSIVE) for v in verdicts)
     assert all(len(v["checks"]["variants"]) == 1 for v in verdicts)  # small: JPEG only
@@ -289,25 +296,10 @@ def test_an_ai_verdict_far_from_the_training_data_is_inconclusive_a_real_one_sta
 
 
 def test_trained_checkpoint_carries_the_feature_distance_and_onnx_matches_torch(
-    grouped_root, tmp_path
+    grouped_root, grouped_detector
 ):
-    from detectors.onnx_export import export_onnx
-
     data = scan(datasets=[grouped_root], image_size=SIZE)
-    checkpoint = tmp_path / "detector"
-    train(
-        data,
-        TrainConfig(
-            output=checkpoint,
-            image_size=SIZE,
-            arch_kwargs={"width": 8},
-            epochs=1,
-            steps_per_epoch=2,
-            batch_size=16,
-        ),
-        quiet=True,
-    )
-    export_onnx(checkpoint)
+    checkpoint = grouped_detector
     torch_scorer = open_scorer(checkpoint, backend="torch")
     onnx_scorer = open_scorer(checkpoint, backend="onnx")
     ood = torch_scorer.spec.ood
@@ -321,3 +313,49 @@ def test_trained_checkpoint_carries_the_feature_distance_and_onnx_matches_torch(
     np.testing.assert_allclose(onnx_distance, torch_distance, rtol=1e-3, atol=1e-4)
     verdict = onnx_scorer.assess(images[-1:])[0]
     assert verdict["checks"]["ood_threshold"] == pytest.approx(ood["threshold"], abs=1e-4)
+
+
+def test_unseen_command_counts_outcomes_per_folder(grouped_root, grouped_detector, tmp_path):
+    art = tmp_path / "drawings"
+    rng = np.random.default_rng(9)
+    _write(art, [toy_image(40, False, rng) for _ in range(5)])
+    (art / "README.txt").write_text("not an image")
+    result = CliRunner().invoke(
+        detectors_app,
+        ["unseen", str(grouped_detector), "--real", str(art), "--limit", "3", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    drawings = payload["sources"]["drawings"]
+    assert drawings["variants"]["as_sent"]["images"] == 3
+    assert drawings["overall"]["images"] == 9
+    assert payload["goals"]["max_ai_rate"] == 0.05
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = CliRunner().invoke(
+        detectors_app, ["unseen", str(grouped_detector), "--real", str(empty)]
+    )
+    assert refused.exit_code == 1 and "holds no images" in refused.stderr
+
+
+def test_limits_quote_only_figures_the_records_hold(grouped_detector, tmp_path):
+    import shutil
+
+    from detectors.model_card import render_limits
+
+    checkpoint = tmp_path / "detector"
+    shutil.copytree(grouped_detector, checkpoint)
+    (checkpoint / "evaluation.json").write_text(
+        json.dumps(
+            {
+                "clean": {
+                    "fake_accuracy": 0.9123,
+                    "per_family": {"gan": {"fake_accuracy": 0.8}, "vae": {"fake_accuracy": 0.95}},
+                }
+            }
+        )
+    )
+    text = render_limits("catches {tpr_at_threshold}; weakest {weakest_family}", checkpoint)
+    assert text == "catches 91.2%; weakest gan"
+    with pytest.raises(ValueError, match="'loo_worst_ap'"):
+        render_limits("AP {loo_worst_ap}", checkpoint)
