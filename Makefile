@@ -130,8 +130,8 @@ UNSEEN_DETECTOR = provaudit detectors unseen $(DETECTOR) \
 DETECTOR_DATA = $(FAKES_PER_FAMILY) images from each shipped generator (gan, vae, diffusion; \
 	diffusion with DDIM-25); $(ALIGNED_PER_SOURCE) VAE reconstructions and $(ALIGNED_PER_SOURCE) \
 	partial re-noisings (diffusion, strength 0.2-0.5) of 64-96 px windows of each photo \
-	source; real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, `make corpus`) and \
-	$(RENDERS) programmatic renders (`provaudit generators export-renders`)
+	source; real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, make corpus) and \
+	$(RENDERS) programmatic renders (provaudit generators export-renders)
 ONE_THREAD = OMP_NUM_THREADS=1
 
 detector-data: corpus

