@@ -119,7 +119,7 @@ DETECTOR_RECIPE = --image-size 32 --arch npr_tiny --transform npr_raw --transfor
 TRAIN_DETECTOR = provaudit detectors train $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out $(DETECTOR)
 EVALUATE_DETECTOR = provaudit detectors evaluate $(DETECTOR) $(DETECTOR_DATA_ARGS) \
-	--robustness --format-check
+	--robustness --format-check --abstention
 LOO_DETECTOR = provaudit detectors loo $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out build/loo
 LOSO_DETECTOR = provaudit detectors loso $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \

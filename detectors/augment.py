@@ -23,12 +23,9 @@ by the same reader and then pass through the *same* codec draw (``same_codec``, 
 ``mixed``: PNG as decoded, JPEG or WebP at quality U[90, 100], one in three each) before
 augmentation, so the container and codec history carry no label information, and a
 high-quality re-encode is something every training image may have had. ``evaluate``
-checks the result (scores must not move with the format). The earlier default re-encoded
-everything as JPEG 96, which made lossless PNG the one input never seen in training. The
-shipped detector trained that way (residual only, 2,400 images) moved by a mean |delta
-p(AI)| of 0.14 between PNG and JPEG 95 / WebP 95; the one trained with ``mixed`` (pixels +
-residual, 15,000 images) by 0.031 / 0.033 (tolerance 0.05). Data, input and codec changed
-together, so that comparison does not isolate the codec draw.
+checks the result (scores must not move with the format; the model card reports it). An
+earlier default re-encoded everything as JPEG 96, which made lossless PNG the one input
+never seen in training.
 
 The ``web`` preset (``AugmentConfig.web()``, ``train --augment web``) models what the web
 does to an image before a moderator sees it, for both classes alike: a downscale by

@@ -226,6 +226,12 @@ def evaluate(
     format_check: Annotated[
         bool, typer.Option("--format-check", help="Do scores follow the container?")
     ] = False,
+    abstention: Annotated[
+        bool,
+        typer.Option(
+            "--abstention", help="Share of ai / inconclusive / real with detect's checks."
+        ),
+    ] = False,
     backend: Annotated[str, typer.Option(help="auto, onnx or torch.")] = "auto",
     report_dir: Annotated[
         Path | None,
@@ -257,6 +263,7 @@ def evaluate(
             robustness=robustness,
             check_format=format_check,
             keep_scores=report_dir is not None,
+            abstention=abstention,
         )
         scores = report.pop("scores", None)
         report["split"] = split

@@ -241,6 +241,27 @@ def format_check(scorer: Any, data: Any, samples: list[Any], limit: int = 256) -
     }
 
 
+def abstention_rates(scorer: Any, data: Any, samples: list[Any]) -> dict[str, Any]:
+    """Per class and family, the share of images each outcome of ``Scorer.assess`` takes
+    (ai, inconclusive, real), with the stability checks: what a user of ``detect`` sees."""
+    groups: dict[str, list[Any]] = {}
+    for sample in samples:
+        groups.setdefault("real" if sample.label == 0 else str(sample.family), []).append(sample)
+    rates: dict[str, Any] = {}
+    for name, members in sorted(groups.items()):
+        counts = {"ai": 0, "inconclusive": 0, "real": 0}
+        for start in range(0, len(members), 64):
+            chunk = members[start : start + 64]
+            for verdict in scorer.assess([data.pixels(s) for s in chunk]):
+                counts[verdict["label"]] += 1
+        total = sum(counts.values())
+        rates[name] = {
+            "images": total,
+            **{f"{label}_rate": _clean(count / total) for label, count in counts.items()},
+        }
+    return rates
+
+
 def evaluate(
     scorer: Any,
     data: Any,
@@ -249,6 +270,7 @@ def evaluate(
     robustness: bool = False,
     check_format: bool = False,
     keep_scores: bool = False,
+    abstention: bool = False,
 ) -> dict[str, Any]:
     """Metrics on ``samples``; ``keep_scores`` adds each image's p(AI) under ``"scores"``
     (what the report's ROC curves and histograms are drawn from)."""
@@ -286,6 +308,8 @@ def evaluate(
         report["robustness"] = sweep
     if check_format:
         report["format_check"] = format_check(scorer, data, samples)
+    if abstention:
+        report["abstention"] = abstention_rates(scorer, data, samples)
     if keep_scores:
         report["scores"] = {
             "path": [str(sample.path) for sample in samples],

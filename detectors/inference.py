@@ -19,7 +19,9 @@ Abstention: a moderation tool's worst error is calling a real photo AI, and a sc
 worth acting on only where it is stable. :meth:`Scorer.assess` therefore also scores each
 image after the small re-encodes the web applies routinely (JPEG q90 with 4:2:0 chroma,
 and a 0.75x downscale for images large enough to stay several tiles wide) and answers
-``inconclusive``, with its reason, when any of them flips the verdict, when an "ai"
+``inconclusive``, with its reason, when any of them flips the verdict (an "ai" one that
+a re-encode sends below even odds, a "real" one that a re-encode sends above the
+threshold), when an "ai"
 verdict rests on a minority of the image's tiles (a few tiles pulling the mean up), or
 when an "ai" verdict comes from an image whose features are far from the training data's
 (``detectors.ood``).
@@ -51,6 +53,7 @@ MIN_AI_TILE_SHARE = 0.5
 # Below this many tiles, the tile share says nothing.
 MIN_TILES_FOR_SHARE = 4
 INCONCLUSIVE = "inconclusive"
+EVEN_ODDS = 0.5
 
 
 class ImageTooSmallError(InputError):
@@ -194,8 +197,14 @@ def decide(
     there stands (it accuses no one); the distance is reported with it.
     """
     called_ai = p_ai > threshold
+    # An "ai" verdict is withdrawn when a re-encode makes the image more likely real than
+    # generated (or drops it below a threshold that sits under even odds); a "real" one
+    # when a re-encode would accuse. A re-encode that only lowers a confident score into
+    # the band between even odds and a strict threshold contradicts nothing.
+    withdraw_below = min(threshold, EVEN_ODDS)
     for name, p_variant in variants:
-        if (p_variant > threshold) != called_ai:
+        flipped = p_variant <= withdraw_below if called_ai else p_variant > threshold
+        if flipped:
             return Decision(
                 INCONCLUSIVE,
                 f"the verdict flips under a small re-encode: p(AI) {p_ai:.3f} as sent, "

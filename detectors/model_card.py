@@ -103,6 +103,15 @@ def limit_figures(directory: Path) -> dict[str, str]:
     check = evaluation.get("format_check")
     if check:
         figures["format_shift"] = f"{max(check['mean_abs_shift'].values()):.3f}"
+    abstention = evaluation.get("abstention")
+    if abstention:
+        fakes = {name: rates for name, rates in abstention.items() if name != "real"}
+        images = sum(rates["images"] for rates in fakes.values())
+        unsure = sum(rates["images"] * rates["inconclusive_rate"] for rates in fakes.values())
+        worst = max(fakes.items(), key=lambda item: item[1]["inconclusive_rate"])
+        figures["known_inconclusive"] = _pct(unsure / images if images else None)
+        figures["known_inconclusive_family"] = worst[0]
+        figures["known_inconclusive_family_rate"] = _pct(worst[1]["inconclusive_rate"])
     loo = _read(directory / LOO_FILE)
     if loo is not None:
         held_out = loo["held_out"]
@@ -242,6 +251,21 @@ def render_card(inputs: DetectorCardInputs) -> str:
             f"| format check: mean \\|Δp\\| PNG vs JPEG / WebP | {shifts['png_vs_jpeg']:.4f} / "
             f"{shifts['png_vs_webp']:.4f} | {verdict} |"
         )
+    abstention = evaluation.get("abstention")
+    if abstention:
+        lines += [
+            "",
+            "With the stability checks `detect` and the service apply (held-out split; "
+            "`--abstention`):",
+            "",
+            "| images | count | called AI | inconclusive | called real |",
+            "|---|---|---|---|---|",
+        ]
+        for name, rates in abstention.items():
+            lines.append(
+                f"| {name} | {rates['images']} | {_pct(rates['ai_rate'])} | "
+                f"{_pct(rates['inconclusive_rate'])} | {_pct(rates['real_rate'])} |"
+            )
     lines += ["", "Per family (held-out):", "", "| family | fakes | AP | fake accuracy |"]
     lines.append("|---|---|---|---|")
     for family, figures in sorted(clean["per_family"].items()):

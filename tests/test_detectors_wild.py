@@ -33,6 +33,17 @@ def test_a_verdict_that_a_small_reencode_flips_is_inconclusive_with_its_reason()
     assert decide(0.4, 0.5, [("JPEG q90", 0.7)]).label == INCONCLUSIVE
 
 
+def test_under_a_strict_threshold_only_a_reencode_below_even_odds_withdraws_an_ai_verdict():
+    # A confident score that a re-encode lowers but leaves more likely AI than not stands.
+    assert decide(0.9999, 0.999, [("JPEG q90", 0.91)]).label == "ai"
+    assert decide(0.9999, 0.999, [("JPEG q90", 0.41)]).label == INCONCLUSIVE
+    # A re-encode that would accuse makes a "real" verdict inconclusive, at any threshold.
+    assert decide(0.6, 0.999, [("JPEG q90", 0.9995)]).label == INCONCLUSIVE
+    assert decide(0.6, 0.999, [("JPEG q90", 0.99)]).label == "real"
+    # Under a threshold below even odds, falling under the threshold is enough.
+    assert decide(0.45, 0.44, [("JPEG q90", 0.43)]).label == INCONCLUSIVE
+
+
 def test_an_ai_verdict_resting_on_a_few_tiles_is_inconclusive():
     few = decide(0.9, 0.5, [("JPEG q90", 0.8)], ai_tile_share=0.25, tiles=16)
     assert few.label == INCONCLUSIVE and "25% of the 16 tiles" in few.reason
@@ -359,3 +370,16 @@ def test_limits_quote_only_figures_the_records_hold(grouped_detector, tmp_path):
     assert text == "catches 91.2%; weakest gan"
     with pytest.raises(ValueError, match="'loo_worst_ap'"):
         render_limits("AP {loo_worst_ap}", checkpoint)
+
+
+def test_evaluate_reports_what_detect_answers_with_its_checks(grouped_root, grouped_detector):
+    from detectors.evaluate import evaluate
+
+    data = scan(datasets=[grouped_root], image_size=SIZE)
+    scorer = open_scorer(grouped_detector)
+    report = evaluate(scorer, data, data.split("val", "calib"), abstention=True)
+    rates = report["abstention"]
+    assert set(rates) == {"real", *{s.family for s in data.split("val", "calib") if s.label}}
+    for values in rates.values():
+        total = values["ai_rate"] + values["inconclusive_rate"] + values["real_rate"]
+        assert total == pytest.approx(1.0, abs=1e-5) and values["images"] > 0
