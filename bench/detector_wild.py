@@ -222,17 +222,14 @@ def main() -> None:
         print(f"  {name:10s} {shown or 'not recorded'}")
 
     def pooled(rows: list[tuple[str, dict[str, SourceResult]]], name: str) -> dict[str, Any]:
-        total = Outcomes()
-        worst_ai = worst_inconclusive = 0.0
-        for _, results in rows:
-            if name not in results or results[name].checkpoint.endswith("(seen)"):
-                continue
-            overall = results[name].overall
-            total.images += overall.images
-            total.ai += overall.ai
-            total.inconclusive += overall.inconclusive
-            worst_ai = max(worst_ai, overall.ai_rate)
-            worst_inconclusive = max(worst_inconclusive, overall.inconclusive_rate)
+        unseen = [
+            results[name].overall
+            for _, results in rows
+            if name in results and not results[name].checkpoint.endswith("(seen)")
+        ]
+        total = Outcomes.merged(unseen)
+        worst_ai = max((o.ai_rate for o in unseen), default=0.0)
+        worst_inconclusive = max((o.inconclusive_rate for o in unseen), default=0.0)
         return {
             "images": total.images,
             "ai_rate": round(total.ai_rate, 4) if total.images else None,

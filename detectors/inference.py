@@ -255,56 +255,55 @@ class Scorer:
         logit, attribution = self.forward(tiles)
         return logit, attribution, None
 
-    def score_pixels(self, images: list[np.ndarray], names: list[str] | None = None) -> Scores:
-        """Raw scores of decoded uint8 HWC images (tiles of all images batched together)."""
+    def _forward_tiles(
+        self, images: list[np.ndarray], names: list[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per tile of all images, batched: (owner image index, logit, attribution, features)."""
         size = self.spec.image_size
         per_image = [
             image_tiles(image, size, self.max_tiles, names[i] if names else "image")
             for i, image in enumerate(images)
         ]
         counts = np.array([len(tiles) for tiles in per_image], dtype=np.int64)
-        classes = len(self.spec.classes)
-        if not per_image:
-            return Scores(np.zeros(0, np.float32), np.zeros((0, classes), np.float32), counts)
         tiles = np.concatenate(per_image)
         logits, attribution, features = [], [], []
         for start in range(0, len(tiles), self.batch_size):
             logit, attr, feature = self.forward_features(tiles[start : start + self.batch_size])
             logits.append(logit.reshape(-1))
-            attribution.append(attr.reshape(-1, classes))
+            attribution.append(attr.reshape(len(logits[-1]), -1))
             if feature is not None:
-                features.append(feature.reshape(len(logit.reshape(-1)), -1))
-        tile_logits = np.concatenate(logits)
-        tile_attr = np.concatenate(attribution)
+                features.append(feature.reshape(len(logits[-1]), -1))
         owner = np.repeat(np.arange(len(per_image)), counts)
+        tile_features = np.concatenate(features) if features else None
+        return owner, np.concatenate(logits), np.concatenate(attribution), tile_features
+
+    def score_pixels(self, images: list[np.ndarray], names: list[str] | None = None) -> Scores:
+        """Raw scores of decoded uint8 HWC images (tiles of all images batched together)."""
+        classes = len(self.spec.classes)
+        if not images:
+            empty = np.zeros(0, np.int64)
+            return Scores(np.zeros(0, np.float32), np.zeros((0, classes), np.float32), empty)
+        owner, tile_logits, tile_attr, tile_features = self._forward_tiles(images, names)
+        counts = np.bincount(owner)
         mean_logit = np.bincount(owner, weights=tile_logits) / counts
-        mean_attr = np.stack(
-            [np.bincount(owner, weights=tile_attr[:, k]) / counts for k in range(classes)], 1
-        )
+        mean_attr = mean_rows(tile_attr, owner)
         above = self.probabilities(tile_logits) > self.spec.threshold
         share = np.bincount(owner, weights=above.astype(np.float64)) / counts
         distance = None
-        if features and self.spec.ood:
+        if tile_features is not None and self.spec.ood:
             from detectors.ood import ood_distance
 
-            distance = ood_distance(self.spec.ood, mean_rows(np.concatenate(features), owner))
+            distance = ood_distance(self.spec.ood, mean_rows(tile_features, owner))
         return Scores(
             mean_logit.astype(np.float32), mean_attr.astype(np.float32), counts, share, distance
         )
 
     def image_features(self, images: list[np.ndarray]) -> np.ndarray:
         """Per image, the mean of its tiles' features (what ``detectors.ood`` measures)."""
-        size = self.spec.image_size
-        per_image = [image_tiles(image, size, self.max_tiles) for image in images]
-        counts = np.array([len(tiles) for tiles in per_image], dtype=np.int64)
-        tiles = np.concatenate(per_image)
-        features = []
-        for start in range(0, len(tiles), self.batch_size):
-            _, _, feature = self.forward_features(tiles[start : start + self.batch_size])
-            if feature is None:
-                raise BackendError("This model does not expose its features.")
-            features.append(feature)
-        return mean_rows(np.concatenate(features), np.repeat(np.arange(len(images)), counts))
+        owner, _, _, tile_features = self._forward_tiles(images)
+        if tile_features is None:
+            raise BackendError("This model does not expose its features.")
+        return mean_rows(tile_features, owner)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated p(AI): temperature-scaled sigmoid of the raw logit."""

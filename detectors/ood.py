@@ -4,13 +4,10 @@ A detector's score means something only on images like those it learned from; on
 (a camera pipeline, an art style or a generator it never saw) the score is an
 extrapolation, and a confident-looking "AI" there is how false accusations happen. The
 detector's pooled backbone features of the training images (the mean over each image's
-tiles, as the logit is) are summarised by their mean and principal directions; an
-image's distance is the Mahalanobis distance in the ``components`` leading directions
-(all of them by default) plus, when fewer are kept, the residual's squared norm over its
-average variance (probabilistic PCA, Tipping & Bishop, 1999), divided by the feature
-dimension so that numbers read alike across models. Keeping every direction matters: a
-new camera pipeline or generator often moves an image along a direction the training
-images barely vary in, which an averaged residual would dilute. The
+tiles, as the logit is) are summarised by their mean and covariance, and an image's
+distance is its Mahalanobis distance from them, divided by the feature dimension so that
+numbers read alike across models. Every direction counts: a new camera pipeline or
+generator often moves an image along a direction the training images barely vary in. The
 threshold is a high quantile of the distances of held-out images from the same
 distribution (the calibration split), so about ``1 - quantile`` of in-distribution images
 exceed it.
@@ -32,11 +29,7 @@ _FLOOR = 1e-4
 
 
 def fit_ood(
-    train_features: np.ndarray,
-    heldout_features: np.ndarray,
-    *,
-    components: int | None = None,
-    quantile: float = DEFAULT_QUANTILE,
+    train_features: np.ndarray, heldout_features: np.ndarray, *, quantile: float = DEFAULT_QUANTILE
 ) -> dict[str, Any]:
     """The summary ``spec.ood`` stores: mean, principal directions, variances, threshold."""
     features = np.asarray(train_features, dtype=np.float64)
@@ -44,22 +37,14 @@ def fit_ood(
         raise ValueError("fitting the feature distribution needs at least two images")
     mean = features.mean(axis=0)
     centred = features - mean
-    covariance = centred.T @ centred / (len(features) - 1)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]
-    floor = max(float(eigenvalues[0]) * _FLOOR, 1e-12)
-    eigenvalues = np.maximum(eigenvalues, floor)
-    k = int(min(components or features.shape[1], features.shape[1], len(features) - 1))
-    residual = float(eigenvalues[k:].mean()) if k < len(eigenvalues) else floor
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / (len(features) - 1))
+    floor = max(float(eigenvalues.max()) * _FLOOR, 1e-12)
     summary: dict[str, Any] = {
-        "method": "mahalanobis" if k == features.shape[1] else "ppca",
+        "method": "mahalanobis",
         "dimension": int(features.shape[1]),
-        "components": k,
         "mean": _stored(mean),
-        "directions": _stored(eigenvectors[:, :k].T),
-        "variances": _stored(eigenvalues[:k]),
-        "residual_variance": residual,
+        "directions": _stored(eigenvectors.T),
+        "variances": _stored(np.maximum(eigenvalues, floor)),
         "quantile": quantile,
         "fit_images": len(features),
     }
@@ -77,10 +62,6 @@ def _stored(values: np.ndarray) -> Any:
 def ood_distance(summary: dict[str, Any], features: np.ndarray) -> np.ndarray:
     """Per image (rows of ``features``): its distance from the training distribution."""
     features = np.atleast_2d(np.asarray(features, dtype=np.float64))
-    centred = features - np.asarray(summary["mean"])
-    directions = np.asarray(summary["directions"], dtype=np.float64).reshape(-1, features.shape[1])
-    projected = centred @ directions.T
-    inside = (projected**2 / np.asarray(summary["variances"])).sum(axis=1)
-    residual = (centred**2).sum(axis=1) - (projected**2).sum(axis=1)
-    outside = np.maximum(residual, 0.0) / float(summary["residual_variance"])
-    return (inside + outside) / features.shape[1]
+    directions = np.asarray(summary["directions"], dtype=np.float64)
+    projected = (features - np.asarray(summary["mean"])) @ directions.T
+    return (projected**2 / np.asarray(summary["variances"])).sum(axis=1) / features.shape[1]

@@ -71,6 +71,17 @@ class Outcomes:
         else:
             self.real += 1
 
+    @classmethod
+    def merged(cls, outcomes: list[Outcomes]) -> Outcomes:
+        total = cls()
+        for outcome in outcomes:
+            total.images += outcome.images
+            total.ai += outcome.ai
+            total.inconclusive += outcome.inconclusive
+            total.real += outcome.real
+            total.called_ai.extend(outcome.called_ai[: 10 - len(total.called_ai)])
+        return total
+
     @property
     def ai_rate(self) -> float:
         return self.ai / self.images if self.images else float("nan")
@@ -95,14 +106,7 @@ class SourceResult:
 
     @property
     def overall(self) -> Outcomes:
-        total = Outcomes()
-        for outcome in self.variants.values():
-            total.images += outcome.images
-            total.ai += outcome.ai
-            total.inconclusive += outcome.inconclusive
-            total.real += outcome.real
-            total.called_ai.extend(outcome.called_ai[: 10 - len(total.called_ai)])
-        return total
+        return Outcomes.merged(list(self.variants.values()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
