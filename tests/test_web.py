@@ -112,3 +112,11 @@ def test_page_reports_bad_upload(server, browser, tmp_path):  # noqa: F811
     page.set_input_files("#file", str(bad))
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
     assert "not a supported image" in page.inner_text("#error")
+
+
+def test_page_fits_a_phone(server, browser):  # noqa: F811
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    _audit_in_page(page, server.url, C2PA_FIXTURES / "adobe-20220124-CIE-sig-CA.jpg")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
