@@ -96,8 +96,8 @@ corpus: $(VENV)/.dev
 	$(BIN)/provaudit generators export-corpus --out build/corpus
 
 # The default detector, trained on the shipped generators' output, fakes aligned with real
-# photos (the VAE's reconstructions and the diffusion UNet's partial re-noising of windows
-# of the corpus photos), the corpus's real photos (one source per package) and
+# photos (the VAE's reconstructions, and the diffusion UNet's partial re-noising and local
+# inpainting of windows of the corpus photos), the corpus's real photos (one source per package) and
 # programmatic human-made renders in the real class. Two npr_tiny experts trained apart,
 # max-fused (detectors/fusion.py), with the web augmentation (downscale, sharpening, JPEG
 # 4:2:0 or WebP) for both classes. Then the records its model card is written from:
@@ -128,10 +128,11 @@ LOSO_DETECTOR = provaudit detectors loso $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE
 UNSEEN_DETECTOR = provaudit detectors unseen $(DETECTOR) \
 	$(addprefix --real $(CORPUS)/artwork/,$(ARTWORK_SOURCES))
 DETECTOR_DATA = $(FAKES_PER_FAMILY) images from each shipped generator (gan, vae, diffusion; \
-	diffusion with DDIM-25); $(ALIGNED_PER_SOURCE) VAE reconstructions and $(ALIGNED_PER_SOURCE) \
-	partial re-noisings (diffusion, strength 0.2-0.5) of 64-96 px windows of each photo \
-	source; real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, make corpus) and \
-	$(RENDERS) programmatic renders (provaudit generators export-renders)
+	diffusion with DDIM-25); $(ALIGNED_PER_SOURCE) VAE reconstructions, $(ALIGNED_PER_SOURCE) \
+	partial re-noisings (diffusion, strength 0.2-0.5) and $(ALIGNED_PER_SOURCE) local \
+	inpaintings (diffusion, 15-40% of the window) of 64-96 px windows of each photo source; \
+	real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, make corpus) and $(RENDERS) \
+	programmatic renders (provaudit generators export-renders)
 ONE_THREAD = OMP_NUM_THREADS=1
 
 detector-data: corpus

@@ -43,6 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from detectors.imageops import served_variants  # noqa: E402
 from detectors.wild import (  # noqa: E402
     MAX_AI_ON_HUMAN_MADE,
     MAX_AI_ON_REAL_PHOTOS,
@@ -50,7 +51,6 @@ from detectors.wild import (  # noqa: E402
     Outcomes,
     SourceResult,
     score_source,
-    served_variants,
 )
 
 # The last commit whose default detector was trained on the six built-in photos alone.

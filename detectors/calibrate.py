@@ -28,6 +28,14 @@
   alarm rate on real photos; a 0.5 cut on a detector trained on balanced data promises
   nothing about it. With n real images the achieved FPR is known only to about
   +-sqrt(FPR / n), so the report carries n and warns below 1 / FPR images.
+  Three choices make that quantile mean what a moderator reads into it
+  (:func:`calibration_views`). Each real image counts as sent *and* as the web serves it
+  (``detectors.imageops.served_variants``), since that is how uploads arrive. Real sources
+  weigh in proportion to the square root of their sizes, as in training, so a thousand
+  easy programmatic renders cannot set the alarm rate that a few dozen photos then
+  exceed. And the threshold never sits below even odds (:data:`EVEN_ODDS`): "likely AI"
+  for an image the calibrated detector itself finds more likely real would be a
+  contradiction, which a fold with few, easy calibration reals otherwise produced.
 
 The math is numpy only; :func:`calibrate_checkpoint` scores the data with the checkpoint.
 """
@@ -35,12 +43,13 @@ The math is numpy only; :func:`calibrate_checkpoint` scores the data with the ch
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.inference import sigmoid
+from detectors.inference import EVEN_ODDS, sigmoid
 from detectors.spec import DEFAULT_TARGET_FPR
 
 
@@ -210,13 +219,37 @@ def ece_noise_floor(
     )
 
 
-def fpr_threshold(real_scores: np.ndarray, fpr: float = DEFAULT_TARGET_FPR) -> float:
-    """Smallest threshold t with mean(real_scores > t) <= fpr (``ai`` = score > t)."""
-    scores = np.sort(np.asarray(real_scores, dtype=np.float64))
+def fpr_threshold(
+    real_scores: np.ndarray, fpr: float = DEFAULT_TARGET_FPR, weights: np.ndarray | None = None
+) -> float:
+    """Smallest score t with at most ``fpr`` of the real weight above it (``ai`` = score > t).
+
+    Unweighted, that lets floor(fpr * n) of n real images above the threshold.
+    """
+    scores = np.asarray(real_scores, dtype=np.float64)
     if len(scores) == 0:
         raise ValueError("no real scores to set a threshold on")
-    allowed = math.floor(fpr * len(scores))  # real images allowed above the threshold
-    return float(scores[len(scores) - 1 - allowed])
+    mass = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(scores, kind="stable")
+    scores, mass = scores[order], mass[order]
+    # above[k]: the real weight strictly after position k in ascending order.
+    above = np.append(np.cumsum(mass[::-1])[::-1][1:], 0.0)
+    allowed = fpr * mass.sum() * (1 + 1e-9)
+    return float(scores[int(np.argmax(above <= allowed))])
+
+
+def operating_threshold(
+    real_probs: np.ndarray, fpr: float, weights: np.ndarray | None = None
+) -> float:
+    """The FPR threshold on calibrated real scores, never below even odds."""
+    return max(fpr_threshold(real_probs, fpr, weights), EVEN_ODDS)
+
+
+def weighted_rate(called: np.ndarray, weights: np.ndarray | None = None) -> float:
+    called = np.asarray(called, dtype=np.float64)
+    if weights is None:
+        return float(called.mean())
+    return float((called * weights).sum() / np.sum(weights))
 
 
 def tpr_at_fpr(real_scores: np.ndarray, fake_scores: np.ndarray, fpr: float) -> float:
@@ -232,13 +265,15 @@ def calibration_report(
     calib_real_logits: np.ndarray,
     target_fpr: float = DEFAULT_TARGET_FPR,
     *,
+    calib_real_weights: np.ndarray | None = None,
     heldout_logits: np.ndarray | None = None,
     heldout_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Temperature and shift from the validation split, threshold from held-out reals.
 
     ``heldout_*`` (the calibration split, real and generated) give ECE on images the fit
-    never saw. The threshold is on the calibrated scale, i.e. after the shift.
+    never saw. The threshold is on the calibrated scale, i.e. after the shift;
+    ``calib_real_weights`` weigh the real scores it is set on (:func:`calibration_views`).
     """
     val_logits = np.asarray(val_logits, dtype=np.float64)
     val_labels = np.asarray(val_labels)
@@ -246,10 +281,12 @@ def calibration_report(
     before_probs = sigmoid(val_logits)
     after_probs = calibrated(val_logits, temperature, shift)
     real_probs = calibrated(calib_real_logits, temperature, shift)
-    threshold = fpr_threshold(real_probs, target_fpr)
+    threshold = operating_threshold(real_probs, target_fpr, calib_real_weights)
     real_val = after_probs[val_labels == 0]
     fake_val = after_probs[val_labels == 1]
-    n_real = len(real_probs)
+    weights = np.ones(len(real_probs)) if calib_real_weights is None else calib_real_weights
+    # Kish's effective sample size: what the weighted scores are worth as independent ones.
+    n_real = float(np.sum(weights) ** 2 / np.sum(np.square(weights)))
     report: dict[str, Any] = {
         "method": "platt",
         "temperature": temperature,
@@ -261,9 +298,10 @@ def calibration_report(
         "ece_floor": ece_noise_floor(after_probs),
         "nll_before": nll(val_logits, val_labels, 1.0),
         "nll_after": nll(val_logits - shift, val_labels, temperature),
-        "threshold_real_images": n_real,
+        "threshold_real_scores": len(real_probs),
+        "threshold_real_images": round(n_real, 1),
         "threshold_reliable": n_real >= math.ceil(1.0 / target_fpr),
-        "achieved_fpr_calib": float(np.mean(real_probs > threshold)),
+        "achieved_fpr_calib": weighted_rate(real_probs > threshold, calib_real_weights),
         "tpr_at_1pct_fpr": tpr_at_fpr(real_val, fake_val, 0.01),
         "tpr_at_5pct_fpr": tpr_at_fpr(real_val, fake_val, 0.05),
         "val_images": len(val_labels),
@@ -286,7 +324,8 @@ def calibration_report(
 def apply_calibration(
     model: Any,
     report: dict[str, Any],
-    calib_real_images: list[np.ndarray],
+    calib_real_views: list[np.ndarray],
+    calib_real_weights: np.ndarray,
     data_digest: str,
     max_tiles: int | None = None,
 ) -> None:
@@ -301,9 +340,9 @@ def apply_calibration(
 
     model.shift_logit(report["logit_shift"])
     scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
-    probs = calibrated(scorer.score_pixels(calib_real_images).logits, report["temperature"])
-    report["threshold"] = fpr_threshold(probs, report["target_fpr"])
-    report["achieved_fpr_calib"] = float(np.mean(probs > report["threshold"]))
+    probs = calibrated(scorer.score_pixels(calib_real_views).logits, report["temperature"])
+    report["threshold"] = operating_threshold(probs, report["target_fpr"], calib_real_weights)
+    report["achieved_fpr_calib"] = weighted_rate(probs > report["threshold"], calib_real_weights)
     spec = model.spec
     # Shifts add up over repeated calibrations; the total undoes them all.
     previous = float((spec.calibration or {}).get("logit_shift_total", 0.0) or 0.0)
@@ -315,6 +354,26 @@ def apply_calibration(
         "logit_shift_total": previous + report["logit_shift"],
         "data_digest": data_digest,
     }
+
+
+def calibration_views(data: Any, reals: list[Any]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The real images the threshold is set on, each as sent and as the web serves it.
+
+    Weights: each source (group) counts in proportion to the square root of its number of
+    images, and an image's weight is shared by its views.
+    """
+    from detectors.imageops import served_variants
+
+    sizes = Counter(sample.group for sample in reals)
+    roots = sum(math.sqrt(size) for size in sizes.values())
+    views: list[np.ndarray] = []
+    weights: list[float] = []
+    for sample in reals:
+        served = served_variants(data.pixels(sample), f"{sample.group}/{sample.path.name}")
+        share = math.sqrt(sizes[sample.group]) / roots / sizes[sample.group] / len(served)
+        views.extend(served.values())
+        weights.extend([share] * len(served))
+    return views, np.array(weights)
 
 
 def calibrate_model(
@@ -339,16 +398,17 @@ def calibrate_model(
     scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
     val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
     calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
+    real_views, real_weights = calibration_views(data, [s for s in calib if s.label == 0])
     report = calibration_report(
         val_logits,
         val_labels,
-        calib_logits[calib_labels == 0],
+        scorer.score_pixels(real_views).logits,
         target_fpr,
+        calib_real_weights=real_weights,
         heldout_logits=calib_logits,
         heldout_labels=calib_labels,
     )
-    calib_real = [data.pixels(s) for s in calib if s.label == 0]
-    apply_calibration(model, report, calib_real, data.digest, max_tiles)
+    apply_calibration(model, report, real_views, real_weights, data.digest, max_tiles)
     model.spec.ood = fit_feature_distance(model, data, max_tiles)
     report["ood"] = {
         key: model.spec.ood[key] for key in ("threshold", "fit_images", "heldout_images")

@@ -8,8 +8,14 @@ detector was trained against is exactly what it is tested and checked with.
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
+
+# How the web serves an image: a long edge in this range, then one of these qualities.
+SERVED_LONG_EDGE = (512, 1024)
+SERVED_QUALITY = (75, 90)
+VARIANTS = ("as_sent", "web_jpeg", "web_webp")
 
 
 def reencode(pixels: np.ndarray, fmt: str, quality: int | None = None) -> np.ndarray:
@@ -54,3 +60,21 @@ def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
     height, width = pixels.shape[:2]
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+
+
+def served_variants(pixels: np.ndarray, key: str) -> dict[str, np.ndarray]:
+    """The image as sent and as the web serves it; the draws depend only on ``key``.
+
+    Served means downscaled to a long edge of 512-1024 px (never enlarged), then JPEG
+    with 4:2:0 chroma or WebP at quality 75-90.
+    """
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    long_edge = int(rng.integers(SERVED_LONG_EDGE[0], SERVED_LONG_EDGE[1] + 1))
+    factor = min(1.0, long_edge / max(pixels.shape[:2]))
+    shrunk = downscale(pixels, factor)
+    quality = int(rng.integers(SERVED_QUALITY[0], SERVED_QUALITY[1] + 1))
+    return {
+        "as_sent": pixels,
+        "web_jpeg": reencode(shrunk, "JPEG", quality),
+        "web_webp": reencode(shrunk, "WEBP", quality),
+    }

@@ -15,7 +15,6 @@ are left out of training *and* calibration, then scored.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,30 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from detectors.imageops import downscale, reencode
+from detectors.imageops import VARIANTS, served_variants
 from detectors.inference import INCONCLUSIVE, Scorer
 
 # The goals a moderation deployment holds the default detector to.
 MAX_AI_ON_REAL_PHOTOS = 0.02
 MAX_INCONCLUSIVE_ON_REAL_PHOTOS = 0.15
 MAX_AI_ON_HUMAN_MADE = 0.05
-SERVED_LONG_EDGE = (512, 1024)
-SERVED_QUALITY = (75, 90)
-VARIANTS = ("as_sent", "web_jpeg", "web_webp")
-
-
-def served_variants(pixels: np.ndarray, key: str) -> dict[str, np.ndarray]:
-    """The image as sent and as the web serves it; the draws depend only on ``key``."""
-    rng = np.random.default_rng(zlib.crc32(key.encode()))
-    long_edge = int(rng.integers(SERVED_LONG_EDGE[0], SERVED_LONG_EDGE[1] + 1))
-    factor = min(1.0, long_edge / max(pixels.shape[:2]))
-    shrunk = downscale(pixels, factor)
-    quality = int(rng.integers(SERVED_QUALITY[0], SERVED_QUALITY[1] + 1))
-    return {
-        "as_sent": pixels,
-        "web_jpeg": reencode(shrunk, "JPEG", quality),
-        "web_webp": reencode(shrunk, "WEBP", quality),
-    }
 
 
 @dataclass

@@ -4,8 +4,8 @@ A detector trained on real photos against unrelated generator samples can separa
 classes by content ("looks like those photos") instead of by the generator's trace. Pairs
 in which the fake *is* the real photo passed through a generator leave only the trace to
 learn (Rajan et al., "Aligned datasets improve detection of latent diffusion-generated
-images", ICLR 2025; B-Free, Guillaro et al., CVPR 2025; DRCT, ICML 2024). Two kinds, both
-at the photo's native resolution:
+images", ICLR 2025; B-Free, Guillaro et al., CVPR 2025; DRCT, ICML 2024). Three kinds,
+all at the photo's native resolution:
 
 * **VAE reconstruction**: the window cut into the VAE's tiles, each encoded to its mean
   latent and decoded, stitched back (the VAE has a dense bottleneck, so it works tile by
@@ -13,6 +13,9 @@ at the photo's native resolution:
 * **Partial re-noising** (SDEdit, Meng et al., ICLR 2022): the window noised to timestep
   ``strength * T`` and denoised by DDIM with the bundled UNet, which is fully
   convolutional and so runs on any size that its down-sampling divides.
+* **Local inpainting**: an elliptical region of the window regenerated (new content that
+  fits its surroundings, as an editor's generative fill makes), with the rest of the
+  window passed lightly through the UNet too (:func:`diffusion_inpaint`).
 
 The output is a data set in the detector's layout: ``OUT/<family>@aligned-<source>/1_fake``,
 so leave-one-family-out holds these fakes out with their family and leave-sources-out
@@ -45,6 +48,14 @@ class AlignedConfig:
     strength_min: float = 0.2
     strength_max: float = 0.5
     denoise_steps: int = 10
+    # Local inpainting: the region's share of the window, and how deep it is re-noised.
+    inpaint: bool = True
+    inpaint_area_min: float = 0.15
+    inpaint_area_max: float = 0.4
+    inpaint_strength_min: float = 0.6
+    inpaint_strength_max: float = 0.9
+    # Below this fraction of T the whole window is denoised freely.
+    inpaint_finish: float = 0.15
     seed: int = 0
 
 
@@ -112,7 +123,7 @@ def diffusion_renoise(
     pixels = _crop_to_multiple(pixels, _unet_multiple(model))
     schedule = model.schedule
     start = max(1, round(strength * (schedule.num_train_timesteps - 1)))
-    timesteps = sorted({int(t) for t in np.linspace(start, 0, max(1, steps) + 1)[:-1]})[::-1]
+    timesteps = _timesteps(start, steps)
     sampler = DDIMSampler(schedule, num_steps=1)
     original = _to_tensor(pixels)[None]
     generator = torch.Generator().manual_seed(seed)
@@ -124,6 +135,80 @@ def diffusion_renoise(
         epsilon = unet(sample, torch.tensor([timestep], dtype=torch.int64))
         sample = sampler.step(epsilon, timestep, previous, sample, None).prev_sample
     return _to_pixels(sample)[0]
+
+
+def _timesteps(start: int, steps: int) -> list[int]:
+    return sorted({int(t) for t in np.linspace(start, 0, max(1, steps) + 1)[:-1]})[::-1]
+
+
+@torch.no_grad()
+def diffusion_inpaint(
+    model: torch.nn.Module,
+    pixels: np.ndarray,
+    mask: np.ndarray,
+    strength: float,
+    finish: float,
+    steps: int,
+    seed: int,
+) -> np.ndarray:
+    """Regenerate ``mask`` (HxW, True = new content) of ``pixels``; re-noise the rest lightly.
+
+    RePaint's conditioning (Lugmayr et al., CVPR 2022) without its resampling loops: the
+    window is noised to ``strength * T`` and denoised by DDIM; while the timestep is above
+    ``finish * T``, the unmasked part is replaced after every step by the photo noised to
+    that step, so the new content continues its surroundings. The last steps denoise the
+    whole window freely, so that every pixel has passed through the UNet, as a latent
+    decoder leaves its trace on all of a latent-diffusion inpainting (B-Free, CVPR 2025),
+    and the unmasked part cannot teach a detector that real pixels are generated.
+    """
+    from generators.ddim import DDIMSampler
+
+    if not 0.0 < finish < strength <= 1.0:
+        raise DataError(f"Inpainting needs 0 < finish < strength <= 1, got {finish}, {strength}.")
+    multiple = _unet_multiple(model)
+    pixels = _crop_to_multiple(pixels, multiple)
+    keep = torch.from_numpy(~mask[: pixels.shape[0], : pixels.shape[1]]).float()[None, None]
+    schedule = model.schedule
+    last = schedule.num_train_timesteps - 1
+    start = max(1, round(strength * last))
+    release = round(finish * last)
+    sampler = DDIMSampler(schedule, num_steps=1)
+    original = _to_tensor(pixels)[None]
+    generator = torch.Generator().manual_seed(seed)
+    sample = schedule.add_noise(
+        original, torch.randn(original.shape, generator=generator), torch.tensor([start])
+    )
+    unet = model.sampling_unet
+    timesteps = _timesteps(start, steps)
+    for index, timestep in enumerate(timesteps):
+        previous = timesteps[index + 1] if index + 1 < len(timesteps) else -1
+        epsilon = unet(sample, torch.tensor([timestep], dtype=torch.int64))
+        sample = sampler.step(epsilon, timestep, previous, sample, None).prev_sample
+        if previous > release:
+            noise = torch.randn(original.shape, generator=generator)
+            known = schedule.add_noise(original, noise, torch.tensor([previous]))
+            sample = keep * known + (1.0 - keep) * sample
+    return _to_pixels(sample)[0]
+
+
+def elliptical_mask(
+    height: int, width: int, area: float, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, int]]:
+    """An axis-aligned ellipse covering about ``area`` of the window, and its bounding box."""
+    aspect = float(rng.uniform(0.6, 1.6))
+    radius_y = min(height / 2, np.sqrt(area * height * width / np.pi / aspect))
+    radius_x = min(width / 2, radius_y * aspect)
+    centre_y = float(rng.uniform(radius_y, height - radius_y))
+    centre_x = float(rng.uniform(radius_x, width - radius_x))
+    rows, cols = np.ogrid[:height, :width]
+    mask = ((rows + 0.5 - centre_y) / radius_y) ** 2 + ((cols + 0.5 - centre_x) / radius_x) ** 2
+    box = {
+        "top": int(centre_y - radius_y),
+        "left": int(centre_x - radius_x),
+        "height": int(2 * radius_y),
+        "width": int(2 * radius_x),
+    }
+    return mask <= 1.0, box
 
 
 def _windows(
@@ -153,6 +238,26 @@ def _windows(
         left = int(rng.integers(0, pixels.shape[1] - width + 1))
         windows.append((path, pixels[top : top + height, left : left + width]))
     return windows
+
+
+def _inpainted(
+    model: torch.nn.Module, window: np.ndarray, config: AlignedConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, object]]:
+    area = float(rng.uniform(config.inpaint_area_min, config.inpaint_area_max))
+    mask, box = elliptical_mask(window.shape[0], window.shape[1], area, rng)
+    strength = float(rng.uniform(config.inpaint_strength_min, config.inpaint_strength_max))
+    seed = int(rng.integers(0, 2**31 - 1))
+    image = diffusion_inpaint(
+        model, window, mask, strength, config.inpaint_finish, config.denoise_steps, seed
+    )
+    extra: dict[str, object] = {
+        "kind": "inpaint",
+        "strength": round(strength, 4),
+        "area": round(area, 4),
+        "mask_box": box,
+        "seed": seed,
+    }
+    return image, extra
 
 
 def export_aligned(
@@ -193,18 +298,28 @@ def export_aligned(
             if vae is not None:
                 tile = int(vae.info.config.image_size)
                 if min(window.shape[:2]) >= tile:
-                    made.append(("vae", vae_reconstruct(vae.model, window, tile), {}))
+                    image = vae_reconstruct(vae.model, window, tile)
+                    made.append(("vae", image, {"kind": "reconstruction"}))
             if diffusion is not None:
                 strength = float(rng.uniform(config.strength_min, config.strength_max))
                 seed = int(rng.integers(0, 2**31 - 1))
                 image = diffusion_renoise(
                     diffusion.model, window, strength, config.denoise_steps, seed
                 )
-                made.append(("diffusion", image, {"strength": round(strength, 4), "seed": seed}))
+                made.append(
+                    (
+                        "diffusion",
+                        image,
+                        {"kind": "renoise", "strength": round(strength, 4), "seed": seed},
+                    )
+                )
+                if config.inpaint:
+                    made.append(("diffusion", *_inpainted(diffusion.model, window, config, rng)))
             for family, image, extra in made:
                 folder_out = out_dir / f"{family}@aligned-{source}" / "1_fake"
                 folder_out.mkdir(parents=True, exist_ok=True)
-                name = f"{source}_{index:05d}.png"
+                suffix = "_inpaint" if extra.get("kind") == "inpaint" else ""
+                name = f"{source}_{index:05d}{suffix}.png"
                 Image.fromarray(image).save(folder_out / name)
                 counts[f"{family}@aligned-{source}"] += 1
                 records.append(

@@ -324,10 +324,13 @@ def export_aligned_command(
     window_min: Annotated[int, typer.Option(help="Smallest window side in pixels.")] = 64,
     window_max: Annotated[int, typer.Option(help="Largest window side in pixels.")] = 160,
     denoise_steps: Annotated[int, typer.Option(help="DDIM steps after re-noising.")] = 10,
+    inpaint: Annotated[
+        bool, typer.Option(help="Also regenerate a region of each window (diffusion).")
+    ] = True,
     seed: Annotated[int, typer.Option(help="Seed of windows, strengths and noise.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
-    """Fakes aligned with real photos: VAE reconstructions and partial re-noising.
+    """Fakes aligned with real photos: VAE reconstructions, re-noising and inpainting.
 
     Writes DATASET/<family>@aligned-<source>/1_fake/*.png (the source is each --photos
     folder's name) and aligned.jsonl; each fake shares its content with a real photo, so a
@@ -343,6 +346,7 @@ def export_aligned_command(
             window_min=window_min,
             window_max=window_max,
             denoise_steps=denoise_steps,
+            inpaint=inpaint,
             seed=seed,
         )
         summary = export_aligned(

@@ -323,6 +323,57 @@ def test_quantile_threshold_gives_the_requested_fpr_on_held_out_reals(fpr):
     assert abs(np.mean(held_out > threshold) - fpr) < 0.25 * fpr + 0.002
 
 
+def test_unweighted_threshold_lets_floor_fpr_n_reals_above_it():
+    scores = np.arange(1, 251) / 251.0  # 250 distinct real scores
+    assert fpr_threshold(scores, 0.01) == scores[-3]  # two of 250 above
+    assert fpr_threshold(scores, 0.01, np.full(250, 7.0)) == scores[-3]
+
+
+def test_weighted_threshold_keeps_a_small_source_from_being_outvoted():
+    """A thousand easy renders must not set the alarm rate a few photos then exceed."""
+    renders, photos = np.full(1000, 0.01), np.linspace(0.60, 0.90, 30)
+    scores = np.r_[renders, photos]
+    plain = fpr_threshold(scores, 0.01)
+    assert np.mean(photos > plain) > 0.3  # the photos' own false-alarm rate
+    weights = np.r_[np.full(1000, np.sqrt(1000) / 1000), np.full(30, np.sqrt(30) / 30)]
+    weighted = fpr_threshold(scores, 0.01, weights)
+    share_above = weights[scores > weighted].sum() / weights.sum()
+    assert share_above <= 0.01
+    assert np.mean(photos > weighted) <= 0.1
+
+
+def test_operating_threshold_never_calls_ai_below_even_odds():
+    from detectors.calibrate import operating_threshold
+
+    easy_reals = np.full(300, 0.02)
+    assert fpr_threshold(easy_reals, 0.01) == pytest.approx(0.02)
+    assert operating_threshold(easy_reals, 0.01) == 0.5
+    assert operating_threshold(np.linspace(0.0, 0.99, 300), 0.01) > 0.95
+
+
+def test_calibration_views_are_served_copies_weighted_by_source_size(tmp_path):
+    from PIL import Image
+
+    from detectors.calibrate import calibration_views
+    from detectors.data import scan
+
+    rng = np.random.default_rng(3)
+    for group, count in (("big", 16), ("small", 4)):
+        folder = tmp_path / "real" / group
+        folder.mkdir(parents=True)
+        for index in range(count):
+            pixels = rng.integers(0, 256, (1200, 80, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{index}.png")
+    data = scan([tmp_path / "real" / "big", tmp_path / "real" / "small"])
+    reals = [sample for sample in data.samples if sample.label == 0]
+    views, weights = calibration_views(data, reals)
+    assert len(views) == 3 * len(reals) == len(weights)
+    assert views[1].shape[0] <= 1024 < views[0].shape[0]  # the web's copy is downscaled
+    assert weights.sum() == pytest.approx(1.0)
+    big = 3 * sum(w for w, s in zip(weights[::3], reals, strict=True) if s.group == "big")
+    assert big / (1 - big) == pytest.approx(np.sqrt(16) / np.sqrt(4))
+
+
 # --- ONNX and detect ----------------------------------------------------------------------
 
 

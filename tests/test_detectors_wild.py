@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from detectors.augment import AugmentConfig, augment
 from detectors.cli import app as detectors_app
 from detectors.data import scan
+from detectors.imageops import served_variants
 from detectors.inference import INCONCLUSIVE, decide, open_scorer, stability_variants
 from detectors.train import TrainConfig, train
-from detectors.wild import leave_sources_out, served_variants, source_folds
+from detectors.wild import leave_sources_out, source_folds
+from generators.data import DataError
 from tests.test_detectors_toy import toy_image
 
 SIZE = 32
@@ -224,7 +226,8 @@ def test_aligned_fakes_share_the_photo_content_and_are_reproducible(tmp_path):
             config=config,
         )
         runs.append(summary)
-    assert runs[0].counts == {"diffusion@aligned-meadow": 3, "vae@aligned-meadow": 3}
+    # Each window: a VAE reconstruction, a re-noising and an inpainting (both diffusion).
+    assert runs[0].counts == {"diffusion@aligned-meadow": 6, "vae@aligned-meadow": 3}
     for family in ("vae", "diffusion"):
         folder = f"{family}@aligned-meadow/1_fake"
         for file in sorted((tmp_path / "a" / folder).iterdir()):
@@ -236,6 +239,25 @@ def test_aligned_fakes_share_the_photo_content_and_are_reproducible(tmp_path):
     # The data set's layout is what the detector's scan reads, with the groups it needs.
     data = scan(datasets=[tmp_path / "a"], image_size=SIZE)
     assert data.groups() == ["aligned-meadow"] and data.families == ["diffusion", "vae"]
+
+
+def test_inpainting_makes_new_content_in_the_region_and_touches_every_pixel():
+    from generators.aligned import diffusion_inpaint, elliptical_mask
+    from generators.checkpoint import load_checkpoint
+
+    diffusion = load_checkpoint(REPO / "generators" / "weights" / "diffusion", "diffusion")
+    rng = np.random.default_rng(4)
+    pixels = toy_image(96, False, rng)
+    mask, box = elliptical_mask(96, 96, 0.3, rng)
+    assert 0.25 < mask.mean() < 0.35 and box["height"] > 0
+    image = diffusion_inpaint(diffusion.model, pixels, mask, 0.8, 0.15, 6, seed=1)
+    error = np.abs(image.astype(int) - pixels.astype(int)).mean(axis=2)
+    assert error[mask].mean() > 2 * error[~mask].mean()  # new content where asked
+    assert np.mean(error[~mask] > 0) > 0.5  # and the rest passed through the UNet
+    again = diffusion_inpaint(diffusion.model, pixels, mask, 0.8, 0.15, 6, seed=1)
+    assert np.array_equal(image, again)
+    with pytest.raises(DataError):
+        diffusion_inpaint(diffusion.model, pixels, mask, 0.1, 0.15, 6, seed=1)
 
 
 def test_vae_reconstruction_keeps_size_and_content_but_not_the_pixels():
