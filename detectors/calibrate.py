@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from detectors.inference import EVEN_ODDS, sigmoid
-from detectors.spec import DEFAULT_TARGET_FPR
+from detectors.spec import DEFAULT_MAX_TILES, DEFAULT_TARGET_FPR
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -327,19 +327,18 @@ def apply_calibration(
     calib_real_views: list[np.ndarray],
     calib_real_weights: np.ndarray,
     data_digest: str,
-    max_tiles: int | None = None,
 ) -> None:
     """Fold ``report``'s shift into ``model`` and store temperature and threshold in its spec.
 
     The threshold is then recomputed from the folded model's own scores of the calibration
     reals (and ``report`` updated): it sits exactly on one real image's score, and float32
-    rounding of the new bias could otherwise lift that image a hair above it.
+    rounding of the new bias could otherwise lift that image a hair above it. The views are
+    scored as ``detect`` and the service score them (``DEFAULT_MAX_TILES``).
     """
-    from detectors.inference import DEFAULT_MAX_TILES
     from detectors.model import TorchScorer
 
     model.shift_logit(report["logit_shift"])
-    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
+    scorer = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
     probs = calibrated(scorer.score_pixels(calib_real_views).logits, report["temperature"])
     report["threshold"] = operating_threshold(probs, report["target_fpr"], calib_real_weights)
     report["achieved_fpr_calib"] = weighted_rate(probs > report["threshold"], calib_real_weights)
@@ -382,9 +381,12 @@ def calibrate_model(
     target_fpr: float = DEFAULT_TARGET_FPR,
     max_tiles: int | None = None,
 ) -> dict[str, Any]:
-    """Fit on ``data``'s val split, threshold on its calib reals; fold both into ``model``."""
+    """Fit on ``data``'s val split, threshold on its calib reals; fold both into ``model``.
+
+    ``max_tiles`` bounds the tiles of the validation and calibration images the fit is
+    made on; the threshold and the feature distance are set at the deployed tiling.
+    """
     from detectors.data import DataError
-    from detectors.inference import DEFAULT_MAX_TILES
     from detectors.model import TorchScorer
 
     val, calib = data.split("val"), data.split("calib")
@@ -399,17 +401,18 @@ def calibrate_model(
     val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
     calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
     real_views, real_weights = calibration_views(data, [s for s in calib if s.label == 0])
+    deployed = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
     report = calibration_report(
         val_logits,
         val_labels,
-        scorer.score_pixels(real_views).logits,
+        deployed.score_pixels(real_views).logits,
         target_fpr,
         calib_real_weights=real_weights,
         heldout_logits=calib_logits,
         heldout_labels=calib_labels,
     )
-    apply_calibration(model, report, real_views, real_weights, data.digest, max_tiles)
-    model.spec.ood = fit_feature_distance(model, data, max_tiles)
+    apply_calibration(model, report, real_views, real_weights, data.digest)
+    model.spec.ood = fit_feature_distance(model, data)
     report["ood"] = {
         key: model.spec.ood[key] for key in ("threshold", "fit_images", "heldout_images")
     }
@@ -420,13 +423,15 @@ def calibrate_model(
 OOD_FIT_IMAGES = 4000
 
 
-def fit_feature_distance(model: Any, data: Any, max_tiles: int | None = None) -> dict[str, Any]:
-    """``detectors.ood``'s summary of the training split's features, thresholded on calib."""
-    from detectors.inference import DEFAULT_MAX_TILES
+def fit_feature_distance(model: Any, data: Any) -> dict[str, Any]:
+    """``detectors.ood``'s summary of the training split's features, thresholded on calib.
+
+    Features are the mean over tiles, so they are taken at the deployed tiling.
+    """
     from detectors.model import TorchScorer
     from detectors.ood import fit_ood
 
-    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
+    scorer = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
     fit = data.split("train")
     if len(fit) > OOD_FIT_IMAGES:
         picks = np.unique(np.linspace(0, len(fit) - 1, OOD_FIT_IMAGES).round().astype(int))

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from detectors.spec import DEFAULT_MAX_TILES
 from provenance.cli.exit_status import ExitStatus
 
 app = typer.Typer(
@@ -561,7 +562,9 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per image.")] = False,
     backend: Annotated[str, typer.Option(help="auto (ONNX if exported), onnx or torch.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Tiles per inference batch.")] = 256,
-    max_tiles: Annotated[int, typer.Option(help="Most tiles scored per image.")] = 16,
+    max_tiles: Annotated[
+        int, typer.Option(help="Most tiles scored per image (the threshold is set at the default).")
+    ] = DEFAULT_MAX_TILES,
     checks: Annotated[
         bool,
         typer.Option(

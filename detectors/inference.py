@@ -38,10 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from detectors.spec import REAL_CLASS, UNKNOWN_FAMILY, DetectorSpec
+from detectors.spec import DEFAULT_MAX_TILES, REAL_CLASS, UNKNOWN_FAMILY, DetectorSpec
 from provenance.errors import InputError, ProvauditError
 
-DEFAULT_MAX_TILES = 16
 DEFAULT_BATCH_SIZE = 256
 STABILITY_JPEG_QUALITY = 90
 STABILITY_DOWNSCALE = 0.75

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detectors.inference import DEFAULT_MAX_TILES
-from detectors.spec import FUSION_ARCH
+from detectors.spec import DEFAULT_MAX_TILES, FUSION_ARCH
 
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"

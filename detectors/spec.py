@@ -16,6 +16,8 @@ UNKNOWN_FAMILY = "unknown"
 # it the answer is "unknown" (an AI image from no family seen in training, or a confused one).
 DEFAULT_ATTRIBUTION_THRESHOLD = 0.5
 DEFAULT_TARGET_FPR = 0.01
+# Most tiles scored per image, spread evenly over it; the threshold is set at this tiling.
+DEFAULT_MAX_TILES = 64
 # The architecture name of a max-fusion of experts (``detectors.fusion``).
 FUSION_ARCH = "max_fusion"
 
