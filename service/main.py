@@ -81,13 +81,11 @@ def _open_hashbank(engine: Engine, settings: Settings) -> HashBank:
 
 
 def _report_jobs(engine: object, settings: Settings) -> object:
-    """Bias-report jobs: their own table, and worker threads that read under reports_root."""
+    """Bias-report jobs (their table is in the migrated schema) and their worker threads."""
     from service.bias.jobs import ReportJobs, ReportSettings
-    from service.bias.store import create_tables
     from service.db import make_session_factory
     from service.detector import BUNDLED_DETECTOR
 
-    create_tables(engine)  # type: ignore[arg-type]
     detector = settings.detector
     if detector is None and (BUNDLED_DETECTOR / "config.json").is_file():
         detector = BUNDLED_DETECTOR

@@ -236,11 +236,10 @@ def test_bootstrap_share_interval_covers_the_binomial_one():
 
 def test_report_jobs_resolve_only_under_the_root(tmp_path):
     from service.bias.jobs import PathRefused, ReportJobs, ReportsDisabled, ReportSettings
-    from service.bias.store import FAILED, ReportJob, create_tables
+    from service.bias.store import FAILED, ReportJob
     from service.db import make_engine, make_session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-    create_tables(engine)
     factory = make_session_factory(engine)
     with factory() as session:  # left running by a process that died
         session.add(ReportJob(id="old", status="running", request={}))

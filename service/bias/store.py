@@ -1,7 +1,5 @@
-"""Report jobs in the service's database: their own table, on their own metadata.
-
-The table is created in ``load_state`` (``create_tables``) beside the audit tables, in the
-same SQLite file or server. A job is ``queued``, ``running``, ``done`` or ``failed``; the
+"""Report jobs in provaudit's one database (``provenance.db``, whose migrations create
+their table). A job is ``queued``, ``running``, ``done`` or ``failed``; the
 finished report document is stored with it, its files live under ``data_dir/reports/ID``.
 """
 
@@ -11,25 +9,21 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import JSON, DateTime, String, Text, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from provenance.db import Base, as_utc, utcnow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
-class ReportBase(DeclarativeBase):
-    pass
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class ReportJob(ReportBase):
+class ReportJob(Base):
     __tablename__ = "bias_reports"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    created: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     started: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
@@ -40,10 +34,6 @@ class ReportJob(ReportBase):
     out_dir: Mapped[str | None] = mapped_column(Text)
 
 
-def create_tables(engine: Engine) -> None:
-    ReportBase.metadata.create_all(engine)
-
-
 def fail_interrupted(factory: sessionmaker[Session]) -> int:
     """Jobs a previous process left queued or running will never finish: say so."""
     with factory() as session:
@@ -52,7 +42,7 @@ def fail_interrupted(factory: sessionmaker[Session]) -> int:
             .where(ReportJob.status.in_((QUEUED, RUNNING)))
             .values(
                 status=FAILED,
-                finished=_now(),
+                finished=utcnow(),
                 error={
                     "code": "interrupted",
                     "message": "The service restarted before the report finished; submit it again.",
@@ -64,8 +54,5 @@ def fail_interrupted(factory: sessionmaker[Session]) -> int:
 
 
 def utc(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite keeps no zone; we only ever store UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.isoformat()
+    value = as_utc(value)
+    return None if value is None else value.isoformat()
