@@ -56,9 +56,9 @@ def main() -> None:
 def inference_bench(args: argparse.Namespace) -> None:
     import torch
 
-    from detectors.checkpoint import save_checkpoint
+    from detectors.detect import open_scorer
     from detectors.fusion import fuse
-    from detectors.inference import open_scorer
+    from detectors.loading import save_checkpoint
     from detectors.onnx_export import export_onnx
     from detectors.registry import create_detector
 

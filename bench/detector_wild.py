@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--no-checks", action="store_true", help="no stability checks")
     args = parser.parse_args()
 
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
 
     started = time.perf_counter()
     previous = open_scorer(previous_default(args.previous_rev, args.previous))

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.augment import gaussian_blur
-from detectors.evaluate import roc_auc
+from detectors.metrics import roc_auc
 
 LUMA = np.array([0.299, 0.587, 0.114])
 

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.augment import downscale, jpeg_roundtrip
-from detectors.evaluate import average_precision
+from detectors.metrics import average_precision
 
 PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "clean": lambda pixels: pixels,
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from detectors.data import scan
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
 
     first = open_scorer(next(args.loo_a.glob("without-*")), backend=args.backend)
     data = scan(datasets=[args.dataset], image_size=first.spec.image_size)

@@ -170,7 +170,7 @@ def signed_generated(count: int, signer: Any, size: int = 256) -> list[Upload]:
 
     from generators.data import unit_to_uint8
     from generators.noise import PerImageNoise
-    from generators.sample import MODEL_NAMES
+    from generators.signing import MODEL_NAMES
     from provenance.signing import GeneratorInfo, SignRequest
     from service.generation import load_generators
 

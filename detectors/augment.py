@@ -51,7 +51,7 @@ from detectors.imageops import (
     reencode,
     sharpen,
 )
-from detectors.inference import min_side, pad_to_tile
+from detectors.tiles import min_side, pad_to_tile
 
 __all__ = [
     "AUGMENT_PRESETS",

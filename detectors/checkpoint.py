@@ -12,24 +12,21 @@ sha256 is recorded in ``config.json`` and checked on load, so a modified or swap
 ``model.safetensors`` or ``model.onnx`` is refused rather than silently scoring images.
 Calibration rewrites ``config.json`` only; the weights (and their digest) do not change.
 
-Reading a checkpoint (:func:`read_checkpoint`) needs neither torch nor safetensors: the
-ONNX inference path uses it.
+This module is the file format and needs neither torch nor safetensors: the ONNX
+inference path reads checkpoints with it. Writing and loading the torch model is
+``detectors.loading``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from detectors.spec import DetectorSpec
-from generators.checkpoint import atomic_write, read_checkpoint_document, sha256_file
-from provenance.errors import ProvauditError
-
-if TYPE_CHECKING:
-    from detectors.model import DetectorModel
+from provenance.errors import CheckpointError
+from provenance.files import atomic_write, read_checkpoint_document, sha256_file
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -39,10 +36,6 @@ FORMAT_VERSION = 1
 # The default detector shipped inside the package: what `detect` and the service use when
 # no checkpoint is given.
 BUNDLED_DETECTOR = Path(__file__).resolve().parent / "weights" / "default"
-
-
-class CheckpointError(ProvauditError):
-    code = "bad_checkpoint"
 
 
 @dataclass
@@ -107,7 +100,7 @@ def verified_onnx_path(info: CheckpointInfo, required: bool = False) -> Path | N
     return path
 
 
-def _document(spec: DetectorSpec, weights_sha: str, onnx: dict[str, Any] | None) -> bytes:
+def config_document(spec: DetectorSpec, weights_sha: str, onnx: dict[str, Any] | None) -> bytes:
     document: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -119,65 +112,7 @@ def _document(spec: DetectorSpec, weights_sha: str, onnx: dict[str, Any] | None)
     return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
 
 
-def save_checkpoint(directory: Path | str, model: DetectorModel) -> Path:
-    """Write weights then config (config last: a folder with a config is complete)."""
-    from safetensors.torch import save
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {
-        name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
-    }
-    data = save(state, metadata={"format": FORMAT_NAME})
-    atomic_write(directory / WEIGHTS_FILE, data)
-    stale_onnx = directory / ONNX_FILE
-    if stale_onnx.exists():
-        stale_onnx.unlink()
-    weights_sha = hashlib.sha256(data).hexdigest()
-    atomic_write(directory / CONFIG_FILE, _document(model.spec, weights_sha, None))
-    return directory
-
-
-def update_spec(info: CheckpointInfo, spec: DetectorSpec) -> None:
-    """Rewrite config.json with a new spec (calibration); weights and ONNX stay valid."""
-    atomic_write(
-        info.directory / CONFIG_FILE,
-        _document(spec, info.weights_sha256, info.document.get("onnx")),
-    )
-    info.spec = spec
-
-
 def record_onnx(info: CheckpointInfo, onnx: dict[str, Any]) -> None:
     info.document["onnx"] = onnx
-    atomic_write(info.directory / CONFIG_FILE, _document(info.spec, info.weights_sha256, onnx))
-
-
-def load_checkpoint(path: Path | str, device: str = "cpu") -> DetectorModel:
-    """The model with its weights, after the weights' sha256 is checked against config."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    from detectors.registry import model_from_spec
-
-    info = read_checkpoint(path)
-    data = info.weights_path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != info.weights_sha256:
-        raise CheckpointError(
-            f"{info.weights_path} does not match the sha256 recorded in {CONFIG_FILE}; the "
-            "weights were modified or replaced, so they are not loaded."
-        )
-    try:
-        state = load(data)
-    except (SafetensorError, ValueError, OSError) as exc:
-        raise CheckpointError(f"{info.weights_path} is not a safetensors file ({exc}).") from None
-    model = model_from_spec(info.spec)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise CheckpointError(
-            f"{info.weights_path} does not fit the {info.spec.arch} architecture in "
-            f"{CONFIG_FILE} ({first})."
-        ) from None
-    model.eval()
-    return model.to(device)
+    document = config_document(info.spec, info.weights_sha256, onnx)
+    atomic_write(info.directory / CONFIG_FILE, document)

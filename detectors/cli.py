@@ -105,7 +105,7 @@ def _train_config(output: Path, **options: Any) -> Any:
         try:
             augment = replace(AugmentConfig.preset(preset), same_codec=same_codec)
         except ValueError as exc:
-            from detectors.data import DataError
+            from provenance.errors import DataError
 
             raise DataError(str(exc)) from None
         if downscale_prob is not None:
@@ -245,8 +245,8 @@ def evaluate(
     With --report DIR: report.html, ROC curves, score histograms, robustness curves (with
     --robustness) and a reliability diagram as PNGs, evaluation.json and scores.csv.
     """
+    from detectors.detect import open_scorer
     from detectors.evaluate import evaluate as run_evaluation
-    from detectors.inference import open_scorer
     from provenance.cli.output import log
     from provenance.errors import ProvauditError
 
@@ -290,8 +290,8 @@ def calibrate(
     as_json: Json = False,
 ) -> None:
     """Temperature on the val split, threshold at FPR on held-out reals; stored in config."""
-    from detectors.calibrate import calibrate_checkpoint
     from detectors.checkpoint import read_checkpoint
+    from detectors.workflows import calibrate_checkpoint
     from provenance.errors import ProvauditError
 
     try:
@@ -315,7 +315,7 @@ def fuse(
 ) -> None:
     """Fuse trained experts (max of calibrated logits) and calibrate on their own data."""
     from detectors.checkpoint import read_checkpoint
-    from detectors.fusion import fuse_checkpoints
+    from detectors.workflows import fuse_checkpoints
     from provenance.errors import ProvauditError
 
     try:
@@ -366,7 +366,7 @@ def loo(
 
     Several --transform options: each fold trains the experts and scores their fusion.
     """
-    from detectors.evaluate import leave_one_family_out
+    from detectors.loo import leave_one_family_out
     from provenance.cli.output import log
     from provenance.errors import ProvauditError
 
@@ -475,7 +475,7 @@ def unseen(
     generated) is scored as sent and as the web serves it (downscaled to 512-1024 px,
     JPEG or WebP); each outcome (ai, inconclusive, real) is counted per source.
     """
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
     from detectors.wild import unseen_sources
     from provenance.errors import ProvauditError
 
@@ -582,7 +582,7 @@ def detect(
     if any file failed.
     """
     from detectors.checkpoint import BUNDLED_DETECTOR
-    from detectors.inference import detect_files, expand_inputs, open_scorer
+    from detectors.detect import detect_files, expand_inputs, open_scorer
     from provenance.cli.output import emit_json, error, log, stdout
     from provenance.errors import ProvauditError
 

@@ -38,19 +38,16 @@ from typing import Any
 import numpy as np
 
 from detectors.augment import AugmentConfig, augment
-from detectors.inference import min_side
 from detectors.spec import REAL_CLASS, UNKNOWN_FAMILY
-from generators.data import find_image_files
-from provenance.errors import InputError, ProvauditError
+from detectors.tiles import min_side
+from generators.layout import FAKE_SUBDIR, REAL_SUBDIR
+from provenance.errors import DataError, InputError
+from provenance.files import find_image_files
 
 SPLITS = ("train", "val", "calib")
 # Decoded pixels kept in memory: a corpus of large photos decoded again for every training
 # view would make the JPEG decoder the bottleneck.
 DEFAULT_CACHE_BYTES = 6 << 30
-
-
-class DataError(ProvauditError):
-    code = "bad_data"
 
 
 class SkippedFilesWarning(UserWarning):
@@ -185,13 +182,13 @@ def dataset_sources(root: Path) -> list[Source]:
         if folder.name.startswith("."):
             continue
         family, group = split_group_name(root.name if folder == root else folder.name)
-        if (folder / "0_real").is_dir():
+        if (folder / REAL_SUBDIR).is_dir():
             # A real folder beside a family's fakes (what `generators` writes) is the real
             # half of that family's data set; its group is still "real" photos.
             real_group = group if family == REAL_CLASS or group != family else REAL_CLASS
-            sources.append((0, None, folder / "0_real", real_group))
-        if (folder / "1_fake").is_dir():
-            sources.append((1, family, folder / "1_fake", group))
+            sources.append((0, None, folder / REAL_SUBDIR, real_group))
+        if (folder / FAKE_SUBDIR).is_dir():
+            sources.append((1, family, folder / FAKE_SUBDIR, group))
     if not sources:
         raise DataError(
             f"{root} has no 0_real or 1_fake folders; a data set is laid out as "

@@ -1,20 +1,27 @@
 """Evaluation: ranking and operating-point metrics, per family, robustness and format bias.
 
-Metrics are computed here in numpy (no scikit-learn at run time; the tests check them
-against it). ``accuracy`` uses the checkpoint's calibrated threshold, so it measures the
-detector as deployed, not at a convenient 0.5.
+Ranking metrics are scikit-learn's (``detectors.metrics``). ``accuracy`` uses the
+checkpoint's calibrated threshold, so it measures the detector as deployed, not at a
+convenient 0.5.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detectors.calibrate import tpr_at_fpr
+from detectors.calibrate import (
+    RELIABILITY_BINS,
+    ece_noise_floor,
+    expected_calibration_error,
+    reliability,
+    tpr_at_fpr,
+)
 from detectors.imageops import downscale, gaussian_blur, jpeg_roundtrip, reencode
+from detectors.metrics import average_precision, roc_auc
+from detectors.tiles import sigmoid
 
 ROBUSTNESS: dict[str, tuple[float, ...]] = {
     "jpeg": (100, 90, 75, 50, 30),
@@ -24,42 +31,6 @@ ROBUSTNESS: dict[str, tuple[float, ...]] = {
 # Scores moving more than this (mean |delta p_ai|) when only the container changes mean
 # the detector reads the file format.
 FORMAT_SHIFT_TOLERANCE = 0.05
-
-
-def _binary_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-scores, kind="mergesort")
-    scores, labels = scores[order], labels[order]
-    last = np.r_[np.where(np.diff(scores))[0], len(scores) - 1]
-    tps = np.cumsum(labels)[last]
-    fps = 1 + last - tps
-    return tps.astype(np.float64), fps.astype(np.float64)
-
-
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Step-wise AP over distinct thresholds (scikit-learn's definition)."""
-    labels = np.asarray(labels, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    if labels.sum() == 0:
-        return float("nan")
-    tps, fps = _binary_curve(labels, scores)
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    labels = np.asarray(labels, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    positives, negatives = labels.sum(), (1 - labels).sum()
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    average_rank = (ends - (counts - 1) / 2.0)[inverse]
-    return float(
-        (average_rank[labels == 1].sum() - positives * (positives + 1) / 2)
-        / (positives * negatives)
-    )
 
 
 def _clean(value: float) -> float | None:
@@ -140,14 +111,6 @@ def calibration_check(spec: Any, logits: np.ndarray, labels: np.ndarray) -> dict
     (``calibration["logit_shift_total"]``, 0 for checkpoints calibrated by temperature
     alone) and the temperature, i.e. sigmoid of the network's own logit.
     """
-    from detectors.calibrate import (
-        RELIABILITY_BINS,
-        ece_noise_floor,
-        expected_calibration_error,
-        reliability,
-    )
-    from detectors.inference import sigmoid
-
     shift = float((spec.calibration or {}).get("logit_shift_total", 0.0) or 0.0)
     before = sigmoid(logits + shift)
     after = sigmoid(logits / spec.temperature)
@@ -318,49 +281,3 @@ def evaluate(
             "p_ai": [round(float(p), 6) for p in probs],
         }
     return report
-
-
-def leave_one_family_out(
-    data: Any,
-    config: Any,
-    out_dir: Path | str,
-    *,
-    fuse_transforms: list[str] | None = None,
-    quiet: bool = True,
-) -> dict[str, Any]:
-    """For each family: train without its images, test on reals + that family's fakes.
-
-    The held-out family's AP is the honest number for "a generator we have not seen";
-    in-distribution AP is always near 1 and says little. With ``fuse_transforms`` each
-    fold trains one expert per transform and scores their fusion, as ``train`` does.
-    """
-    from dataclasses import replace
-
-    from detectors.inference import open_scorer
-    from detectors.train import train, train_fused
-
-    if len(data.families) < 2:
-        from detectors.data import DataError
-
-        raise DataError("Leave-one-family-out needs generated images from at least 2 families.")
-    out_dir = Path(out_dir)
-    results: dict[str, Any] = {}
-    for family in data.families:
-        kept = [s for s in data.samples if s.label == 0 or s.family != family]
-        subset = replace(data, samples=kept, families=[f for f in data.families if f != family])
-        checkpoint = out_dir / f"without-{family}"
-        if fuse_transforms:
-            train_fused(subset, replace(config, output=checkpoint), fuse_transforms, quiet=quiet)
-        else:
-            train(subset, replace(config, output=checkpoint), quiet=quiet)
-        scorer = open_scorer(checkpoint, backend="torch")
-        test = [
-            s for s in data.samples if s.split != "train" and (s.label == 0 or s.family == family)
-        ]
-        labels = np.array([s.label for s in test])
-        probs = score_samples(scorer, data, test)
-        results[family] = metrics(labels, probs, scorer.spec.threshold)
-    result: dict[str, Any] = {"held_out": results, "families": data.families}
-    if fuse_transforms:
-        result["fusion"] = {"transforms": list(fuse_transforms)}
-    return result

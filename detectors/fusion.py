@@ -26,18 +26,15 @@ and onnxruntime scorers, calibration and evaluation treat it like any other dete
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from detectors.model import DetectorModel
-from detectors.spec import DEFAULT_TARGET_FPR, FUSION_ARCH, DetectorSpec
+from detectors.spec import FUSION_ARCH, DetectorSpec
 from provenance.errors import ProvauditError
 
-__all__ = ["EXPERTS_FOLDER", "FUSION_ARCH", "FusionError", "MaxFusion", "fuse_checkpoints"]
-EXPERTS_FOLDER = "experts"
+__all__ = ["FUSION_ARCH", "FusionError", "MaxFusion", "fuse", "fusion_spec"]
 
 
 class FusionError(ProvauditError):
@@ -74,7 +71,7 @@ class MaxFusion(nn.Module):
 
 
 def fusion_spec(experts: list[DetectorSpec]) -> DetectorSpec:
-    """The fused spec; ``arch_kwargs["experts"]`` rebuilds the network (see ``from_spec``)."""
+    """The fused spec; ``arch_kwargs["experts"]`` rebuilds the network (``detectors.registry``)."""
     if len(experts) < 2:
         raise FusionError("A fusion needs at least two experts.")
     first = experts[0]
@@ -99,27 +96,6 @@ def fusion_spec(experts: list[DetectorSpec]) -> DetectorSpec:
     )
 
 
-def from_spec(spec: DetectorSpec) -> MaxFusion:
-    """The untrained fused network a checkpoint's spec describes."""
-    from detectors.registry import create_detector
-
-    try:
-        members = spec.arch_kwargs["experts"]
-        experts = [
-            create_detector(
-                member["arch"],
-                families=spec.families,
-                transform=member["transform"],
-                image_size=spec.image_size,
-                **member["arch_kwargs"],
-            )
-            for member in members
-        ]
-    except (KeyError, TypeError) as exc:
-        raise FusionError(f"The fusion's expert list is malformed ({exc}).") from None
-    return MaxFusion(spec, experts)
-
-
 def fuse(experts: list[DetectorModel]) -> MaxFusion:
     """The uncalibrated fusion of calibrated experts (each temperature folded into its head)."""
     members = []
@@ -133,54 +109,3 @@ def fuse(experts: list[DetectorModel]) -> MaxFusion:
         member.spec = replace(member.spec, temperature=1.0)
         members.append(member)
     return MaxFusion(fusion_spec([m.spec for m in members]), members)
-
-
-def fuse_checkpoints(
-    experts: list[Path],
-    data: Any,
-    output: Path,
-    *,
-    target_fpr: float = DEFAULT_TARGET_FPR,
-    max_tiles: int = 4,
-) -> dict[str, Any]:
-    """Fuse expert checkpoints, calibrate the fusion on ``data`` and save it to ``output``.
-
-    ``data`` must be the data set the experts trained on: its validation and calibration
-    splits are the images none of them saw, which is what calibration needs.
-    """
-    from detectors.calibrate import calibrate_model
-    from detectors.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-
-    infos = [read_checkpoint(path) for path in experts]
-    for info in infos:
-        digest = info.spec.training.get("data_digest")
-        if digest != data.digest:
-            raise FusionError(
-                f"The expert {info.directory} was trained on other images (data digest "
-                f"{str(digest)[:12]}) than these ({data.digest[:12]}); fusing needs the same "
-                "data set, so that calibration uses only images no expert trained on."
-            )
-    model = fuse([load_checkpoint(info.directory) for info in infos])
-    calibration = calibrate_model(model, data, target_fpr, max_tiles)
-    output = Path(output)
-    model.spec.training = {
-        "data_digest": data.digest,
-        "fusion": "max of the experts' calibrated logits",
-        "experts": [
-            {
-                "checkpoint": _relative(info.directory, output),
-                "weights_sha256": info.weights_sha256,
-                "transform": info.spec.transform,
-                "temperature": info.spec.temperature,
-                "training": info.spec.training,
-            }
-            for info in infos
-        ],
-    }
-    save_checkpoint(output, model)
-    return {"checkpoint": str(output), "calibration": calibration}
-
-
-def _relative(path: Path, start: Path) -> str:
-    path, start = Path(path).resolve(), Path(start).resolve()
-    return str(path.relative_to(start)) if path.is_relative_to(start) else str(path)

@@ -1,19 +1,13 @@
-"""Scoring images with a detector checkpoint, without torch when an ONNX export exists.
+"""The numpy/ONNX scorers: tiles in, calibrated verdicts with their reasons out.
 
-``provaudit detect`` and the service import only this module, numpy, Pillow and
-onnxruntime; torch is imported only as a fallback for a checkpoint that was never exported
-(``backend="torch"`` or ``"auto"`` without ``model.onnx``).
+This is the serving path: numpy, Pillow and onnxruntime, never torch (the torch scorer,
+``detectors.model.TorchScorer``, subclasses :class:`Scorer`).
 
 Tiling policy (images of any size): a detector looks for pixel-level traces, which any
 resize destroys or invents, so images are never resized. An image is cut into
-``image_size`` x ``image_size`` tiles at native resolution on a grid that covers it (the
-last row and column are aligned to the border, so tiles may overlap); when the grid has
-more than ``max_tiles`` tiles, ``max_tiles`` of them are taken evenly spread over the
-grid, in a fixed order so scores are reproducible. The image's logits are the mean of its
+tiles at native resolution (``detectors.tiles``). The image's logits are the mean of its
 tiles' logits (averaging log-odds rather than taking the max keeps the false-positive
-rate of large real photos near the calibrated one). A side shorter than the tile is
-reflection-padded to it; a side shorter than half the tile is refused as too small to
-judge.
+rate of large real photos near the calibrated one).
 
 Abstention: a moderation tool's worst error is calling a real photo AI, and a score is
 worth acting on only where it is stable. :meth:`Scorer.assess` therefore also scores each
@@ -29,9 +23,6 @@ when an "ai" verdict comes from an image whose features are far from the trainin
 
 from __future__ import annotations
 
-import glob
-import math
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from detectors.spec import DEFAULT_MAX_TILES, REAL_CLASS, UNKNOWN_FAMILY, DetectorSpec
-from provenance.errors import InputError, ProvauditError
+from detectors.tiles import EVEN_ODDS, image_tiles, mean_rows, sigmoid, softmax
+from provenance.errors import ProvauditError
 
 DEFAULT_BATCH_SIZE = 256
 STABILITY_JPEG_QUALITY = 90
@@ -52,81 +44,10 @@ MIN_AI_TILE_SHARE = 0.5
 # Below this many tiles, the tile share says nothing.
 MIN_TILES_FOR_SHARE = 4
 INCONCLUSIVE = "inconclusive"
-EVEN_ODDS = 0.5
-
-
-class ImageTooSmallError(InputError):
-    code = "image_too_small"
 
 
 class BackendError(ProvauditError):
     code = "backend_unavailable"
-
-
-def min_side(image_size: int) -> int:
-    return max(2, image_size // 2)
-
-
-def pad_to_tile(pixels: np.ndarray, size: int, name: str = "image") -> np.ndarray:
-    """Reflection-pad an HWC image whose sides are shorter than ``size`` (never resize)."""
-    height, width = pixels.shape[:2]
-    if min(height, width) < min_side(size):
-        raise ImageTooSmallError(
-            f"{name} is {width}x{height} px, too small to judge (the detector needs at least "
-            f"{min_side(size)} px on each side)."
-        )
-    pad_h, pad_w = max(0, size - height), max(0, size - width)
-    if pad_h or pad_w:
-        pixels = np.pad(
-            pixels,
-            ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
-            mode="reflect",
-        )
-    return pixels
-
-
-def _starts(length: int, size: int) -> list[int]:
-    count = max(1, math.ceil(length / size))
-    return sorted({round(value) for value in np.linspace(0, length - size, count)})
-
-
-def tile_positions(height: int, width: int, size: int, max_tiles: int) -> list[tuple[int, int]]:
-    grid = [(top, left) for top in _starts(height, size) for left in _starts(width, size)]
-    if len(grid) > max_tiles:
-        picks = np.unique(np.linspace(0, len(grid) - 1, max_tiles).round().astype(int))
-        grid = [grid[i] for i in picks]
-    return grid
-
-
-def image_tiles(
-    pixels: np.ndarray, size: int, max_tiles: int = DEFAULT_MAX_TILES, name: str = "image"
-) -> np.ndarray:
-    """uint8 HWC image -> float32 (T, 3, size, size) tiles in [-1, 1]."""
-    pixels = pad_to_tile(pixels, size, name)
-    height, width = pixels.shape[:2]
-    tiles = [
-        pixels[top : top + size, left : left + size]
-        for top, left in tile_positions(height, width, size, max_tiles)
-    ]
-    stacked = np.stack(tiles).astype(np.float32) / 127.5 - 1.0
-    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
-
-
-def mean_rows(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Rows of ``values`` averaged per ``owner`` index (0..max), in owner order."""
-    totals = np.zeros((int(owner.max()) + 1, values.shape[1]), dtype=np.float64)
-    np.add.at(totals, owner, values)
-    return totals / np.bincount(owner)[:, None]
-
-
-def sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(values, -60.0, 60.0)))
-
-
-def softmax(values: np.ndarray) -> np.ndarray:
-    shifted = values - values.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -428,125 +349,3 @@ class OnnxScorer(Scorer):
         outputs = self.session.run(None, {self.input_name: tiles})
         features = np.asarray(outputs[2]) if self.has_features else None
         return np.asarray(outputs[0]), np.asarray(outputs[1]), features
-
-
-def open_scorer(
-    checkpoint: Path | str,
-    backend: str = "auto",
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_tiles: int = DEFAULT_MAX_TILES,
-    device: str = "cpu",
-    threads: int = 0,
-) -> Scorer:
-    """The scorer for a checkpoint: onnxruntime when exported (and ``backend`` allows)."""
-    from detectors.checkpoint import read_checkpoint, verified_onnx_path
-
-    info = read_checkpoint(checkpoint)
-    if backend not in ("auto", "onnx", "torch"):
-        raise BackendError(f"Unknown backend {backend!r}; use auto, onnx or torch.")
-    if backend in ("auto", "onnx"):
-        onnx_path = verified_onnx_path(info, required=backend == "onnx")
-        if onnx_path is not None:
-            return OnnxScorer(
-                info.spec, onnx_path, threads=threads, batch_size=batch_size, max_tiles=max_tiles
-            )
-    try:
-        from detectors.checkpoint import load_checkpoint
-        from detectors.model import TorchScorer
-    except ImportError:
-        raise BackendError(
-            f"{info.directory} has no ONNX export and torch is not installed; run "
-            "`provaudit detectors export-onnx` where torch is, or install provaudit[train]."
-        ) from None
-    model = load_checkpoint(info.directory, device=device)
-    return TorchScorer(model, device=device, batch_size=batch_size, max_tiles=max_tiles)
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input of ``detect``: ``problem`` says why it has no ``path``."""
-
-    display: str
-    path: Path | None
-    problem: str | None = None
-    # Found by walking a folder rather than named: a non-image there is skipped, not an error.
-    from_folder: bool = False
-
-
-def expand_inputs(items: Iterable[str | Path]) -> list[InputFile]:
-    """Files, folders (recursively, hidden entries skipped) and glob patterns."""
-    found: list[InputFile] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(
-                candidate
-                for candidate in path.rglob("*")
-                if candidate.is_file()
-                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-            )
-            found.extend(InputFile(str(file), file, from_folder=True) for file in files)
-        elif path.exists():
-            found.append(InputFile(str(path), path))
-        elif glob.has_magic(str(item)):
-            matches = sorted(glob.glob(str(item), recursive=True))
-            if not matches:
-                found.append(InputFile(str(item), None, f"No file matches {item}."))
-            found.extend(
-                InputFile(match, Path(match), from_folder=True)
-                for match in matches
-                if Path(match).is_file()
-            )
-        else:
-            found.append(InputFile(str(item), None, f"{item} does not exist."))
-    return found
-
-
-def _error(display: str, exc: ProvauditError | str) -> dict[str, Any]:
-    code = getattr(exc, "code", "bad_input")
-    return {"path": display, "error": {"code": code, "message": str(exc)}}
-
-
-def detect_files(
-    scorer: Scorer, entries: list[InputFile], chunk: int = 64, *, checks: bool = True
-) -> Iterator[dict[str, Any]]:
-    """One result per input (from :func:`expand_inputs`), in order; never raises.
-
-    A bad file yields an error entry. A file that is not an image, met while walking a
-    folder or a glob (``labels.jsonl`` beside a data set's images), yields
-    ``{"path": ..., "skipped": reason, "error": None}`` instead.
-    """
-    from provenance.errors import UnsupportedFormatError
-    from provenance.media import load_image
-
-    for start in range(0, len(entries), chunk):
-        results: list[dict[str, Any] | None] = []
-        decoded: list[np.ndarray] = []
-        names: list[str] = []
-        slots: list[int] = []
-        for entry in entries[start : start + chunk]:
-            if entry.path is None:
-                results.append(_error(entry.display, entry.problem or "missing"))
-                continue
-            try:
-                pixels = np.asarray(load_image(entry.path, mode="RGB"), dtype=np.uint8)
-                pad_to_tile(pixels, scorer.spec.image_size, entry.display)
-            except UnsupportedFormatError as exc:
-                if entry.from_folder:
-                    results.append({"path": entry.display, "skipped": str(exc), "error": None})
-                else:
-                    results.append(_error(entry.display, exc))
-                continue
-            except ProvauditError as exc:
-                results.append(_error(entry.display, exc))
-                continue
-            slots.append(len(results))
-            results.append(None)
-            decoded.append(pixels)
-            names.append(entry.display)
-        if decoded:
-            verdicts = scorer.assess(decoded, names, checks=checks)
-            for k, slot in enumerate(slots):
-                results[slot] = {"path": names[k], **verdicts[k], "error": None}
-        yield from (result for result in results if result is not None)

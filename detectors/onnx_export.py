@@ -51,14 +51,10 @@ def _with_features(model: Any) -> Any:
 def export_onnx(checkpoint: Path | str, opset: int = OPSET, check_batch: int = 8) -> dict[str, Any]:
     import torch
 
-    from detectors.checkpoint import (
-        ONNX_FILE,
-        load_checkpoint,
-        read_checkpoint,
-        record_onnx,
-        sha256_file,
-    )
-    from detectors.inference import OnnxScorer, sigmoid
+    from detectors.checkpoint import ONNX_FILE, read_checkpoint, record_onnx, sha256_file
+    from detectors.inference import OnnxScorer
+    from detectors.loading import load_checkpoint
+    from detectors.tiles import sigmoid
 
     info = read_checkpoint(checkpoint)
     model = load_checkpoint(info.directory).float().eval()

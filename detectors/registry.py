@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from detectors.spec import FUSION_ARCH, DetectorSpec
 from provenance.errors import ProvauditError
 
 if TYPE_CHECKING:
@@ -84,7 +85,6 @@ def create_detector(
     own default instead of overriding it with None.
     """
     from detectors.model import DetectorModel
-    from detectors.spec import DetectorSpec
     from detectors.transforms import TRANSFORMS, transform_channels
 
     entry = get_entry(name)
@@ -108,12 +108,10 @@ def create_detector(
     return DetectorModel(spec, backbone, num_features)
 
 
-def model_from_spec(spec: Any) -> DetectorModel | MaxFusion:
+def model_from_spec(spec: DetectorSpec) -> DetectorModel | MaxFusion:
     """The untrained network a checkpoint's spec describes (weights are loaded after)."""
-    from detectors.fusion import FUSION_ARCH, from_spec
-
     if spec.arch == FUSION_ARCH:
-        return from_spec(spec)
+        return fusion_from_spec(spec)
     model = create_detector(
         spec.arch,
         families=spec.families,
@@ -123,3 +121,24 @@ def model_from_spec(spec: Any) -> DetectorModel | MaxFusion:
     )
     model.spec = spec
     return model
+
+
+def fusion_from_spec(spec: DetectorSpec) -> MaxFusion:
+    """The untrained fused network a checkpoint's spec describes."""
+    from detectors.fusion import FusionError, MaxFusion
+
+    try:
+        members = spec.arch_kwargs["experts"]
+        experts = [
+            create_detector(
+                member["arch"],
+                families=spec.families,
+                transform=member["transform"],
+                image_size=spec.image_size,
+                **member["arch_kwargs"],
+            )
+            for member in members
+        ]
+    except (KeyError, TypeError) as exc:
+        raise FusionError(f"The fusion's expert list is malformed ({exc}).") from None
+    return MaxFusion(spec, experts)

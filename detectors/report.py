@@ -69,17 +69,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1)."""
-    from detectors.evaluate import _binary_curve
-
-    labels = np.asarray(labels, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    tps, fps = _binary_curve(labels, scores)
-    positives, negatives = max(1, labels.sum()), max(1, (1 - labels).sum())
-    return np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives]
-
-
 def _groups(scores: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]:
     labels = np.asarray(scores["label"], dtype=np.int64)
     probs = np.asarray(scores["p_ai"], dtype=np.float64)
@@ -93,7 +82,7 @@ def plot_roc(scores: dict[str, Any], threshold: float, path: Path) -> Path:
     """ROC with a log FPR axis: a good detector's curves differ only below a few percent
     FPR, the region its operating point lives in; on a linear axis they all hug the
     corner. FPR 0 is drawn at half of one real image's share."""
-    from detectors.evaluate import roc_auc
+    from detectors.metrics import roc_auc, roc_points
 
     labels, probs, groups = _groups(scores)
     real = labels == 0

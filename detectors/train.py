@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from detectors.augment import AugmentConfig
-from detectors.data import DataError, DetectorData, TrainingViews, balanced_indices
+from detectors.data import DetectorData, TrainingViews, balanced_indices
 from detectors.spec import DEFAULT_TARGET_FPR
+from provenance.errors import DataError
 
 
 @dataclass
@@ -155,12 +156,12 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
     import torch.distributed as dist
 
-    from detectors.calibrate import calibrate_model
-    from detectors.checkpoint import save_checkpoint
-    from detectors.evaluate import average_precision
-    from detectors.inference import sigmoid
+    from detectors.loading import save_checkpoint
+    from detectors.metrics import average_precision
     from detectors.model import TorchScorer
     from detectors.registry import create_detector
+    from detectors.tiles import sigmoid
+    from detectors.workflows import calibrate_model
 
     device = pick_device(config.device)
     rank, world, owns_group = _init_distributed(device)
@@ -312,7 +313,8 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
 
 def trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
     """Whether ``checkpoint`` is this very training run's result (same data, same config)."""
-    from detectors.checkpoint import CheckpointError, read_checkpoint
+    from detectors.checkpoint import read_checkpoint
+    from provenance.errors import CheckpointError
 
     try:
         training = read_checkpoint(checkpoint).spec.training
@@ -336,7 +338,7 @@ def train_fused(
     """
     import torch.distributed as dist
 
-    from detectors.fusion import EXPERTS_FOLDER, fuse_checkpoints
+    from detectors.workflows import EXPERTS_FOLDER, fuse_checkpoints
 
     if len(set(transforms)) != len(transforms):
         raise DataError(f"Each expert needs its own input transform; got {transforms}.")

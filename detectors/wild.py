@@ -128,9 +128,8 @@ def unseen_sources(
     scorer: Scorer, folders: list[Path], *, limit: int = 0, checks: bool = True
 ) -> dict[str, Any]:
     """Outcomes per folder (one source each, named after it) of images never trained on."""
-    from detectors.data import DataError
-    from generators.data import find_image_files
-    from provenance.errors import InputError
+    from provenance.errors import DataError, InputError
+    from provenance.files import find_image_files
     from provenance.media import load_image
 
     results: dict[str, Any] = {}
@@ -187,9 +186,9 @@ def leave_sources_out(
     ``OUT/without-<fold>`` and reused when it records the same data and configuration, so
     an interrupted run resumes.
     """
-    from detectors.data import DataError
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
     from detectors.train import train, train_fused, trained_already
+    from provenance.errors import DataError
 
     real_groups = data.groups(label=0)
     sources = sources or real_groups

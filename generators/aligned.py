@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generators.data import DataError, find_image_files
+from provenance.errors import DataError
+from provenance.files import find_image_files
 
 ALIGNED_FAMILIES = ("vae", "diffusion")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,26 +31,24 @@ from generators.configs import (
     config_from_dict,
     config_to_dict,
 )
-from provenance.errors import ProvauditError
+from provenance.errors import CheckpointError
+from provenance.files import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    atomic_write,
+    read_checkpoint_document,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 TRAIN_STATE_FILE = "train_state.json"
 FORMAT_NAME = "provaudit-generator"
 FORMAT_VERSION = 1
-PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"})
-_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default container
-_PICKLE_PROTOCOL_OPCODE = 0x80
 _METADATA_KEY = "provaudit"
-
-
-class CheckpointError(ProvauditError):
-    code = "bad_checkpoint"
 
 
 @dataclass(frozen=True)
@@ -86,93 +83,6 @@ class LoadedCheckpoint:
     @property
     def sha256(self) -> str:
         return self.info.weights_sha256
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def looks_like_pickle(path: Path) -> bool:
-    """A torch.save / pickle file, by name or by its first bytes."""
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return False
-    return head == _ZIP_MAGIC or (len(head) >= 2 and head[0] == _PICKLE_PROTOCOL_OPCODE)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside, then rename: a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def read_checkpoint_document(
-    path: Path | str,
-    *,
-    kind: str,
-    format_name: str,
-    format_version: int,
-    written_by: str,
-    error: type[ProvauditError] = CheckpointError,
-    also_accepted: tuple[str, ...] = (),
-) -> tuple[Path, Path, dict[str, Any]]:
-    """The folder, config path and parsed config of a ``kind`` checkpoint (generator, detector).
-
-    Shared by every checkpoint format of the project: a path to one of its files means its
-    folder, a pickle (by name or first bytes, also inside the folder) is refused because
-    loading it could run code, and the config must name ``format_name`` at ``format_version``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise error(
-            f"The {kind} checkpoint {path} does not exist; pass the folder that "
-            f"`{written_by}` wrote (it holds {CONFIG_FILE} and {WEIGHTS_FILE})."
-        )
-
-    def pickle_refusal(pickled: Path) -> ProvauditError:
-        return error(
-            f"{pickled} is a pickle file; provaudit loads only safetensors {kind} checkpoints "
-            f"(a folder with {CONFIG_FILE} and {WEIGHTS_FILE}) because loading a pickle can "
-            "run arbitrary code."
-        )
-
-    if path.is_file():
-        if path.name in (CONFIG_FILE, WEIGHTS_FILE, *also_accepted):
-            path = path.parent
-        elif looks_like_pickle(path):
-            raise pickle_refusal(path)
-        else:
-            raise error(
-                f"{path} is a file; pass the checkpoint folder that holds {CONFIG_FILE} "
-                f"and {WEIGHTS_FILE}."
-            )
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
-        pickles = sorted(p for p in path.iterdir() if p.is_file() and looks_like_pickle(p))
-        if pickles:
-            raise pickle_refusal(pickles[0])
-        raise error(f"{path} is not a {kind} checkpoint: it has no {CONFIG_FILE}.")
-    try:
-        document = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{config_path} is not valid JSON ({exc}).") from None
-    if not isinstance(document, dict) or document.get("format") != format_name:
-        raise error(f"{config_path} is not a provaudit {kind} configuration.")
-    if document.get("format_version") != format_version:
-        raise error(
-            f"{config_path} has format version {document.get('format_version')}; this "
-            f"provaudit reads version {format_version}."
-        )
-    return path, config_path, document
 
 
 def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -> CheckpointInfo:

@@ -606,7 +606,10 @@ def generate_command(
     batch: Annotated[int, typer.Option(help="Images sampled at once.")] = 64,
     device: Annotated[DeviceChoice, typer.Option(help="Where to sample.")] = DeviceChoice.auto,
     backend: Annotated[
-        BackendChoice, typer.Option(help="torch, or onnx (needs `export-onnx`; no torch).")
+        BackendChoice,
+        typer.Option(
+            help="auto: the ONNX export when there is one (no torch), else torch; or torch, onnx."
+        ),
     ] = BackendChoice.auto,
     record: RecordOption = True,
     registry: RegistryOption = None,

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from generators.data import DataError
+from provenance.errors import DataError
 
 Kind = Literal["photo", "artwork"]
 

@@ -21,23 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance.errors import InputError, ProvauditError
+from provenance.errors import DataError, ImageTooSmallError, InputError
+from provenance.files import IMAGE_SUFFIXES, find_image_files
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 SUPPORTED_SIZES = (32, 64)
 # Decoded images above this many bytes are re-decoded on use instead of kept in memory.
 DEFAULT_CACHE_BYTES = 1 << 30
 _NAMED_IN_WARNING = 10
-
-
-class DataError(ProvauditError):
-    """The data folder cannot be used as a whole (empty, no images, wrong layout)."""
-
-    code = "bad_data"
-
-
-class ImageTooSmallError(DataError):
-    code = "image_too_small"
 
 
 class SkippedFilesWarning(UserWarning):
@@ -81,21 +71,6 @@ def check_crop_size(size: int) -> int:
             f"{', '.join(map(str, SUPPORTED_SIZES))}."
         )
     return size
-
-
-def find_image_files(root: Path) -> list[Path]:
-    """Image files under ``root`` by suffix, recursively, in a stable (sorted) order.
-
-    Hidden files and folders are left out: they are editor and OS debris (``.DS_Store``,
-    ``._IMG_0001.jpg`` AppleDouble files), never training data.
-    """
-    return sorted(
-        path
-        for path in root.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
 
 
 def _decode(path: Path) -> np.ndarray:

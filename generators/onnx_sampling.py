@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from generators.checkpoint import CheckpointError, CheckpointInfo
+from generators.checkpoint import CheckpointInfo
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
+from provenance.errors import CheckpointError
 
 
 @dataclass

@@ -49,7 +49,8 @@ from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 
-from generators.data import DataError, ImageFolder, check_crop_size
+from generators.data import ImageFolder, check_crop_size
+from provenance.errors import DataError
 
 ATTRIBUTION_FILE = "ATTRIBUTION.txt"
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from generators.data import DataError
+from provenance.errors import DataError
 
 Rgb = tuple[int, int, int]
 Point = tuple[float, float]

@@ -18,64 +18,36 @@ Every signature is also recorded in the registry (unless ``record=False``), as
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from generators.checkpoint import (
-    CheckpointError,
-    CheckpointInfo,
-    atomic_write,
-    read_checkpoint_info,
+from generators.checkpoint import CheckpointInfo, read_checkpoint_info
+from generators.data import ImageFolder, check_crop_size, unit_to_uint8
+from generators.layout import (
+    FAKE_SUBDIR,
+    LABELS_FILE,
+    REAL_FAMILY,
+    REAL_SUBDIR,
+    LabelRecord,
+    merge_labels,
+    utc_timestamp,
 )
-from generators.data import DataError, ImageFolder, check_crop_size, unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
-from provenance.errors import InputError, ProvauditError
+from generators.signing import open_signing, sign_generated, sign_real_crop
+from provenance.errors import CheckpointError, DataError, ProvauditError
+from provenance.files import atomic_write
 
 if TYPE_CHECKING:
-    from provenance.hashbank import HashBank
-    from provenance.signing import ProvenanceSigner
+    pass
 
-LABELS_FILE = "labels.jsonl"
-FAKE_SUBDIR = "1_fake"
-REAL_FAMILY = "real"
-REAL_SUBDIR = "0_real"
 Backend = Literal["auto", "torch", "onnx"]
-MODEL_NAMES = {"gan": "provaudit-dcgan", "diffusion": "provaudit-ddpm-unet", "vae": "provaudit-vae"}
-
-
-@dataclass(frozen=True)
-class LabelRecord:
-    """One line of ``labels.jsonl``; real and fake images share the schema.
-
-    ``checkpoint_sha256``, ``sampler`` and ``steps`` are null where they do not apply
-    (real crops; single-pass GAN and VAE sampling). For a real crop ``seed`` is the
-    export seed and ``source`` the photo it was cut from.
-    """
-
-    path: str
-    family: str
-    label: Literal["fake", "real"]
-    checkpoint_sha256: str | None
-    seed: int
-    sampler: str | None
-    steps: int | None
-    image_sha256: str
-    created: str
-    signed: bool
-    size: int
-    source: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=False)
 
 
 @dataclass
@@ -104,72 +76,12 @@ class DatasetWriteResult:
         }
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def encode_png(pixels: np.ndarray) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def read_labels(dataset_dir: Path | str) -> list[dict[str, Any]]:
-    path = Path(dataset_dir) / LABELS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def merge_labels(dataset_dir: Path, records: Iterable[LabelRecord]) -> None:
-    """Add records to ``labels.jsonl``, replacing any earlier record of the same path.
-
-    Re-running an export overwrites its files, so their old records must go too, or the
-    labels would describe digests of files that no longer exist.
-    """
-    new = list(records)
-    rewritten = {record.path for record in new}
-    kept = [row for row in read_labels(dataset_dir) if row.get("path") not in rewritten]
-    lines = [json.dumps(row) for row in kept] + [record.to_json() for record in new]
-    atomic_write(dataset_dir / LABELS_FILE, ("\n".join(lines) + "\n").encode())
-
-
-@dataclass
-class _Signing:
-    """The signer of one run, and the registry it records into (closed together)."""
-
-    signer: ProvenanceSigner
-    identity_created: bool
-    recorder: HashBank | None = None
-
-    def close(self) -> None:
-        try:
-            self.signer.close()
-        finally:
-            if self.recorder is not None:
-                self.recorder.close()
-
-
-def _make_signer(record: bool = True, registry: str | None = None) -> _Signing:
-    """The default identity's signer; with ``record``, every signature is recorded in the
-    registry (as ``provaudit sign`` does), so stripped copies can be traced back."""
-    from provenance.keys import default_identity
-    from provenance.signing import ProvenanceSigner
-
-    identity, created = default_identity()
-    recorder = None
-    if record:
-        from provenance.hashbank import HashBank
-
-        recorder = HashBank.open(registry)
-    try:
-        return _Signing(ProvenanceSigner(identity, recorder=recorder), created, recorder)
-    except BaseException:
-        if recorder is not None:
-            recorder.close()
-        raise
 
 
 # --- generated images --------------------------------------------------------------------
@@ -184,14 +96,17 @@ def _torch_available() -> bool:
     return find_spec("torch") is not None and find_spec("safetensors") is not None
 
 
-def _choose_backend(info: CheckpointInfo, backend: str) -> str:
+def _choose_backend(info: CheckpointInfo, backend: str, device: str = "auto") -> str:
+    """``auto`` prefers the ONNX export, as ``detect`` does (the serving weight has no torch),
+    unless a torch device other than the CPU is asked for."""
     if backend not in ("auto", "torch", "onnx"):
         raise ProvauditError(f"Unknown backend {backend!r}; use auto, torch or onnx.")
     if backend == "auto":
+        wants_accelerator = device not in ("auto", "cpu")
+        if info.onnx and not (wants_accelerator and _torch_available()):
+            return "onnx"
         if _torch_available():
             return "torch"
-        if info.onnx:
-            return "onnx"
         raise ProvauditError(
             "Generating needs torch (pip install 'provaudit[train]') or an ONNX export of "
             f"the checkpoint (provaudit generators export-onnx {info.directory})."
@@ -277,11 +192,11 @@ def generate(
     if n < 1 or batch < 1:
         raise ProvauditError("-n and --batch must be at least 1.")
     info = read_checkpoint_info(checkpoint_dir, family)
-    chosen_backend = _choose_backend(info, backend)
+    chosen_backend = _choose_backend(info, backend, device)
     if info.family != "diffusion":
         sampling_steps = None  # single pass: nothing to step
     sample = _sample_function(info, chosen_backend, sampler, sampling_steps, eta, device)
-    signing = _make_signer(record, registry) if sign else None
+    signing = open_signing(record, registry) if sign else None
     signer = signing.signer if signing is not None else None
     dataset_dir = Path(out_dataset_dir)
     image_dir = dataset_dir / info.family / FAKE_SUBDIR
@@ -297,7 +212,7 @@ def generate(
                 name = fake_file_name(info.weights_sha256, image_seed, used_sampler, used_steps)
                 data = encode_png(pixels)
                 if signer is not None:
-                    data = _sign_generated(
+                    data = sign_generated(
                         signer, data, name, info, image_seed, used_sampler, used_steps
                     )
                 path = image_dir / name
@@ -312,7 +227,7 @@ def generate(
                         sampler=used_sampler,
                         steps=used_steps,
                         image_sha256=hashlib.sha256(data).hexdigest(),
-                        created=_now(),
+                        created=utc_timestamp(),
                         signed=signer is not None,
                         size=size,
                     )
@@ -332,32 +247,6 @@ def generate(
         identity_created=signing is not None and signing.identity_created,
         backend=chosen_backend,
     )
-
-
-def _sign_generated(
-    signer: ProvenanceSigner,
-    png: bytes,
-    title: str,
-    info: CheckpointInfo,
-    seed: int,
-    sampler: str | None,
-    steps: int | None,
-) -> bytes:
-    from provenance.signing import GeneratorInfo, SignRequest
-
-    request = SignRequest(
-        title=title,
-        ai_generated=True,
-        generator=GeneratorInfo(
-            family=info.family,
-            model=MODEL_NAMES.get(info.family),
-            checkpoint_sha256=info.weights_sha256,
-            seed=seed,
-            sampler=sampler,
-            steps=steps,
-        ),
-    )
-    return signer.sign(png, request).data
 
 
 # --- real images -------------------------------------------------------------------------
@@ -400,7 +289,7 @@ def export_real(
         raise DataError("-n must be at least 1.")
     dataset_dir = Path(out_dataset_dir)
     image_dir = dataset_dir / REAL_FAMILY / REAL_SUBDIR
-    signing = _make_signer(record, registry) if sign else None
+    signing = open_signing(record, registry) if sign else None
     signer = signing.signer if signing is not None else None
     records: list[LabelRecord] = []
     sources: dict[Path, bytes] = {}
@@ -414,7 +303,7 @@ def export_real(
             if signer is not None:
                 if source not in sources:
                     sources[source] = source.read_bytes()
-                data = _sign_real(signer, data, name, sources[source], source.name)
+                data = sign_real_crop(signer, data, name, sources[source], source.name)
             path = image_dir / name
             atomic_write(path, data)
             origin = "builtin:" + source.stem if data_dir is None else str(source)
@@ -428,7 +317,7 @@ def export_real(
                     sampler=None,
                     steps=None,
                     image_sha256=hashlib.sha256(data).hexdigest(),
-                    created=_now(),
+                    created=utc_timestamp(),
                     signed=signer is not None,
                     size=size,
                     source=origin,
@@ -448,21 +337,3 @@ def export_real(
         seconds=time.perf_counter() - started,
         identity_created=signing is not None and signing.identity_created,
     )
-
-
-def _sign_real(
-    signer: ProvenanceSigner, png: bytes, title: str, parent: bytes, parent_title: str
-) -> bytes:
-    from provenance.signing import Parent, SignRequest
-
-    try:
-        request = SignRequest(
-            title=title,
-            parent=Parent(data=parent, title=parent_title),
-            edit_actions=("c2pa.cropped",),
-        )
-        return signer.sign(png, request).data
-    except InputError:
-        # A source whose own C2PA data c2pa cannot read: sign the crop without the parent
-        # ingredient rather than lose it (the manifest then records the crop as opened).
-        return signer.sign(png, SignRequest(title=title)).data

@@ -9,18 +9,12 @@ is plain opset operations every runtime has.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from generators.configs import UNetConfig
-
-
-@dataclass
-class UNetOutput:
-    sample: torch.Tensor
 
 
 def timestep_embedding(timesteps: torch.Tensor, width: int) -> torch.Tensor:
@@ -183,8 +177,8 @@ class UNet(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        """Returns the noise prediction itself (not a :class:`UNetOutput`) to keep ONNX
-        export and ``torch.compile`` simple; :meth:`predict` wraps it."""
+        """The noise prediction as a plain tensor, which keeps ONNX export and
+        ``torch.compile`` simple."""
         time = self.time_mlp(timestep_embedding(timesteps, self.config.base_width))
         hidden = self.conv_in(sample)
         skips = [hidden]
@@ -201,9 +195,6 @@ class UNet(nn.Module):
                 hidden = attention(block(torch.cat([hidden, skips.pop()], dim=1), time))
             hidden = upsample(hidden)
         return self.conv_out(F.silu(self.norm_out(hidden)))
-
-    def predict(self, sample: torch.Tensor, timesteps: torch.Tensor) -> UNetOutput:
-        return UNetOutput(sample=self(sample, timesteps))
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -23,6 +23,25 @@ class ImageTooLargeError(InputError):
     code = "image_too_large"
 
 
+class DataError(ProvauditError):
+    """A data folder cannot be used as a whole (empty, no images, wrong layout)."""
+
+    code = "bad_data"
+
+
+class ImageTooSmallError(InputError, DataError):
+    """Too small to judge or to train on: one bad input, and a data folder that cannot be used
+    as it is."""
+
+    code = "image_too_small"
+
+
+class CheckpointError(ProvauditError):
+    """A model checkpoint (generator or detector) that is missing, malformed or tampered with."""
+
+    code = "bad_checkpoint"
+
+
 class CertificateProfileError(ProvauditError):
     """A signing certificate that C2PA validators would reject; refused before signing."""
 

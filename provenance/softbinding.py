@@ -90,13 +90,6 @@ def soft_binding_assertion(pdq_hex: str, quality: int) -> dict[str, Any]:
     }
 
 
-def has_soft_binding(definition: dict[str, Any]) -> bool:
-    return any(
-        str(assertion.get("label", "")).startswith(SOFT_BINDING_ASSERTION)
-        for assertion in definition.get("assertions") or []
-    )
-
-
 def read_soft_bindings(manifest: dict[str, Any]) -> list[dict[str, str]]:
     """``[{alg, value}]`` of the soft-binding assertions in a manifest (c2pa's JSON form).
 

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from provenance.errors import InputError, ProvauditError, UnsupportedFormatError
+from provenance.errors import InputError, UnsupportedFormatError
 from provenance.media import MediaFile, check_media, read_media
 from provenance.signing import GENERATOR_ASSERTION, IPTC_SOURCE_TYPE
 from provenance.softbinding import read_soft_bindings
@@ -476,16 +476,3 @@ def _export_thumbnails(
                 reader.resource_to_stream(uri, handle)
         except c2pa.C2paError:
             target.unlink(missing_ok=True)
-
-
-def verify_paths(
-    verifier: ProvenanceVerifier, paths: list[Path], **options: Any
-) -> list[ProvenanceReport | ProvauditError]:
-    """Verify many files; a bad file yields its error and the batch goes on."""
-    results: list[ProvenanceReport | ProvauditError] = []
-    for path in paths:
-        try:
-            results.append(verifier.verify_file(path, **options))
-        except ProvauditError as exc:
-            results.append(exc)
-    return results

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from detectors.checkpoint import BUNDLED_DETECTOR
-from detectors.inference import Scorer, min_side, open_scorer, stability_variants
+from detectors.detect import open_scorer
+from detectors.inference import Scorer, stability_variants
+from detectors.tiles import min_side
 from service.batching import MicroBatcher
 from service.metrics import DETECTOR_BATCH, DETECTOR_LATENCY
 

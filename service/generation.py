@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generators.checkpoint import CONFIG_FILE, CheckpointError, read_checkpoint_info
+from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
 from generators.data import unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from generators.onnx_sampling import OnnxGenerator
-from generators.sample import MODEL_NAMES, _sign_generated, encode_png, fake_file_name
+from generators.sample import encode_png, fake_file_name
 from generators.samplers import SAMPLERS
-from provenance.errors import ProvauditError
+from generators.signing import MODEL_NAMES, sign_generated
+from provenance.errors import CheckpointError, ProvauditError
 
 if TYPE_CHECKING:
     from provenance.signing import ProvenanceSigner
@@ -171,7 +172,7 @@ class GeneratorSet:
             zip(seeds, unit_to_uint8(output.images), strict=True)
         ):
             name = fake_file_name(info.weights_sha256, image_seed, output.sampler, output.steps)
-            data = _sign_generated(
+            data = sign_generated(
                 signer, encode_png(pixels), name, info, image_seed, output.sampler, output.steps
             )
             result.images.append(GeneratedImage(index, image_seed, name, data))

@@ -21,7 +21,7 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
     import torch
 
-    from detectors.checkpoint import save_checkpoint
+    from detectors.loading import save_checkpoint
     from detectors.onnx_export import export_onnx
     from detectors.registry import create_detector
 
@@ -50,7 +50,7 @@ def _dataset(root: Path) -> dict[str, tuple[str, int]]:
 
 
 def test_fairlearn_rates_match_a_hand_count(tmp_path, tiny_detector):
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
 
     truth = _dataset(tmp_path / "data")
     scorer = open_scorer(tiny_detector, backend="onnx")

@@ -21,7 +21,7 @@ from PIL import Image
 
 from generators import corpus
 from generators.corpus import CorpusSource
-from generators.data import DataError
+from provenance.errors import DataError
 from tests.conftest import encode, make_image
 
 PACKAGE = "provaudit-test-photos"

@@ -27,16 +27,13 @@ from detectors.calibrate import (
     fit_temperature,
     fpr_threshold,
 )
-from detectors.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from detectors.checkpoint import read_checkpoint
 from detectors.cli import app, detect_app
 from detectors.data import SkippedFilesWarning, balanced_indices, scan
-from detectors.evaluate import average_precision, evaluate, roc_auc
-from detectors.inference import (
-    ImageTooSmallError,
-    image_tiles,
-    open_scorer,
-    sigmoid,
-)
+from detectors.detect import open_scorer
+from detectors.evaluate import evaluate
+from detectors.loading import load_checkpoint
+from detectors.metrics import average_precision, roc_auc
 from detectors.model import TorchScorer
 from detectors.registry import (
     UnknownDetectorError,
@@ -45,8 +42,10 @@ from detectors.registry import (
     model_from_spec,
 )
 from detectors.spec import DetectorSpec
+from detectors.tiles import image_tiles, sigmoid
 from detectors.train import TrainConfig, train
 from detectors.transforms import ChromaResidual, LogSpectrum, NPRResidual
+from provenance.errors import CheckpointError, ImageTooSmallError
 from tests.conftest import REPO_ROOT
 from tests.test_detectors_toy import toy_image, write_toy_dataset
 
@@ -247,7 +246,7 @@ def test_tiny_training_learns_the_planted_artifact(trained):
 
 
 def test_checkpoint_round_trip_gives_identical_scores(trained, tmp_path: Path):
-    from detectors.checkpoint import save_checkpoint
+    from detectors.loading import save_checkpoint
 
     checkpoint, data = trained
     model = load_checkpoint(checkpoint)
@@ -354,8 +353,8 @@ def test_operating_threshold_never_calls_ai_below_even_odds():
 def test_calibration_views_are_served_copies_weighted_by_source_size(tmp_path):
     from PIL import Image
 
-    from detectors.calibrate import calibration_views
     from detectors.data import scan
+    from detectors.workflows import calibration_views
 
     rng = np.random.default_rng(3)
     for group, count in (("big", 16), ("small", 4)):
@@ -438,7 +437,7 @@ def test_detect_with_onnx_never_imports_torch(trained):
         export_onnx(checkpoint)
     probe = (
         "import sys\n"
-        "from detectors.inference import open_scorer, detect_files, expand_inputs\n"
+        "from detectors.detect import open_scorer, detect_files, expand_inputs\n"
         f"scorer = open_scorer({str(checkpoint)!r})\n"
         f"print(list(detect_files(scorer, expand_inputs([{str(data.samples[0].path)!r}])))"
         "[0]['label'])\n"

@@ -15,14 +15,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from detectors.checkpoint import load_checkpoint, read_checkpoint
+from detectors.checkpoint import read_checkpoint
 from detectors.cli import app, detect_app
 from detectors.data import scan
-from detectors.evaluate import evaluate, leave_one_family_out
-from detectors.fusion import FUSION_ARCH, FusionError, fuse_checkpoints
-from detectors.inference import open_scorer
+from detectors.detect import open_scorer
+from detectors.evaluate import evaluate
+from detectors.fusion import FUSION_ARCH, FusionError
+from detectors.loading import load_checkpoint
+from detectors.loo import leave_one_family_out
 from detectors.model import TorchScorer
 from detectors.train import train_fused
+from detectors.workflows import fuse_checkpoints
 from tests.test_detectors import SIZE, tiny_config
 from tests.test_detectors_toy import COLOURED, write_toy_dataset
 

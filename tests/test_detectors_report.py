@@ -26,8 +26,9 @@ from detectors.calibrate import (
 from detectors.checkpoint import read_checkpoint
 from detectors.cli import app
 from detectors.data import scan
-from detectors.evaluate import average_precision
-from detectors.inference import open_scorer, sigmoid
+from detectors.detect import open_scorer
+from detectors.metrics import average_precision
+from detectors.tiles import sigmoid
 from detectors.train import TrainConfig, train
 from tests.test_detectors_toy import toy_image, write_toy_dataset
 

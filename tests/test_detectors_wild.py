@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 from detectors.augment import AugmentConfig, augment
 from detectors.cli import app as detectors_app
 from detectors.data import scan
+from detectors.detect import open_scorer
 from detectors.imageops import served_variants
-from detectors.inference import INCONCLUSIVE, decide, open_scorer, stability_variants
+from detectors.inference import INCONCLUSIVE, decide, stability_variants
 from detectors.train import TrainConfig, train
 from detectors.wild import leave_sources_out, source_folds
-from generators.data import DataError
+from provenance.errors import DataError
 from tests.test_detectors_toy import toy_image
 
 SIZE = 32

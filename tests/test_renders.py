@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from generators import renders
-from generators.data import DataError
+from provenance.errors import DataError
 
 # Flat art is allowed few colours (a two-colour checkerboard is a real texture); kinds
 # with anti-aliased text, scan noise or brush strokes must show many.

@@ -23,7 +23,7 @@ def detector_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
     import torch
 
-    from detectors.checkpoint import save_checkpoint
+    from detectors.loading import save_checkpoint
     from detectors.onnx_export import export_onnx
     from detectors.registry import create_detector
 
@@ -156,7 +156,7 @@ def test_unknown_audit_and_route_are_json_404(server):
 def test_micro_batcher_groups_concurrent_images_and_keeps_their_scores(detector_checkpoint):
     import numpy as np
 
-    from detectors.inference import open_scorer
+    from detectors.detect import open_scorer
     from service.batching import MicroBatcher
 
     scorer = open_scorer(detector_checkpoint, backend="onnx")

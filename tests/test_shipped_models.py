@@ -30,7 +30,8 @@ def test_default_detector_loads_on_onnxruntime_and_scores():
 
 @pytest.mark.parametrize("family", ["gan", "vae", "diffusion"])
 def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
-    from generators.sample import generate, read_labels
+    from generators.layout import read_labels
+    from generators.sample import generate
     from provenance.keys import default_identity
     from provenance.verify import ProvenanceVerifier
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generators.layout import FAKE_SUBDIR, LABELS_FILE, REAL_SUBDIR
 from service.bias.options import MAIN_SPLIT, BiasReportError, ReportOptions
 
-LABELS_FILE = "labels.jsonl"  # generators.sample.LABELS_FILE
-REAL_DIR, FAKE_DIR = "0_real", "1_fake"  # generators.sample.REAL_SUBDIR / FAKE_SUBDIR
+REAL_DIR, FAKE_DIR = REAL_SUBDIR, FAKE_SUBDIR
 PATH_COLUMNS = ("path", "file", "filename", "image")
 LABEL_COLUMN, FAMILY_COLUMN = "label", "family"
 # Files that describe a dataset rather than belong to it: never counted as unreadable images.
@@ -38,14 +37,14 @@ REAL, GENERATED = "real", "generated"
 _LABEL_WORDS = {
     "real": REAL,
     "0": REAL,
-    "0_real": REAL,
+    REAL_DIR: REAL,
     "authentic": REAL,
     "fake": GENERATED,
     "generated": GENERATED,
     "ai": GENERATED,
     "synthetic": GENERATED,
     "1": GENERATED,
-    "1_fake": GENERATED,
+    FAKE_DIR: GENERATED,
 }
 
 
@@ -391,7 +390,3 @@ def scan_dataset(options: ReportOptions) -> Dataset:
     used = {entry.split for entry in entries}
     dataset.split_names = [name for name, _ in roots if name in used]
     return dataset
-
-
-def attribute_values(entries: Iterable[ImageEntry], name: str) -> list[str | None]:
-    return [entry.attributes.get(name) for entry in entries]

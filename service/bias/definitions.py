@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from service.bias.options import (
     DEFAULT_PDQ_RADIUS,
     DEFAULT_PHASH_RADIUS,
@@ -125,7 +123,3 @@ SKIN_TONE_NOTE = (
     "attribute classifier assigns to unlabelled generated images (section 5), marked as such "
     "next to its hold-out accuracy."
 )
-
-
-def glossary(options: ReportOptions) -> list[dict[str, Any]]:
-    return [{"term": k, "definition": v} for k, v in definitions(options).items()]

@@ -135,7 +135,7 @@ class BatchAnalyser:
             self.verifier = ProvenanceVerifier()
         self.scorer = None
         if detector:
-            from detectors.inference import open_scorer
+            from detectors.detect import open_scorer
 
             self.scorer = open_scorer(detector, backend="onnx")
 
@@ -199,7 +199,7 @@ class BatchAnalyser:
             row["declared_family"] = str(report.generator["family"])
 
     def _score(self, rows: list[dict[str, Any]], pixels: list[np.ndarray | None]) -> None:
-        from detectors.inference import min_side
+        from detectors.tiles import min_side
 
         scorer = self.scorer
         assert scorer is not None

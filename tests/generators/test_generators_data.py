@@ -11,13 +11,12 @@ from PIL import Image
 
 from generators.data import (
     CropDataset,
-    DataError,
     ImageFolder,
-    ImageTooSmallError,
     SkippedFilesWarning,
     uint8_to_unit,
     unit_to_uint8,
 )
+from provenance.errors import DataError, ImageTooSmallError
 
 
 def _save(path: Path, size: tuple[int, int] = (40, 36), fmt: str | None = None, seed: int = 0):

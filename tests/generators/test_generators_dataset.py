@@ -15,7 +15,8 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
-from generators.sample import export_real, generate, read_labels
+from generators.layout import read_labels
+from generators.sample import export_real, generate
 from provenance.verify import ProvenanceVerifier
 
 LABEL_FIELDS = {

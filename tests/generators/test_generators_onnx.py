@@ -20,11 +20,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from generators.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_info  # noqa: E402
+from generators.checkpoint import load_checkpoint, read_checkpoint_info  # noqa: E402
 from generators.families import get_family  # noqa: E402
 from generators.noise import PerImageNoise  # noqa: E402
 from generators.onnx_export import export_onnx  # noqa: E402
 from generators.onnx_sampling import OnnxGenerator  # noqa: E402
+from provenance.errors import CheckpointError  # noqa: E402
 
 OUTPUT_TOLERANCE = 1e-4
 
@@ -85,8 +86,13 @@ print(json.dumps(result.summary()))
     summary = json.loads(run.stdout)
     assert summary["backend"] == "onnx" and summary["images"] == 3 and summary["signed"]
 
-    reference = generate(checkpoint, 3, tmp_path / "torch", sampling_steps=8, seed=21, sign=False)
+    reference = generate(
+        checkpoint, 3, tmp_path / "torch", sampling_steps=8, seed=21, sign=False, backend="torch"
+    )
     assert reference.backend == "torch"
+    # With torch installed too, `auto` still takes the export, as `detect` does.
+    preferred = generate(checkpoint, 1, tmp_path / "auto", sampling_steps=8, seed=21, sign=False)
+    assert preferred.backend == "onnx"
     for record in reference.records:
         via_torch = np.asarray(Image.open(tmp_path / "torch" / record.path), dtype=int)
         via_onnx = np.asarray(Image.open(tmp_path / "onnx" / record.path), dtype=int)

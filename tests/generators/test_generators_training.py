@@ -16,16 +16,16 @@ pytest.importorskip("safetensors")
 from generators.checkpoint import (  # noqa: E402
     CONFIG_FILE,
     WEIGHTS_FILE,
-    CheckpointError,
     load_checkpoint,
     read_checkpoint_info,
     save_checkpoint,
-    sha256_file,
 )
 from generators.configs import FAMILIES, default_config  # noqa: E402
 from generators.families import build_model, get_family  # noqa: E402
 from generators.noise import PerImageNoise  # noqa: E402
 from generators.train import TrainingError, train  # noqa: E402
+from provenance.errors import CheckpointError  # noqa: E402
+from provenance.files import sha256_file  # noqa: E402
 
 MAIN_LOSS = {"gan": "loss_d", "diffusion": "loss", "vae": "loss"}
 
