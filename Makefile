@@ -77,9 +77,9 @@ generator-models: $(VENV)/.dev
 			diffusion) train="$(TRAIN_diffusion)";; \
 		esac; \
 		rm -rf $(WEIGHTS)/$$family; \
-		$(BIN)/$$train --no-progress > build/$$family-train.json || exit 1; \
+		$(BIN)/$$train --no-progress --json > build/$$family-train.json || exit 1; \
 		$(BIN)/provaudit generators export-onnx $(WEIGHTS)/$$family || exit 1; \
-		$(BIN)/$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family > $(WEIGHTS)/$$family/evaluation.json \
+		$(BIN)/$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family --json > $(WEIGHTS)/$$family/evaluation.json \
 			|| exit 1; \
 		$(BIN)/provaudit generators model-card $(WEIGHTS)/$$family --command "$$train" \
 			--hardware "$(HARDWARE)" --train-log build/$$family-train.json \

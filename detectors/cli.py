@@ -18,6 +18,7 @@ import typer
 
 from detectors.spec import DEFAULT_MAX_TILES
 from provenance.cli.exit_status import ExitStatus
+from provenance.cli.options import JsonOption
 
 app = typer.Typer(
     help="Train, evaluate, calibrate and export real-vs-generated image detectors.",
@@ -49,7 +50,6 @@ Transforms = Annotated[
         "per transform, trained apart, fused by the max of their calibrated logits.",
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 
 def _fail(exc: Exception) -> None:
@@ -167,7 +167,7 @@ def train(
     ] = None,
     target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train a detector; torchrun-aware (DDP). The result is calibrated when data allows.
 
@@ -238,7 +238,7 @@ def evaluate(
         Path | None,
         typer.Option("--report", help="Also write report.html with plots into this folder."),
     ] = None,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """AP, ROC-AUC, accuracy at the calibrated threshold, ECE, per family; optional sweeps.
 
@@ -287,7 +287,7 @@ def calibrate(
     fake: Fake = None,
     dataset: Dataset = None,
     fpr: Annotated[float, typer.Option(help="False-positive rate on real images.")] = 0.01,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Temperature on the val split, threshold at FPR on held-out reals; stored in config."""
     from detectors.checkpoint import read_checkpoint
@@ -311,7 +311,7 @@ def fuse(
     fake: Fake = None,
     dataset: Dataset = None,
     target_fpr: Annotated[float, typer.Option(help="FPR on real images to set.")] = 0.01,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fuse trained experts (max of calibrated logits) and calibrate on their own data."""
     from detectors.checkpoint import read_checkpoint
@@ -328,7 +328,7 @@ def fuse(
 
 
 @app.command("export-onnx")
-def export_onnx(checkpoint: Checkpoint, as_json: Json = False) -> None:
+def export_onnx(checkpoint: Checkpoint, as_json: JsonOption = False) -> None:
     """Write model.onnx next to the weights, checked against torch (torch-free detect)."""
     from detectors.onnx_export import export_onnx as run_export
     from provenance.errors import ProvauditError
@@ -360,7 +360,7 @@ def loo(
         Path | None,
         typer.Option("--report", help="Also write report.html with the matrix and a plot."),
     ] = None,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Leave-one-family-out: AP on each family when it was left out of training.
 
@@ -418,7 +418,7 @@ def loso(
     checks: Annotated[
         bool, typer.Option(help="Score with the stability checks (abstention), as detect does.")
     ] = True,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Leave-sources-out: how often real photos from a source never trained on are called AI.
 
@@ -467,7 +467,7 @@ def unseen(
     checks: Annotated[
         bool, typer.Option(help="Score with the stability checks (abstention), as detect does.")
     ] = True,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """How often images from sources the detector never trained on are called AI.
 
@@ -489,7 +489,7 @@ def unseen(
 
 
 @app.command("list")
-def list_architectures(as_json: Json = False) -> None:
+def list_architectures(as_json: JsonOption = False) -> None:
     """The detector architectures and their default input transforms."""
     from detectors.registry import get_entry, list_detectors
 
@@ -559,7 +559,7 @@ def detect(
             help="Detector checkpoint folder (default: the bundled default detector).",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per image.")] = False,
+    as_json: JsonOption = False,
     backend: Annotated[str, typer.Option(help="auto (ONNX if exported), onnx or torch.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Tiles per inference batch.")] = 256,
     max_tiles: Annotated[

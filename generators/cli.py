@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from provenance.cli.exit_status import ExitStatus
+from provenance.cli.options import JsonOption
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -208,12 +209,13 @@ def train_command(
         PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized) or tiny (tests).")
     ] = PresetChoice.small,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train a generator on random crops; writes config.json + model.safetensors to --out.
 
-    Prints one JSON line with the checkpoint's sha256 and final losses on stdout.
+    Prints the checkpoint's sha256 and final losses (one JSON line with --json).
     """
-    from provenance.cli.output import emit_json, fail
+    from provenance.cli.output import emit, fail
 
     if (data is None) == (not builtin):
         fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
@@ -235,7 +237,7 @@ def train_command(
             checkpoint_every=checkpoint_every,
             progress=not no_progress,
         )
-    emit_json(
+    emit(
         {
             "checkpoint": str(result.out_dir),
             "family": result.family,
@@ -245,7 +247,8 @@ def train_command(
             "final_losses": result.losses[-1] if result.losses else None,
             "sample_grids": [str(path) for path in result.sample_grids],
             "seconds": round(result.seconds, 2),
-        }
+        },
+        as_json,
     )
 
 
@@ -264,13 +267,14 @@ def export_real_command(
     sign: Annotated[bool, typer.Option(help="C2PA-sign every crop.")] = True,
     record: RecordOption = True,
     registry: RegistryOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write real crops to DATASET/real/0_real/*.png and record them in labels.jsonl.
 
     Each signed crop is also recorded in the registry, as `provaudit sign` does
     (--no-record, or --no-sign, records nothing).
     """
-    from provenance.cli.output import emit_json, fail
+    from provenance.cli.output import emit, fail
 
     if (data is None) == (not builtin):
         fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
@@ -289,7 +293,7 @@ def export_real_command(
             progress=progress,
         )
     _identity_notice(result.identity_created)
-    emit_json(result.summary())
+    emit(result.summary(), as_json)
 
 
 @app.command("export-photos")
@@ -298,15 +302,16 @@ def export_photos_command(
     n: Annotated[int, typer.Option("-n", help="Number of crops.")] = 256,
     size: Annotated[int, typer.Option(help="Crop size in pixels (32 or 64).")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of the crop positions.")] = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Crop the built-in real photos into a plain image folder (with ATTRIBUTION.txt)."""
-    from provenance.cli.output import emit_json
+    from provenance.cli.output import emit
 
     with _reported():
         from generators.realphotos import export_crops
 
         paths = export_crops(out, size=size, n=n, seed=seed)
-    emit_json({"folder": str(out), "images": len(paths)})
+    emit({"folder": str(out), "images": len(paths)}, as_json)
 
 
 @app.command("export-aligned")
@@ -328,7 +333,7 @@ def export_aligned_command(
         bool, typer.Option(help="Also regenerate a region of each window (diffusion).")
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of windows, strengths and noise.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fakes aligned with real photos: VAE reconstructions, re-noising and inpainting.
 
@@ -377,7 +382,7 @@ def export_renders_command(
             "chart, ui, texture, pixelart, diagram, painting.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Human-made negatives: illustrations, charts, screenshots, documents... drawn by code.
 
@@ -415,7 +420,7 @@ def export_corpus_command(
     cache: Annotated[
         Path, typer.Option(help="Where downloaded and unpacked packages are kept.")
     ] = Path("build/deb-cache"),
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_output: JsonOption = False,
     list_sources: Annotated[
         bool, typer.Option("--list", help="List the sources and exit (downloads nothing).")
     ] = False,
@@ -500,15 +505,16 @@ def _list_corpus_sources(json_output: bool) -> None:
 def export_onnx_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder to export.")],
     opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+    as_json: JsonOption = False,
 ) -> None:
     """Export the sampling network to CKPT/model.onnx so `generate` runs without torch."""
-    from provenance.cli.output import emit_json
+    from provenance.cli.output import emit
 
     with _reported():
         from generators.onnx_export import export_onnx
 
         result = export_onnx(checkpoint, opset=opset)
-    emit_json(result)
+    emit(result, as_json)
 
 
 @app.command("evaluate")
@@ -527,13 +533,14 @@ def evaluate_command(
     sampling_steps: Annotated[int, typer.Option(help="Diffusion sampling steps.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the samples and crops.")] = 0,
     device: Annotated[DeviceChoice, typer.Option(help="Where to sample.")] = DeviceChoice.auto,
+    as_json: JsonOption = False,
 ) -> None:
     """KID and precision/recall/density/coverage of samples against real crops.
 
     Features come from a fixed, randomly initialised CNN (no downloaded weights), so the
     numbers compare checkpoints with each other, not with published FID/KID values.
     """
-    from provenance.cli.output import emit_json, fail
+    from provenance.cli.output import emit, fail
 
     if (data is None) == (not builtin):
         fail("Pass exactly one of --data DIR or --builtin.", ExitStatus.USAGE)
@@ -549,7 +556,7 @@ def evaluate_command(
             seed=seed,
             device=device.value,
         )
-    emit_json(report.to_dict())
+    emit(report.to_dict(), as_json)
 
 
 @app.command("model-card")
@@ -566,9 +573,10 @@ def model_card_command(
     evaluate_command: Annotated[
         str | None, typer.Option(help="The evaluate command behind evaluation.json.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write MODEL_CARD.md from the checkpoint's config, its evaluation and its train log."""
-    from provenance.cli.output import emit_json
+    from provenance.cli.output import emit
 
     with _reported():
         from generators.model_card import CardInputs, write_card
@@ -576,7 +584,7 @@ def model_card_command(
         path = write_card(
             CardInputs(checkpoint, command, hardware, appearance, train_log, evaluate_command)
         )
-    emit_json({"model_card": str(path)})
+    emit({"model_card": str(path)}, as_json)
 
 
 @generate_app.command("generate")
@@ -613,6 +621,7 @@ def generate_command(
     ] = BackendChoice.auto,
     record: RecordOption = True,
     registry: RegistryOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write N images to DATASET/<family>/1_fake/*.png and record them in labels.jsonl.
 
@@ -620,7 +629,7 @@ def generate_command(
     seed, sampler and steps in its manifest, unless --no-sign; each signature is
     recorded in the registry, as `provaudit sign` does, unless --no-record.
     """
-    from provenance.cli.output import emit_json
+    from provenance.cli.output import emit
 
     with _reported(), _count_progress("generating", n) as progress:
         from generators.sample import generate
@@ -643,4 +652,4 @@ def generate_command(
             progress=progress,
         )
     _identity_notice(result.identity_created)
-    emit_json(result.summary())
+    emit(result.summary(), as_json)

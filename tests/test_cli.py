@@ -218,3 +218,15 @@ def test_version_and_help(run_cli):
     result = run_cli("--help")
     for command in ("verify", "sign", "keys", "hash"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("verify",), ("detect",), ("generate",), ("detectors", "train"), ("bank", "lookup")],
+)
+def test_help_shows_no_type_noise_on_options(run_cli, command):
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    options = result.stdout[result.stdout.index("Options") :]
+    assert "<bool>" not in options and "<list[" not in options
+    assert "--json" in options

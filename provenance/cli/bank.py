@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from provenance.cli.options import JsonOption
+
 if TYPE_CHECKING:
     from provenance.hashbank import HashBank
 
@@ -27,7 +29,6 @@ RegistryOption = Annotated[
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 
 
 @app.callback()

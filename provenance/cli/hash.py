@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from provenance.cli.exit_status import ExitStatus
+from provenance.cli.options import JsonOption
 
 if TYPE_CHECKING:
     from provenance.fingerprint import Fingerprints
@@ -47,10 +48,7 @@ def hash_files(
             show_default=False,
         ),
     ],
-    json_output: Annotated[
-        bool,
-        typer.Option("--json", help="One JSON object per file and line on stdout."),
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Hash every file and carry on past the bad ones: a batch is never lost to one file."""
     from provenance.cli.output import emit_json, error

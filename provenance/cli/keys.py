@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from provenance.cli.options import JsonOption
+
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -25,7 +27,7 @@ def init(
         str, typer.Option(help="Signing algorithm: es256, es384, es512, ps256 or ed25519.")
     ] = "es256",
     force: Annotated[bool, typer.Option(help="Replace an existing identity.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Create a development root CA and a C2PA signing certificate under it.
 

@@ -15,12 +15,15 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperOption
 
 from provenance import __version__
 from provenance.cli.exit_status import ExitStatus
 
 COMMAND_GROUP = "provaudit.commands"
+HELP_OPTION_NAMES = ["-h", "--help"]
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +64,7 @@ def build_app(argv: list[str]) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": HELP_OPTION_NAMES},
     )
 
     @root.callback()
@@ -83,11 +86,34 @@ def build_app(argv: list[str]) -> typer.Typer:
     return root
 
 
+def _plain_option_types(command: click.Command, help_names: list[str]) -> None:
+    """Help without type noise: a flag shows no ``<bool>``, a repeatable option the type of
+    one value (``<path>``, not ``<list[Path]>``; its help says it repeats)."""
+    from pathlib import Path
+    from typing import get_args
+
+    # click builds -h/--help on demand and caches it; build it now to reach it.
+    context = click.Context(command, info_name=command.name, help_option_names=help_names)
+    help_option = command.get_help_option(context)
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if not isinstance(param, TyperOption) or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+        elif param.multiple and not param.type_descriptor.is_choice:
+            (element,) = get_args(param.type_descriptor.annotation) or (str,)
+            label = "path" if element is Path else getattr(element, "__name__", str(element))
+            param.metavar = f"<{label}>"
+    for sub in getattr(command, "commands", {}).values():
+        _plain_option_types(sub, help_names)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``provaudit`` script: never shows a traceback unless asked."""
     args = sys.argv[1:] if argv is None else argv
     try:
         command = typer.main.get_command(build_app(args))
+        _plain_option_types(command, HELP_OPTION_NAMES)
         command.main(args=args, prog_name="provaudit", standalone_mode=True)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")

@@ -33,6 +33,35 @@ def emit_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def _text_lines(payload: Any, indent: str = "") -> list[str]:
+    if isinstance(payload, dict):
+        lines: list[str] = []
+        width = max((len(str(key)) for key in payload), default=0)
+        for key, value in payload.items():
+            if isinstance(value, dict) and value:
+                lines.append(f"{indent}{key}:")
+                lines.extend(_text_lines(value, indent + "  "))
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                lines.append(f"{indent}{key}:")
+                for item in value:
+                    lines.extend(_text_lines(item, indent + "  "))
+                    lines.append("")
+            else:
+                shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+                lines.append(f"{indent}{str(key).ljust(width)}  {'-' if shown is None else shown}")
+        return lines
+    return [f"{indent}{payload}"]
+
+
+def emit(payload: Any, as_json: bool) -> None:
+    """A command's result: JSON with ``--json``, else the same fields as aligned text."""
+    if as_json:
+        emit_json(payload)
+        return
+    sys.stdout.write("\n".join(_text_lines(payload)).rstrip() + "\n")
+    sys.stdout.flush()
+
+
 def log(message: str) -> None:
     stderr().print(message)
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from provenance.cli.options import JsonOption
+
 app = typer.Typer(help="Sign an image with a C2PA manifest.")
 
 
@@ -66,7 +68,7 @@ def sign(
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Sign SOURCE into OUTPUT.
 

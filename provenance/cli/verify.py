@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from provenance.cli.options import JsonOption
+
 if TYPE_CHECKING:
     from rich.tree import Tree
 
@@ -33,9 +35,7 @@ def verify(
     trust_dev: Annotated[
         bool, typer.Option("--trust-dev", help="Also trust your development identity's root.")
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON object per file on stdout (JSON lines).")
-    ] = False,
+    json_output: JsonOption = False,
     tree: Annotated[bool, typer.Option("--tree", help="Show the ingredient tree.")] = False,
     detailed: Annotated[
         bool, typer.Option("--detailed", help="Include c2pa's detailed report (JSON only).")

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from provenance.cli.exit_status import ExitStatus
+from provenance.cli.options import JsonOption
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -77,9 +78,7 @@ def bias_report(
     workers: Annotated[int, typer.Option(help="Ray: parallel map tasks (0 = Ray's choice).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of every resample and split.")] = 0,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Dataset bias report: composition, duplicates and leakage, detector fairness, generator bias.
 

@@ -115,7 +115,7 @@ def test_generate_writes_signed_images_and_prints_json(
     checkpoint = trained["diffusion"].out_dir
     result = run_cli(
         "generate", "-c", str(checkpoint), "-n", "2", "-o", str(tmp_path),
-        "--sampling-steps", "4", "--seed", "9", "--device", "cpu",
+        "--sampling-steps", "4", "--seed", "9", "--device", "cpu", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -129,7 +129,7 @@ def test_train_and_export_real_commands(toy_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "vae"
     result = run_cli(
         "generators", "train", "vae", "--data", str(toy_dir), "--out", str(out), "--steps", "3",
-        "--batch", "4", "--preset", "tiny", "--device", "cpu", "--sample-every", "3",
+        "--batch", "4", "--preset", "tiny", "--device", "cpu", "--sample-every", "3", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -146,8 +146,11 @@ def test_train_and_export_real_commands(toy_dir: Path, tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "ds"),
     )
+    # Text by default, as every command: the same fields, one per line.
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["images"] == 3
+    assert not result.stdout.lstrip().startswith("{")
+    fields = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
+    assert fields["images"] == "3" and fields["family"] == "real"
 
 
 def test_skipped_files_are_one_warning_line(toy_dir: Path, tmp_path: Path) -> None:

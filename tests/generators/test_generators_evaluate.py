@@ -74,7 +74,7 @@ def test_evaluate_a_checkpoint_api_and_cli(trained: dict, toy_dir: Path) -> None
 
     result = run_cli(
         "generators", "evaluate", str(trained["gan"].out_dir), "--data", str(toy_dir),
-        "-n", "20", "--device", "cpu",
+        "-n", "20", "--device", "cpu", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) >= {"kid", "precision", "recall", "density", "coverage"}

@@ -127,7 +127,7 @@ def test_export_onnx_command(exported: dict, tmp_path: Path) -> None:
     copy = tmp_path / "gan"
     shutil.copytree(exported["gan"], copy)
     (copy / "model.onnx").unlink()
-    result = run_cli("generators", "export-onnx", str(copy))
+    result = run_cli("generators", "export-onnx", str(copy), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["kind"] == "generator"
     assert (copy / "model.onnx").is_file()
