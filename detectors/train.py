@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from detectors.augment import AugmentConfig
 from detectors.data import DetectorData, TrainingViews, balanced_indices
 from detectors.spec import DEFAULT_TARGET_FPR
+from generators.training_utils import pick_device, update_ema
 from provenance.errors import DataError
 
 
@@ -58,17 +59,6 @@ class TrainConfig:
     val_max_tiles: int = 4
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
-
-
 def _init_distributed(device: torch.device) -> tuple[int, int, bool]:
     """(rank, world size, whether we initialised the process group ourselves)."""
     import torch.distributed as dist
@@ -90,14 +80,6 @@ def _cosine(step: int, total: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-@torch.no_grad()
-def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for target, source in zip(ema.parameters(), model.parameters(), strict=True):
-        target.lerp_(source.detach(), 1.0 - decay)
-    for target, source in zip(ema.buffers(), model.buffers(), strict=True):
-        target.copy_(source)
 
 
 def training_step(
@@ -248,7 +230,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
                     bf16=use_autocast,
                 )
                 scheduler.step()
-                _update_ema(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
+                update_ema(ema, model, config.ema_decay, step)
                 step += 1
                 losses.append(loss.item())
                 progress.update(task, advance=1, status=f"loss {losses[-1]:.3f}")

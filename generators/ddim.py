@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.ddpm import Array, DDPMSchedule, EpsilonFn, SamplerOutput
+from generators.ddpm import Array, DDPMSchedule, DenoisingOutput, EpsilonFn, denoise
 from generators.noise import PerImageNoise
 
 
@@ -72,16 +72,18 @@ class DDIMSampler:
         noise: PerImageNoise,
         image_shape: tuple[int, int, int],
         to_backend: Callable[[np.ndarray], Array] = lambda array: array,
-    ) -> SamplerOutput:
-        sample = to_backend(noise.normal(image_shape))
-        for index, timestep in enumerate(self.timesteps):
-            prev_timestep = self.timesteps[index + 1] if index + 1 < len(self.timesteps) else -1
-            epsilon = epsilon_fn(sample, timestep)
-            # Noise is drawn only when used, so eta=0 consumes no random numbers after x_T.
-            step_noise = (
-                to_backend(noise.normal(image_shape))
-                if self.eta > 0 and prev_timestep >= 0
-                else None
-            )
-            sample = self.step(epsilon, timestep, prev_timestep, sample, step_noise).prev_sample
-        return SamplerOutput(images=sample, network_evaluations=len(self.timesteps))
+    ) -> DenoisingOutput:
+        def step(
+            epsilon: Array, timestep: int, prev: int, sample: Array, noise: Array | None
+        ) -> Array:
+            return self.step(epsilon, timestep, prev, sample, noise).prev_sample
+
+        return denoise(
+            self.timesteps,
+            epsilon_fn,
+            step,
+            noise,
+            image_shape,
+            to_backend,
+            stochastic=self.eta > 0,
+        )

@@ -39,11 +39,42 @@ class DDPMStepOutput:
 
 
 @dataclass
-class SamplerOutput:
+class DenoisingOutput:
     """Images in [-1, 1] (NCHW) and the number of network evaluations they cost."""
 
     images: Array
     network_evaluations: int
+
+
+# One step x_t -> x_prev: (epsilon, timestep, prev_timestep, sample, noise or None).
+StepFn = Callable[[Array, int, int, Array, "Array | None"], Array]
+
+
+def denoise(
+    timesteps: list[int],
+    epsilon_fn: EpsilonFn,
+    step: StepFn,
+    noise: PerImageNoise,
+    image_shape: tuple[int, int, int],
+    to_backend: Callable[[np.ndarray], Array],
+    *,
+    stochastic: bool,
+) -> DenoisingOutput:
+    """The reverse-diffusion loop every sampler shares, from x_T drawn from ``noise``.
+
+    Step noise is drawn only when a step uses it (``stochastic``, never at the last step),
+    so a deterministic sampler consumes no random numbers after x_T and an image's pixels
+    depend on its own seed alone.
+    """
+    sample = to_backend(noise.normal(image_shape))
+    for index, timestep in enumerate(timesteps):
+        prev_timestep = timesteps[index + 1] if index + 1 < len(timesteps) else -1
+        epsilon = epsilon_fn(sample, timestep)
+        step_noise = (
+            to_backend(noise.normal(image_shape)) if stochastic and prev_timestep >= 0 else None
+        )
+        sample = step(epsilon, timestep, prev_timestep, sample, step_noise)
+    return DenoisingOutput(images=sample, network_evaluations=len(timesteps))
 
 
 def _betas(config: DDPMScheduleConfig) -> np.ndarray:
@@ -162,13 +193,12 @@ class DDPMSampler:
         noise: PerImageNoise,
         image_shape: tuple[int, int, int],
         to_backend: Callable[[np.ndarray], Array] = lambda array: array,
-    ) -> SamplerOutput:
-        sample = to_backend(noise.normal(image_shape))
-        for index, timestep in enumerate(self.timesteps):
-            prev_timestep = self.timesteps[index + 1] if index + 1 < len(self.timesteps) else -1
-            epsilon = epsilon_fn(sample, timestep)
-            step_noise = to_backend(noise.normal(image_shape)) if prev_timestep >= 0 else None
-            sample = self.schedule.step(
-                epsilon, timestep, sample, step_noise, prev_timestep
-            ).prev_sample
-        return SamplerOutput(images=sample, network_evaluations=len(self.timesteps))
+    ) -> DenoisingOutput:
+        def step(
+            epsilon: Array, timestep: int, prev: int, sample: Array, noise: Array | None
+        ) -> Array:
+            return self.schedule.step(epsilon, timestep, sample, noise, prev).prev_sample
+
+        return denoise(
+            self.timesteps, epsilon_fn, step, noise, image_shape, to_backend, stochastic=True
+        )

@@ -182,9 +182,9 @@ def evaluate(
     """
     from generators.checkpoint import load_checkpoint
     from generators.families import get_family
-    from generators.train import resolve_device
+    from generators.training_utils import pick_device
 
-    torch_device = resolve_device(device)
+    torch_device = pick_device(device)
     loaded = load_checkpoint(checkpoint_dir, device=torch_device)
     size = loaded.config.image_size
     if loaded.family != "diffusion":

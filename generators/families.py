@@ -32,6 +32,7 @@ from generators.configs import (
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
+from generators.training_utils import update_ema
 
 Autocast = Callable[[], AbstractContextManager[Any]]
 Optimizers = dict[str, torch.optim.Optimizer]
@@ -251,18 +252,8 @@ class DiffusionModel(nn.Module):
     def update_ema(self) -> None:
         if self.ema_unet is None:
             return
+        update_ema(self.ema_unet, self.unet, self.config.ema_decay, int(self.ema_updates))
         self.ema_updates += 1
-        # The warm-up of Tensorflow's ExponentialMovingAverage: early on the average follows
-        # the weights closely instead of remembering the random initialisation for ~1/(1-d)
-        # steps.
-        updates = int(self.ema_updates)
-        decay = min(self.config.ema_decay, (1 + updates) / (10 + updates))
-        for average, current in zip(
-            self.ema_unet.parameters(), self.unet.parameters(), strict=True
-        ):
-            average.lerp_(current.detach(), 1 - decay)
-        for average, current in zip(self.ema_unet.buffers(), self.unet.buffers(), strict=True):
-            average.copy_(current)
 
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         return self.sampling_unet(sample, timesteps)

@@ -142,9 +142,9 @@ def _sample_function(
 
     from generators.checkpoint import load_checkpoint
     from generators.families import get_family
-    from generators.train import resolve_device
+    from generators.training_utils import pick_device
 
-    torch_device = resolve_device(device)
+    torch_device = pick_device(device)
     loaded = load_checkpoint(info.directory, info.family, device=torch_device)
     spec = get_family(info.family)
 

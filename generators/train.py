@@ -63,18 +63,6 @@ class TrainResult:
     resumed_from: int = 0
 
 
-def resolve_device(device: str) -> torch.device:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("CUDA is not available on this machine; use --device cpu or auto.")
-    if device not in ("cpu", "cuda"):
-        raise TrainingError(f"Unknown device {device!r}; use auto, cpu or cuda.")
-    return torch.device(device)
-
-
 def step_seed(seed: int, step: int) -> int:
     """The torch seed of one training step: independent of every other step's."""
     return int(np.random.SeedSequence([seed, step, 1]).generate_state(1, dtype=np.uint64)[0])
@@ -185,8 +173,9 @@ def train(
     import torch
 
     from generators.families import build_model, get_family
+    from generators.training_utils import pick_device
 
-    torch_device = resolve_device(device)
+    torch_device = pick_device(device)
     spec = get_family(family)
     start_step = 0
     history: list[dict[str, float]] = []
