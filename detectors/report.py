@@ -16,9 +16,9 @@
 ``provaudit detectors loo ... --report DIR`` writes ``loo.json``, ``loo.png`` and
 ``report.html`` with the leave-one-family-out matrix.
 
-matplotlib and jinja2 come with the ``train`` extra and are imported only here, when a
-report is asked for; plots are drawn on matplotlib's Agg backend (no display needed) with
-the object API, so nothing touches pyplot's global figure state.
+Figures and HTML go through ``provenance.reporting`` (matplotlib's object API, jinja2
+templates in ``detectors/templates``), the toolkit the bias report uses too; matplotlib and
+jinja2 come with the ``train`` extra and are imported only when a report is asked for.
 """
 
 from __future__ import annotations
@@ -31,30 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from provenance.errors import ProvauditError
+from provenance.reporting import new_figure, render_template, save_png
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 ROBUSTNESS_AXES = {
     "jpeg": ("JPEG quality", True),
     "blur": ("Gaussian blur sigma (px)", False),
     "downscale": ("downscale factor", True),
 }
-
-
-class ReportError(ProvauditError):
-    code = "report_unavailable"
-
-
-def _figure(width: float, height: float) -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise ReportError(
-            "The report needs matplotlib; install provaudit[train] (or pip install matplotlib)."
-        ) from None
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -87,7 +72,7 @@ def plot_roc(scores: dict[str, Any], threshold: float, path: Path) -> Path:
     labels, probs, groups = _groups(scores)
     real = labels == 0
     floor = 0.5 / max(1, int(real.sum()))
-    fig = _figure(5.5, 5.0)
+    fig = new_figure(5.5, 5.0)
     ax = fig.add_subplot()
     fpr, tpr = roc_points(labels, probs)
     overall = f"all generated (AUC {roc_auc(labels, probs):.4f})"
@@ -112,7 +97,7 @@ def plot_roc(scores: dict[str, Any], threshold: float, path: Path) -> Path:
     )
     ax.set(xlim=(floor, 1.0), ylim=(0.0, 1.01), title="ROC")
     ax.legend(loc="lower right", fontsize=8)
-    fig.savefig(path)
+    save_png(fig, path)
     return path
 
 
@@ -121,7 +106,7 @@ def plot_histograms(scores: dict[str, Any], threshold: float, path: Path) -> Pat
     if not groups:
         groups = [("generated", labels == 1)]
     real = probs[labels == 0]
-    fig = _figure(6.0, 2.2 * len(groups) + 0.6)
+    fig = new_figure(6.0, 2.2 * len(groups) + 0.6)
     bins = np.linspace(0.0, 1.0, 41)
     for k, (family, mask) in enumerate(groups):
         ax = fig.add_subplot(len(groups), 1, k + 1)
@@ -136,13 +121,13 @@ def plot_histograms(scores: dict[str, Any], threshold: float, path: Path) -> Pat
         if k == len(groups) - 1:
             ax.set_xlabel("p(AI), calibrated")
     fig.suptitle("Score histograms")
-    fig.savefig(path)
+    save_png(fig, path)
     return path
 
 
 def plot_robustness(robustness: dict[str, Any], path: Path) -> Path:
     kinds = [kind for kind in ROBUSTNESS_AXES if kind in robustness]
-    fig = _figure(4.0 * len(kinds), 3.6)
+    fig = new_figure(4.0 * len(kinds), 3.6)
     series = (
         ("ap", "AP", "black", "-"),
         ("fake_accuracy", "TPR at threshold", "tab:orange", "-"),
@@ -164,12 +149,12 @@ def plot_robustness(robustness: dict[str, Any], path: Path) -> Path:
             ax.invert_xaxis()
         if k == 0:
             ax.legend(loc="lower left", fontsize=8)
-    fig.savefig(path)
+    save_png(fig, path)
     return path
 
 
 def plot_reliability(calibration: dict[str, Any], path: Path) -> Path:
-    fig = _figure(8.0, 4.0)
+    fig = new_figure(8.0, 4.0)
     titles = {"before": "uncalibrated network", "after": "calibrated p(AI)"}
     for k, key in enumerate(("before", "after")):
         diagram = calibration["reliability"][key]
@@ -198,124 +183,13 @@ def plot_reliability(calibration: dict[str, Any], path: Path) -> Path:
         if k == 0:
             ax.set_ylabel("fraction generated")
             ax.legend(loc="upper left", fontsize=8)
-    fig.savefig(path)
+    save_png(fig, path)
     return path
 
 
-EVALUATION_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Detector evaluation: {{ arch }}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.warn { color: #a00; }
-</style></head><body>
-<h1>Detector evaluation</h1>
-<p>Checkpoint <code>{{ checkpoint }}</code> ({{ arch }}), backend {{ backend }},
-split <b>{{ split }}</b>: {{ clean.n_real }} real and {{ clean.n_fake }} generated images.
-Decisions use the stored threshold p(AI) &gt; {{ f(clean.threshold) }}.</p>
-<h2>Summary</h2>
-<table>
-<tr><th>measure</th><th>value</th></tr>
-<tr><td>AP</td><td>{{ f(clean.ap) }}</td></tr>
-<tr><td>ROC-AUC</td><td>{{ f(clean.roc_auc) }}</td></tr>
-<tr><td>accuracy at threshold</td><td>{{ f(clean.accuracy) }}</td></tr>
-<tr><td>real accuracy (1 − FPR) at threshold</td><td>{{ f(clean.real_accuracy) }}</td></tr>
-<tr><td>fake accuracy (TPR) at threshold</td><td>{{ f(clean.fake_accuracy) }}</td></tr>
-<tr><td>TPR at 1% FPR</td><td>{{ f(clean.tpr_at_1pct_fpr) }}</td></tr>
-<tr><td>TPR at 5% FPR</td><td>{{ f(clean.tpr_at_5pct_fpr) }}</td></tr>
-{% if calibration %}
-<tr><td>ECE, calibrated p(AI) ({{ calibration.bins }} bins)</td>
-<td>{{ f(calibration.ece) }}</td></tr>
-{% if calibration.ece_floor is defined and calibration.ece_floor is not none %}
-<tr><td>ECE a perfectly calibrated detector would show here (sampling floor)</td>
-<td>{{ f(calibration.ece_floor) }}</td></tr>
-{% endif %}
-<tr><td>ECE, uncalibrated network</td><td>{{ f(calibration.ece_uncalibrated) }}</td></tr>
-{% endif %}
-</table>
-{% if families %}
-<h2>Per family (real images against each family's)</h2>
-<table>
-<tr><th>family</th><th>generated images</th><th>AP</th><th>ROC-AUC</th>
-<th>TPR at threshold</th></tr>
-{% for name, row in families %}
-<tr><td>{{ name }}</td><td>{{ row.n_fake }}</td><td>{{ f(row.ap) }}</td>
-<td>{{ f(row.roc_auc) }}</td><td>{{ f(row.fake_accuracy) }}</td></tr>
-{% endfor %}
-</table>
-{% endif %}
-{% for image in images %}
-<h2>{{ image.title }}</h2>
-<p>{{ image.caption }}</p>
-<img src="{{ image.file }}" alt="{{ image.title }}">
-{% endfor %}
-{% if robustness %}
-<h2>Robustness table</h2>
-<table>
-<tr><th>perturbation</th><th>AP</th><th>ROC-AUC</th><th>accuracy</th>
-<th>TPR at threshold</th><th>real accuracy</th><th>TPR at 1% FPR</th></tr>
-{% for kind, points in robustness %}{% for value, row in points %}
-<tr><td>{{ kind }} {{ value }}</td><td>{{ f(row.ap) }}</td><td>{{ f(row.roc_auc) }}</td>
-<td>{{ f(row.accuracy) }}</td><td>{{ f(row.fake_accuracy) }}</td>
-<td>{{ f(row.real_accuracy) }}</td><td>{{ f(row.tpr_at_1pct_fpr) }}</td></tr>
-{% endfor %}{% endfor %}
-</table>
-{% endif %}
-{% if format_check %}
-<h2>Format check</h2>
-<p {% if not format_check.passed %}class="warn"{% endif %}>The same pixels as PNG, JPEG 95 and
-WebP 95: mean |Δp(AI)| PNG vs JPEG {{ f(format_check.mean_abs_shift.png_vs_jpeg) }}, PNG vs
-WebP {{ f(format_check.mean_abs_shift.png_vs_webp) }} (tolerance {{ format_check.tolerance }}):
-{{ "passed" if format_check.passed else "FAILED: scores follow the file format" }}.
-{% if format_check.verdict_flips %}Verdicts flipped at the threshold: JPEG
-{{ f(format_check.verdict_flips.png_vs_jpeg) }}, WebP
-{{ f(format_check.verdict_flips.png_vs_webp) }}; mean signed Δp(AI) of generated images
-PNG → JPEG {{ f(format_check.mean_shift_by_class.fake.png_to_jpeg) }}, of real images
-{{ f(format_check.mean_shift_by_class.real.png_to_jpeg) }}
-({{ format_check.images_real }} real, {{ format_check.images_fake }} generated).{% endif %}</p>
-{% endif %}
-<p>Data: <code>evaluation.json</code>{% if has_scores %}, per-image scores in
-<code>scores.csv</code>{% endif %}.</p>
-</body></html>
-"""
-
-LOO_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Leave-one-family-out</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 900px; color: #222; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; }
-td { text-align: right; } td:first-child { text-align: left; }
-img { max-width: 100%; }
-</style></head><body>
-<h1>Leave-one-family-out</h1>
-<p>Each row: a detector trained on every family but one, tested on the real held-out images
-against the left-out family's. It is the honest figure for a generator never seen.</p>
-<table>
-<tr><th>held-out family</th><th>real</th><th>generated</th><th>AP</th><th>ROC-AUC</th>
-<th>TPR at 1% FPR</th><th>TPR at threshold</th><th>real accuracy</th></tr>
-{% for name, row in rows %}
-<tr><td>{{ name }}</td><td>{{ row.n_real }}</td><td>{{ row.n_fake }}</td><td>{{ f(row.ap) }}</td>
-<td>{{ f(row.roc_auc) }}</td><td>{{ f(row.tpr_at_1pct_fpr) }}</td>
-<td>{{ f(row.fake_accuracy) }}</td><td>{{ f(row.real_accuracy) }}</td></tr>
-{% endfor %}
-</table>
-<img src="loo.png" alt="held-out AP per family">
-<p>Data: <code>loo.json</code>.</p>
-</body></html>
-"""
-
-
 def _render(template: str, **context: Any) -> str:
-    try:
-        import jinja2
-    except ImportError:
-        raise ReportError("The report needs jinja2; install provaudit[train].") from None
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
-    return environment.from_string(template).render(f=_fmt, **context)
+    # Records of older runs lack some fields; a missing one renders empty.
+    return render_template(TEMPLATES, template, strict=False, f=_fmt, **context)
 
 
 def _write_scores(scores: dict[str, Any], path: Path) -> Path:
@@ -394,7 +268,7 @@ def write_evaluation_report(
         for kind, points in (evaluation.get("robustness") or {}).items()
     ]
     html = _render(
-        EVALUATION_TEMPLATE,
+        "evaluation.html.j2",
         arch=evaluation.get("checkpoint_arch", ""),
         backend=evaluation.get("backend", ""),
         split=evaluation.get("split", ""),
@@ -414,7 +288,7 @@ def write_evaluation_report(
 
 def plot_loo(held_out: dict[str, Any], path: Path) -> Path:
     families = sorted(held_out)
-    fig = _figure(max(4.0, 1.6 * len(families) + 2), 3.6)
+    fig = new_figure(max(4.0, 1.6 * len(families) + 2), 3.6)
     ax = fig.add_subplot()
     x = np.arange(len(families))
     series = (("ap", "AP"), ("roc_auc", "ROC-AUC"), ("tpr_at_1pct_fpr", "TPR at 1% FPR"))
@@ -426,7 +300,7 @@ def plot_loo(held_out: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(x, families)
     ax.set(ylim=(0, 1.02), xlabel="family left out of training", title="Leave-one-family-out")
     ax.legend(fontsize=8, loc="upper right")
-    fig.savefig(path)
+    save_png(fig, path)
     return path
 
 
@@ -436,7 +310,7 @@ def write_loo_report(result: dict[str, Any], out_dir: Path | str) -> dict[str, A
     held_out = result["held_out"]
     (out / "loo.json").write_text(json.dumps(result, indent=2) + "\n")
     written = [out / "loo.json", plot_loo(held_out, out / "loo.png")]
-    html = _render(LOO_TEMPLATE, rows=sorted(held_out.items()))
+    html = _render("loo.html.j2", rows=sorted(held_out.items()))
     (out / "report.html").write_text(html, encoding="utf-8")
     written.append(out / "report.html")
     return {"report": str(out / "report.html"), "files": [str(path) for path in written]}

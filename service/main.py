@@ -35,8 +35,8 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     )
     from provenance.signing import ProvenanceSigner
     from provenance.verify import ProvenanceVerifier
+    from service.ai_origin import load_detector
     from service.db import make_engine, make_session_factory
-    from service.detector import load_detector
     from service.generation import load_generators
     from service.pipeline import AuditPipeline
 
@@ -82,9 +82,9 @@ def _open_hashbank(engine: Engine, settings: Settings) -> HashBank:
 
 def _report_jobs(engine: object, settings: Settings) -> object:
     """Bias-report jobs (their table is in the migrated schema) and their worker threads."""
-    from service.bias.jobs import ReportJobs, ReportSettings
+    from service.ai_origin import BUNDLED_DETECTOR
     from service.db import make_session_factory
-    from service.detector import BUNDLED_DETECTOR
+    from service.report_jobs import ReportJobs, ReportSettings
 
     detector = settings.detector
     if detector is None and (BUNDLED_DETECTOR / "config.json").is_file():

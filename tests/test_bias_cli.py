@@ -127,3 +127,26 @@ def test_detector_path_never_imports_torch(small, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bias_report_command_runs_without_the_web_service(small, tmp_path):
+    """`provaudit bias-report` is the library run from the CLI: no FastAPI, no service glue,
+    and its figures never touch pyplot's global state (the service draws them in threads)."""
+    out = tmp_path / "report"
+    code = (
+        "import sys\n"
+        "from provenance.cli.main import main\n"
+        "try:\n"
+        f"    main(['bias-report', {str(small)!r}, '--out', {str(out)!r}, '--bootstrap', '10'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette',"
+        " 'uvicorn') or m == 'matplotlib.pyplot'"
+        " or (m.startswith('service.') and not m.startswith('service.bias'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.html").is_file()
+    assert result.stdout.strip().splitlines()[-1] == "[]"

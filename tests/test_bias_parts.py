@@ -235,9 +235,9 @@ def test_bootstrap_share_interval_covers_the_binomial_one():
 
 
 def test_report_jobs_resolve_only_under_the_root(tmp_path):
-    from service.bias.jobs import PathRefused, ReportJobs, ReportsDisabled, ReportSettings
-    from service.bias.store import FAILED, ReportJob
     from service.db import make_engine, make_session_factory
+    from service.report_jobs import PathRefused, ReportJobs, ReportsDisabled, ReportSettings
+    from service.report_store import FAILED, ReportJob
 
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
     factory = make_session_factory(engine)

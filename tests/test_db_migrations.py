@@ -38,8 +38,6 @@ def _differences(engine: Engine) -> list[object]:
     from alembic.runtime.migration import MigrationContext
 
     import provenance.registry  # noqa: F401  (the models' tables, on Base)
-    import service.bias.store
-    import service.db  # noqa: F401
 
     with engine.connect() as connection:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
@@ -62,9 +60,9 @@ def test_a_new_database_gets_the_models_schema(tmp_path):
 
 def test_a_database_from_before_migrations_is_adopted_with_its_rows(tmp_path):
     from provenance.registry import Registry
-    from service.bias.store import ReportJob
     from service.db import AuditRecord, make_session_factory
     from service.db import make_engine as service_engine
+    from service.report_store import ReportJob
 
     url = _legacy_sqlite(tmp_path / "old.sqlite")
     engine = service_engine(url)

@@ -13,7 +13,7 @@ DETECTOR = REPO_ROOT / "detectors" / "weights" / "default"
 
 
 def test_default_detector_loads_on_onnxruntime_and_scores():
-    from service.detector import BUNDLED_DETECTOR, load_detector
+    from service.ai_origin import BUNDLED_DETECTOR, load_detector
 
     assert BUNDLED_DETECTOR == DETECTOR
     detector = load_detector(None)

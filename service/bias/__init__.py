@@ -8,7 +8,7 @@
    pixel digest, PDQ/pHash, quality statistics, C2PA/IPTC declarations, detector score),
    in this process or on Ray Data;
 3. the section modules (:mod:`~service.bias.datasheet`, :mod:`~service.bias.representation`,
-   :mod:`~service.bias.quality`, :mod:`~service.bias.detector`,
+   :mod:`~service.bias.quality`, :mod:`~service.bias.fairness`,
    :mod:`~service.bias.generator_bias`, :mod:`~service.bias.mitigation`) aggregate;
 4. :mod:`service.bias.report` writes ``report.json`` and a self-contained ``report.html``.
 

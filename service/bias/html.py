@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from provenance.reporting import render_template
 from service.bias import plots
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -69,17 +70,12 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters.update(pct=_pct, num=_num, ci=_ci)
-    template = environment.get_template("report.html.j2")
-    return template.render(
-        r=report, d=report["definitions"], fig=_figures(report), limit=LIST_LIMIT
+    return render_template(
+        TEMPLATES,
+        "report.html.j2",
+        filters={"pct": _pct, "num": _num, "ci": _ci},
+        r=report,
+        d=report["definitions"],
+        fig=_figures(report),
+        limit=LIST_LIMIT,
     )

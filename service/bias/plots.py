@@ -1,4 +1,4 @@
-"""Figures for the HTML report: matplotlib on the Agg backend, returned as PNG data URIs.
+"""Figures for the HTML report, returned as PNG data URIs (``provenance.reporting``).
 
 Each figure is drawn from the report document only, never from per-image data, so what a
 plot shows is what ``report.json`` holds.
@@ -6,29 +6,19 @@ plot shows is what ``report.json`` holds.
 
 from __future__ import annotations
 
-import base64
-import io
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from provenance.reporting import new_figure, png_data_uri
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLOURS = ("#3b6ea5", "#d9822b", "#5a9e6f", "#b5485d", "#7d6aa8", "#8c7b5b")
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _encode(figure: Any) -> str:
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+def _encode(figure: Figure) -> str:
+    return png_data_uri(figure, dpi=90)
 
 
 def _short(label: str, limit: int = 18) -> str:
@@ -37,10 +27,10 @@ def _short(label: str, limit: int = 18) -> str:
 
 def shares_plot(title: str, rows: list[dict[str, Any]]) -> str:
     """Shares with their bootstrap intervals, the uniform share and any reference share."""
-    plt = _pyplot()
     rows = rows[:40]
     width = max(4.0, 0.45 * len(rows) + 1.5)
-    figure, axis = plt.subplots(figsize=(width, 2.8))
+    figure = new_figure(width, 2.8, constrained=False)
+    axis = figure.subplots()
     xs = range(len(rows))
     shares = [row["share"] for row in rows]
     errors = [
@@ -64,14 +54,14 @@ def shares_plot(title: str, rows: list[dict[str, Any]]) -> str:
 
 def rates_plot(title: str, groups: list[dict[str, Any]]) -> str:
     """Selection, false-positive and true-positive rate per group, with intervals."""
-    plt = _pyplot()
     metrics = (
         ("selection_rate", "selection rate"),
         ("false_positive_rate", "FPR (real)"),
         ("true_positive_rate", "TPR (generated)"),
     )
     width = max(4.5, 1.1 * len(groups) + 1.5)
-    figure, axis = plt.subplots(figsize=(width, 2.8))
+    figure = new_figure(width, 2.8, constrained=False)
+    axis = figure.subplots()
     step = 0.8 / len(metrics)
     for k, (metric, label) in enumerate(metrics):
         xs, values, low, high = [], [], [], []
@@ -95,11 +85,9 @@ def histograms_plot(
     title: str, histograms: dict[str, dict[str, list[int]]], bins: list[float]
 ) -> str:
     """Per-group histograms of p(AI), real and generated images apart."""
-    plt = _pyplot()
     names = list(histograms)[:12]
-    figure, axes = plt.subplots(
-        1, len(names), figsize=(max(3.0, 2.6 * len(names)), 2.3), sharey=False, squeeze=False
-    )
+    figure = new_figure(max(3.0, 2.6 * len(names)), 2.3, constrained=False)
+    axes = figure.subplots(1, len(names), sharey=False, squeeze=False)
     centres = [(a + b) / 2 for a, b in pairwise(bins)]
     width = bins[1] - bins[0] if len(bins) > 1 else 0.05
     for axis, name in zip(axes[0], names, strict=True):
@@ -125,11 +113,11 @@ def histograms_plot(
 
 def comparison_plot(title: str, result: dict[str, Any]) -> str:
     """A family's output shares next to the training shares."""
-    plt = _pyplot()
     values = result["values"][:30]
     outputs = (result.get("output_shares") or [0] * len(values))[: len(values)]
     training = (result.get("training_shares") or [0] * len(values))[: len(values)]
-    figure, axis = plt.subplots(figsize=(max(3.5, 0.7 * len(values) + 1.5), 2.6))
+    figure = new_figure(max(3.5, 0.7 * len(values) + 1.5), 2.6, constrained=False)
+    axis = figure.subplots()
     xs = range(len(values))
     axis.bar([x - 0.2 for x in xs], training, width=0.4, color=COLOURS[0], label="training (real)")
     axis.bar([x + 0.2 for x in xs], outputs, width=0.4, color=COLOURS[1], label="outputs")

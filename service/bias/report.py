@@ -21,8 +21,8 @@ from provenance import __version__
 from service.bias.dataset import Dataset, scan_dataset
 from service.bias.datasheet import datasheet_section
 from service.bias.definitions import SKIN_TONE_NOTE, definitions
-from service.bias.detector import detector_section
 from service.bias.engine import Progress, run_map
+from service.bias.fairness import detector_section
 from service.bias.generator_bias import generator_section
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions

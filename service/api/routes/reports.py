@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import ReadAccess, SettingsDep, WriteAccess
 from service.api.errors import ApiError
-from service.bias.jobs import PathRefused, ReportJobs, ReportsDisabled
-from service.bias.store import ReportJob, utc
+from service.report_jobs import PathRefused, ReportJobs, ReportsDisabled
+from service.report_store import ReportJob, utc
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 FILES = {"report.html": "text/html; charset=utf-8", "images.csv": "text/csv; charset=utf-8"}

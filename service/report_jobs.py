@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from provenance.errors import ProvauditError
 from service.bias.options import ReportOptions
-from service.bias.store import DONE, FAILED, QUEUED, RUNNING, ReportJob, fail_interrupted
+from service.report_store import DONE, FAILED, QUEUED, RUNNING, ReportJob, fail_interrupted
 
 logger = logging.getLogger("provaudit.service")
 PROGRESS_EVERY_S = 0.5
