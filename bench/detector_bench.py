@@ -56,11 +56,11 @@ def main() -> None:
 def inference_bench(args: argparse.Namespace) -> None:
     import torch
 
+    from detectors.architectures import create_detector
     from detectors.detect import open_scorer
     from detectors.fusion import fuse
     from detectors.loading import save_checkpoint
     from detectors.onnx_export import export_onnx
-    from detectors.registry import create_detector
 
     torch.manual_seed(0)
     experts = [
@@ -118,7 +118,7 @@ def inference_bench(args: argparse.Namespace) -> None:
 def training_bench(args: argparse.Namespace) -> None:
     import torch
 
-    from detectors.registry import create_detector
+    from detectors.architectures import create_detector
     from detectors.train import training_step
 
     name = args.train_device or ("cuda" if torch.cuda.is_available() else None)

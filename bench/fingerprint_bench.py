@@ -48,17 +48,19 @@ def recall(found: list[set[int]], truth: list[np.ndarray]) -> float:
 
 def registry_ingestion(rows: int, rng: np.random.Generator) -> dict[str, float]:
     """Rows/s into the registry (SQLite WAL) and on into the index, bulk and one by one."""
-    from provenance.hashbank import HashBank, HashQuery
+    from provenance.hashquery import HashQuery
     from provenance.registry import Registry
+    from provenance.store import FingerprintStore
 
     directory = Path(tempfile.mkdtemp(prefix="provaudit-bench-"))
-    bank = HashBank(Registry(f"sqlite:///{directory / 'r.db'}"), directory / "index")
+    store = FingerprintStore(Registry(f"sqlite:///{directory / 'r.db'}"), directory / "index")
+    bank = store.banks
     bank.create_bank("BENCH")
-    bank.open_indexes()
+    store.open_indexes()
     values = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(rows)]
     start = time.perf_counter()
     bank.registry.add_content_many("BENCH", [{"pdq": value} for value in values])
-    bank.sync()
+    store.indexes.sync()
     bulk = time.perf_counter() - start
     singles = min(200, rows)
     start = time.perf_counter()
@@ -67,9 +69,9 @@ def registry_ingestion(rows: int, rng: np.random.Generator) -> dict[str, float]:
     single = time.perf_counter() - start
     assert bank.lookup([HashQuery.from_hashes(pdq=values[-1])])[0]["BENCH"][0]["distance"] == 0
     start = time.perf_counter()
-    bank.save()
+    store.indexes.save()
     saved = time.perf_counter() - start
-    bank.close(save=False)
+    store.close(save=False)
     return {
         "registry_bulk_rows_per_s": round(rows / bulk, 1),
         "registry_single_adds_per_s": round(singles / single, 1),

@@ -491,7 +491,7 @@ def unseen(
 @app.command("list")
 def list_architectures(as_json: JsonOption = False) -> None:
     """The detector architectures and their default input transforms."""
-    from detectors.registry import get_entry, list_detectors
+    from detectors.architectures import get_entry, list_detectors
 
     entries = [get_entry(name) for name in list_detectors()]
     rows = [

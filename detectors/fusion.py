@@ -71,7 +71,8 @@ class MaxFusion(nn.Module):
 
 
 def fusion_spec(experts: list[DetectorSpec]) -> DetectorSpec:
-    """The fused spec; ``arch_kwargs["experts"]`` rebuilds the network (``detectors.registry``)."""
+    """The fused spec; ``arch_kwargs["experts"]`` rebuilds the network
+    (``detectors.architectures.fusion_from_spec``)."""
     if len(experts) < 2:
         raise FusionError("A fusion needs at least two experts.")
     first = experts[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from detectors.architectures import model_from_spec
 from detectors.checkpoint import (
     CONFIG_FILE,
     FORMAT_NAME,
@@ -19,7 +20,6 @@ from detectors.checkpoint import (
 )
 from detectors.fusion import MaxFusion
 from detectors.model import DetectorModel
-from detectors.registry import model_from_spec
 from provenance.errors import CheckpointError
 from provenance.files import atomic_write
 

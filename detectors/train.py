@@ -138,10 +138,10 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
     """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
     import torch.distributed as dist
 
+    from detectors.architectures import create_detector
     from detectors.loading import save_checkpoint
     from detectors.metrics import average_precision
     from detectors.model import TorchScorer
-    from detectors.registry import create_detector
     from detectors.tiles import sigmoid
     from detectors.workflows import calibrate_model
 

@@ -14,8 +14,8 @@ from generators.checkpoint import CheckpointInfo
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
-    from provenance.hashbank import HashBank
     from provenance.signing import ProvenanceSigner
+    from provenance.store import FingerprintStore
 
 MODEL_NAMES = {"gan": "provaudit-dcgan", "diffusion": "provaudit-ddpm-unet", "vae": "provaudit-vae"}
 
@@ -26,14 +26,14 @@ class SigningSession:
 
     signer: ProvenanceSigner
     identity_created: bool
-    recorder: HashBank | None = None
+    store: FingerprintStore | None = None
 
     def close(self) -> None:
         try:
             self.signer.close()
         finally:
-            if self.recorder is not None:
-                self.recorder.close()
+            if self.store is not None:
+                self.store.close()
 
 
 def open_signing(record: bool = True, registry: str | None = None) -> SigningSession:
@@ -43,16 +43,17 @@ def open_signing(record: bool = True, registry: str | None = None) -> SigningSes
     from provenance.signing import ProvenanceSigner
 
     identity, created = default_identity()
-    recorder = None
+    store = None
     if record:
-        from provenance.hashbank import HashBank
+        from provenance.store import FingerprintStore
 
-        recorder = HashBank.open(registry)
+        store = FingerprintStore.open(registry)
     try:
-        return SigningSession(ProvenanceSigner(identity, recorder=recorder), created, recorder)
+        signer = ProvenanceSigner(identity, recorder=store.manifests if store else None)
+        return SigningSession(signer, created, store)
     except BaseException:
-        if recorder is not None:
-            recorder.close()
+        if store is not None:
+            store.close()
         raise
 
 

@@ -24,6 +24,7 @@ from provenance.errors import (
 )
 from provenance.keys import SigningIdentity, check_signing_certificate
 from provenance.media import MediaFile, check_media, read_media
+from provenance.softbinding import SOFT_BINDING_ASSERTION
 
 if TYPE_CHECKING:
     import c2pa
@@ -43,6 +44,27 @@ _THUMBNAIL_SETTINGS: dict[str, dict[str, Any]] = {
     "small": {"enabled": True, "long_edge": 256, "quality": "low"},
     "default": {"enabled": True},
 }
+
+
+# The IPTC terms that declare generative-AI content. Producers write the vocabulary's URI
+# with http (the IPTC's own form) or https; both name the same term.
+AI_SOURCE_TERMS = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"})
+_IPTC_SOURCE_TYPE_PREFIXES = (
+    IPTC_SOURCE_TYPE,
+    "https://" + IPTC_SOURCE_TYPE.removeprefix("http://"),
+)
+
+
+def source_type_term(uri: str | None) -> str | None:
+    """The IPTC digital source type term of a vocabulary URI (http or https), else None."""
+    for prefix in _IPTC_SOURCE_TYPE_PREFIXES:
+        if uri and uri.startswith(prefix):
+            return uri[len(prefix) :].rstrip("/") or None
+    return None
+
+
+def declares_ai(source_type: str | None) -> bool:
+    return source_type_term(source_type) in AI_SOURCE_TERMS
 
 
 def source_type_uri(term: str) -> str:
@@ -352,3 +374,66 @@ def sign_file(
     temporary.write_bytes(signed.data)
     temporary.replace(destination)
     return signed
+
+
+@dataclass(frozen=True)
+class ManifestFacts:
+    """What the registry keeps about a manifest definition provaudit signed."""
+
+    title: str | None
+    source_types: tuple[str, ...]
+    generator: dict[str, Any] | None
+    soft_binding_alg: str | None
+    soft_binding_value: str | None
+
+    @property
+    def ai_declared(self) -> bool:
+        return any(declares_ai(source_type) for source_type in self.source_types)
+
+
+def manifest_facts(definition: dict[str, Any]) -> ManifestFacts:
+    """Source types, generator assertion and first soft binding of a manifest definition."""
+    assertions = definition.get("assertions") or []
+    source_types = tuple(
+        str(action.get("digitalSourceType"))
+        for assertion in assertions
+        if str(assertion.get("label", "")).startswith("c2pa.actions")
+        for action in (assertion.get("data") or {}).get("actions", [])
+        if action.get("digitalSourceType")
+    )
+    generator = next(
+        (a.get("data") for a in assertions if a.get("label") == GENERATOR_ASSERTION), None
+    )
+    binding = next(
+        (
+            a.get("data") or {}
+            for a in assertions
+            if str(a.get("label", "")).startswith(SOFT_BINDING_ASSERTION)
+        ),
+        {},
+    )
+    blocks = binding.get("blocks") or [{}]
+    return ManifestFacts(
+        title=definition.get("title"),
+        source_types=source_types,
+        generator=generator,
+        soft_binding_alg=binding.get("alg"),
+        soft_binding_value=blocks[0].get("value"),
+    )
+
+
+@lru_cache(maxsize=64)
+def signer_names(cert_chain_pem: bytes) -> tuple[str | None, str | None]:
+    """(subject, issuer) common names of a signing chain's leaf certificate."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    def common_name(name: x509.Name) -> str | None:
+        values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(values[0].value) if values else name.rfc4514_string() or None
+
+    try:
+        leaf = x509.load_pem_x509_certificates(cert_chain_pem)[0]
+    except ValueError:
+        return None, None
+    return common_name(leaf.subject), common_name(leaf.issuer)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from provenance.errors import InputError, UnsupportedFormatError
 from provenance.media import MediaFile, check_media, read_media
-from provenance.signing import GENERATOR_ASSERTION, IPTC_SOURCE_TYPE
+from provenance.signing import GENERATOR_ASSERTION, declares_ai
 from provenance.softbinding import read_soft_bindings
 from provenance.xmp import iptc_digital_source_type
 
@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 
 State = Literal["trusted", "valid", "invalid", "absent"]
 
-# IPTC digital source types that declare generative-AI content.
-AI_SOURCE_TYPES = frozenset(
-    IPTC_SOURCE_TYPE + term
-    for term in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
-)
 _SUCCESS_SUFFIXES = (
     ".validated",
     ".trusted",
@@ -63,10 +58,6 @@ _INFORMATIONAL_CODES = frozenset(
 def is_failure_code(code: str) -> bool:
     """C2PA status codes are success, informational or failure; only failures are problems."""
     return not code.endswith(_SUCCESS_SUFFIXES) and code not in _INFORMATIONAL_CODES
-
-
-def declares_ai(source_type: str | None) -> bool:
-    return source_type in AI_SOURCE_TYPES
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
+from generators.configs import FAMILIES
 from generators.data import unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from generators.onnx_sampling import OnnxGenerator
@@ -31,10 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("provaudit.service")
 
-FAMILIES: tuple[str, ...] = ("gan", "vae", "diffusion")
 BUNDLED_GENERATORS = Path(__file__).resolve().parents[1] / "generators" / "weights"
 MAX_IMAGES = 16
-"""Images per request: a diffusion batch of 16 at 50 DDIM steps is ~8 s on 2 busy cores."""
+"""Images per request: bounds how long one request holds the sampler."""
 MAX_SAMPLING_STEPS = 100
 DEFAULT_SAMPLING_STEPS = 50
 MAX_SEED = 2**32 - 1

@@ -20,7 +20,7 @@ from service.metrics import REQUEST_LATENCY
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from provenance.hashbank import HashBank
+    from provenance.store import FingerprintStore
 
 logger = logging.getLogger("provaudit.service")
 
@@ -52,32 +52,32 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
-    hashbank = _open_hashbank(engine, settings)
-    app.state.hashbank = hashbank
+    store = _open_fingerprint_store(engine, settings)
+    app.state.fingerprints = store
     app.state.signer = ProvenanceSigner(
-        identity, recorder=hashbank if settings.record_signatures else None
+        identity, recorder=store.manifests if settings.record_signatures else None
     )
     detector = load_detector(settings.detector)
     if detector is None:
         logger.warning("No detector checkpoint: audits carry no AI-origin score.")
-    app.state.pipeline = AuditPipeline(verifier, scorer=detector, hashbank=hashbank)
+    app.state.pipeline = AuditPipeline(verifier, scorer=detector, fingerprints=store)
     app.state.generators = load_generators(settings.generators_dir)
     app.state.reports = _report_jobs(engine, settings)
     app.state.ready = True
 
 
-def _open_hashbank(engine: Engine, settings: Settings) -> HashBank:
+def _open_fingerprint_store(engine: Engine, settings: Settings) -> FingerprintStore:
     """The registry in the service's database, with its indexes loaded (or rebuilt) now."""
-    from provenance.hashbank import HashBank
     from provenance.registry import Registry, default_index_dir
+    from provenance.store import FingerprintStore
 
     index_dir = settings.hash_index_dir or default_index_dir(
         settings.sqlalchemy_url, settings.data_dir
     )
-    hashbank = HashBank(Registry(engine), index_dir)
-    hashbank.open_indexes()
-    hashbank.start_autosave(settings.hash_index_autosave_s)
-    return hashbank
+    store = FingerprintStore(Registry(engine), index_dir)
+    store.open_indexes()
+    store.start_autosave(settings.hash_index_autosave_s)
+    return store
 
 
 def _report_jobs(engine: object, settings: Settings) -> object:
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ready = False
         if app.state.pipeline.scorer is not None:
             app.state.pipeline.scorer.close()
-        app.state.hashbank.close()
+        app.state.fingerprints.close()
         app.state.reports.close()
         app.state.engine.dispose()
 

@@ -8,7 +8,7 @@ A missing manifest is "no provenance signal", never evidence of authenticity. Ve
 * ``inconclusive``: no declaration and no usable detector score, or a detector that
   abstains (its verdict flips under a small re-encode, or rests on a few tiles).
 
-``matches`` comes from the registry (``provenance.hashbank``): for a file without an
+``matches`` comes from the registry (``provenance.store``): for a file without an
 intact manifest, the manifests provaudit signed whose image it matches (soft-binding
 recovery), and, for every file, the hash-bank content it matches. A recovered manifest is
 reported as a reason, but it does not change the verdict: a perceptual match is evidence
@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from provenance.errors import InputError
-from provenance.hashbank import HashBank, HashQuery, ManifestMatch
+from provenance.hashquery import HashQuery
 from provenance.media import check_media, decode_image
+from provenance.recovery import ManifestMatch
+from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceReport, ProvenanceVerifier
 
 Verdict = Literal["declared_ai", "likely_ai", "likely_real", "inconclusive"]
@@ -71,11 +73,11 @@ class AuditPipeline:
         self,
         verifier: ProvenanceVerifier,
         scorer: AiOriginScorer | None = None,
-        hashbank: HashBank | None = None,
+        fingerprints: FingerprintStore | None = None,
     ) -> None:
         self.verifier = verifier
         self.scorer = scorer
-        self.hashbank = hashbank
+        self.fingerprints = fingerprints
 
     def audit(
         self, data: bytes, filename: str | None = None, *, thumbnails: bool = False
@@ -108,17 +110,19 @@ class AuditPipeline:
         self, query: HashQuery, report: ProvenanceReport
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """Recovered manifests (no intact manifest only) and bank matches, with reasons."""
-        if self.hashbank is None:
+        if self.fingerprints is None:
             return [], []
         found: list[dict[str, Any]] = []
         reasons: list[str] = []
         if report.state in ("absent", "invalid"):
-            recovered: list[ManifestMatch] = self.hashbank.recover([query], max_results=5)[0]
+            recovered: list[ManifestMatch] = self.fingerprints.manifests.recover(
+                [query], max_results=5
+            )[0]
             for match in recovered:
                 found.append({"kind": "manifest", **match.to_dict()})
             if recovered:
                 reasons.append(_recovery_reason(recovered[0], report))
-        for bank, hits in self.hashbank.lookup([query])[0].items():
+        for bank, hits in self.fingerprints.banks.lookup([query])[0].items():
             for hit in hits:
                 found.append({"kind": "bank", "bank": bank, **hit})
             best = hits[0]

@@ -21,9 +21,9 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
     import torch
 
+    from detectors.architectures import create_detector
     from detectors.loading import save_checkpoint
     from detectors.onnx_export import export_onnx
-    from detectors.registry import create_detector
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("detector") / "tiny"

@@ -20,6 +20,12 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from detectors.architectures import (
+    UnknownDetectorError,
+    create_detector,
+    list_detectors,
+    model_from_spec,
+)
 from detectors.augment import AugmentConfig, augment, equalize_codec
 from detectors.calibrate import (
     calibration_report,
@@ -35,12 +41,6 @@ from detectors.evaluate import evaluate
 from detectors.loading import load_checkpoint
 from detectors.metrics import average_precision, roc_auc
 from detectors.model import TorchScorer
-from detectors.registry import (
-    UnknownDetectorError,
-    create_detector,
-    list_detectors,
-    model_from_spec,
-)
 from detectors.spec import DetectorSpec
 from detectors.tiles import image_tiles, sigmoid
 from detectors.train import TrainConfig, train

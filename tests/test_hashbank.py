@@ -11,9 +11,10 @@ import pytest
 
 from provenance.errors import InputError
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, fingerprint_file
-from provenance.hashbank import HashBank, HashQuery, TooFlatError
 from provenance.hashindex import BinaryHashIndex, brute_force_search, hex_to_codes
+from provenance.hashquery import HashQuery, TooFlatError
 from provenance.registry import DuplicateError, NotFoundError, Registry
+from provenance.store import FingerprintStore
 from tests.conftest import encode, make_image
 
 PDQ = Path(__file__).resolve().parent / "fixtures" / "pdq"
@@ -22,15 +23,15 @@ ORIGINAL_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22
 ROTATED = sorted((PDQ / "dih").glob("*.jpg"))
 
 
-def _open(directory: Path) -> HashBank:
-    return HashBank(Registry(f"sqlite:///{directory / 'registry.db'}"), directory / "index")
+def _open(directory: Path) -> FingerprintStore:
+    return FingerprintStore(Registry(f"sqlite:///{directory / 'registry.db'}"), directory / "index")
 
 
 @pytest.fixture
 def bank(tmp_path: Path):
-    hashbank = _open(tmp_path)
-    yield hashbank
-    hashbank.close()
+    store = _open(tmp_path)
+    yield store
+    store.close()
 
 
 def _flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,15 +110,15 @@ def test_a_partial_save_is_not_loaded(tmp_path):
 
 
 def test_rotated_and_flipped_copies_match_through_dihedral_queries(bank):
-    bank.create_bank("KNOWN")
-    added = bank.add_image("KNOWN", ORIGINAL.read_bytes(), "orig.jpg")
+    bank.banks.create_bank("KNOWN")
+    added = bank.banks.add_image("KNOWN", ORIGINAL.read_bytes(), "orig.jpg")
     assert added.pdq == ORIGINAL_PDQ and added.pdq_quality == 100
     from provenance.media import load_image
 
     plain = [HashQuery.from_image(load_image(path), dihedral=False) for path in ROTATED]
     dihedral = [HashQuery.from_image(load_image(path)) for path in ROTATED]
-    without = bank.lookup(plain)
-    with_variants = bank.lookup(dihedral)
+    without = bank.banks.lookup(plain)
+    with_variants = bank.banks.lookup(dihedral)
     # As-is, only the unrotated copy matches; with the eight variants, all of them do.
     assert [bool(result) for result in without] == [True] + [False] * 7
     for result in with_variants:
@@ -128,29 +129,29 @@ def test_rotated_and_flipped_copies_match_through_dihedral_queries(bank):
 
 
 def test_per_bank_thresholds_and_bank_filter(bank):
-    bank.create_bank("STRICT", pdq_threshold=2, phash_threshold=0)
-    bank.create_bank("LOOSE", pdq_threshold=31)
-    bank.add_hashes("STRICT", pdq=ORIGINAL_PDQ)
-    bank.add_hashes("LOOSE", pdq=ORIGINAL_PDQ)
+    bank.banks.create_bank("STRICT", pdq_threshold=2, phash_threshold=0)
+    bank.banks.create_bank("LOOSE", pdq_threshold=31)
+    bank.banks.add_hashes("STRICT", pdq=ORIGINAL_PDQ)
+    bank.banks.add_hashes("LOOSE", pdq=ORIGINAL_PDQ)
     edited = fingerprint_file(PDQ / "bridge-mods" / "shrink-a-lot.jpg")  # distance 16
     query = HashQuery.from_hashes(pdq=edited.pdq)
-    (result,) = bank.lookup([query])
+    (result,) = bank.banks.lookup([query])
     assert set(result) == {"LOOSE"}
     assert result["LOOSE"][0]["distance"] == 16
-    assert bank.lookup([query], banks=["STRICT"]) == [{}]
-    bank.update_bank("STRICT", pdq_threshold=20)
-    assert set(bank.lookup([query])[0]) == {"LOOSE", "STRICT"}
+    assert bank.banks.lookup([query], banks=["STRICT"]) == [{}]
+    bank.banks.update_bank("STRICT", pdq_threshold=20)
+    assert set(bank.banks.lookup([query])[0]) == {"LOOSE", "STRICT"}
     with pytest.raises(NotFoundError, match="no bank named 'NOPE'"):
-        bank.lookup([query], banks=["NOPE"])
+        bank.banks.lookup([query], banks=["NOPE"])
 
 
 def test_phash_matches_when_pdq_is_absent_or_unusable(bank):
-    bank.create_bank("PH", phash_threshold=4)
+    bank.banks.create_bank("PH", phash_threshold=4)
     prints = fingerprint_file(ORIGINAL)
-    content = bank.add_hashes("PH", phash=prints.phash)
+    content = bank.banks.add_hashes("PH", phash=prints.phash)
     near = f"{int(prints.phash, 16) ^ 0b111:016x}"  # 3 bits away
     far = f"{int(prints.phash, 16) ^ 0b11111:016x}"  # 5 bits away
-    assert bank.lookup([HashQuery.from_hashes(phash=near)]) == [
+    assert bank.banks.lookup([HashQuery.from_hashes(phash=near)]) == [
         {
             "PH": [
                 {
@@ -162,23 +163,23 @@ def test_phash_matches_when_pdq_is_absent_or_unusable(bank):
             ]
         }
     ]
-    assert bank.lookup([HashQuery.from_hashes(phash=far)]) == [{}]
+    assert bank.banks.lookup([HashQuery.from_hashes(phash=far)]) == [{}]
 
 
 def test_low_quality_pdq_is_never_matched(bank):
-    bank.create_bank("KNOWN")
+    bank.banks.create_bank("KNOWN")
     flat = (PDQ / "labelme-subset" / "q0003.jpg").read_bytes()
     with pytest.raises(TooFlatError, match="PDQ quality is 3"):
-        bank.add_image("KNOWN", flat, "q0003.jpg")
+        bank.banks.add_image("KNOWN", flat, "q0003.jpg")
     with pytest.raises(TooFlatError, match="quality 10"):
-        bank.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, pdq_quality=10)
+        bank.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, pdq_quality=10)
     with pytest.raises(TooFlatError):
-        bank.add_image("KNOWN", encode(make_image((4, 4)), "PNG"), "tiny.png")
-    bank.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, pdq_quality=100)
+        bank.banks.add_image("KNOWN", encode(make_image((4, 4)), "PNG"), "tiny.png")
+    bank.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, pdq_quality=100)
     # The same hash, but the query says its image is too flat to trust: no PDQ match.
     low = HashQuery.from_hashes(pdq=ORIGINAL_PDQ, pdq_quality=20)
-    assert bank.lookup([low]) == [{}]
-    assert bank.lookup([HashQuery.from_hashes(pdq=ORIGINAL_PDQ, pdq_quality=50)]) != [{}]
+    assert bank.banks.lookup([low]) == [{}]
+    assert bank.banks.lookup([HashQuery.from_hashes(pdq=ORIGINAL_PDQ, pdq_quality=50)]) != [{}]
 
 
 @pytest.mark.parametrize(
@@ -194,44 +195,44 @@ def test_low_quality_pdq_is_never_matched(bank):
     ],
 )
 def test_malformed_hashes_are_refused_with_a_sentence(bank, fields, words):
-    bank.create_bank("KNOWN")
+    bank.banks.create_bank("KNOWN")
     with pytest.raises(InputError, match=words) as caught:
-        bank.add_hashes("KNOWN", **fields)
+        bank.banks.add_hashes("KNOWN", **fields)
     assert "\n" not in str(caught.value)
-    assert bank.bank("KNOWN").content_count == 0
+    assert bank.banks.bank("KNOWN").content_count == 0
 
 
 def test_duplicates_and_unknown_banks(bank):
-    bank.create_bank("KNOWN")
+    bank.banks.create_bank("KNOWN")
     with pytest.raises(DuplicateError, match="already exists"):
-        bank.create_bank("KNOWN")
-    first = bank.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
+        bank.banks.create_bank("KNOWN")
+    first = bank.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
     with pytest.raises(DuplicateError, match=f"bank_content_id {first.id}") as caught:
-        bank.add_hashes("KNOWN", pdq=ORIGINAL_PDQ.upper())
+        bank.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ.upper())
     assert caught.value.existing_id == first.id
     with pytest.raises(NotFoundError, match="no bank named 'OTHER'"):
-        bank.add_hashes("OTHER", pdq=ORIGINAL_PDQ)
+        bank.banks.add_hashes("OTHER", pdq=ORIGINAL_PDQ)
     for name in ("", "has space", "x" * 129, "../etc"):
         with pytest.raises(InputError, match="bank name"):
-            bank.create_bank(name)
+            bank.banks.create_bank(name)
     with pytest.raises(InputError, match="threshold"):
-        bank.create_bank("BIG", pdq_threshold=200)
+        bank.banks.create_bank("BIG", pdq_threshold=200)
 
 
 def test_new_content_matches_immediately_and_from_another_writer(tmp_path):
     serving = _open(tmp_path)
-    serving.create_bank("KNOWN")
+    serving.banks.create_bank("KNOWN")
     serving.open_indexes()
     query = HashQuery.from_hashes(pdq=ORIGINAL_PDQ)
-    assert serving.lookup([query]) == [{}]
-    added = serving.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
-    assert serving.lookup([query])[0]["KNOWN"][0]["bank_content_id"] == added.id
+    assert serving.banks.lookup([query]) == [{}]
+    added = serving.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
+    assert serving.banks.lookup([query])[0]["KNOWN"][0]["bank_content_id"] == added.id
     # A second process (the CLI beside a running server) writes to the same registry.
     other = _open(tmp_path)
     other_pdq = "0" * 32 + "f" * 32
-    second = other.add_hashes("KNOWN", pdq=other_pdq)
+    second = other.banks.add_hashes("KNOWN", pdq=other_pdq)
     other.close()
-    hit = serving.lookup([HashQuery.from_hashes(pdq=other_pdq)])[0]["KNOWN"][0]
+    hit = serving.banks.lookup([HashQuery.from_hashes(pdq=other_pdq)])[0]["KNOWN"][0]
     assert hit == {
         "bank_content_id": second.id,
         "distance": 0,
@@ -243,15 +244,15 @@ def test_new_content_matches_immediately_and_from_another_writer(tmp_path):
 
 def test_indexes_are_saved_reused_caught_up_and_rebuilt(tmp_path):
     first = _open(tmp_path)
-    first.create_bank("KNOWN")
-    first.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
+    first.banks.create_bank("KNOWN")
+    first.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ)
     first.open_indexes()
     first.close()
     assert (tmp_path / "index" / "content-pdq.faiss").is_file()
 
     # Rows added while no index was open (as after a crash) are synced in on open.
     writer = _open(tmp_path)
-    late = writer.add_hashes("KNOWN", pdq="1" * 64)
+    late = writer.banks.add_hashes("KNOWN", pdq="1" * 64)
     writer.close(save=False)
     reopened = _open(tmp_path)
     status = reopened.status()
@@ -272,7 +273,7 @@ def test_indexes_are_saved_reused_caught_up_and_rebuilt(tmp_path):
     status = rebuilt.status()
     assert "content-pdq" in status["rebuilt_on_open"]
     assert status["indexes"]["content-pdq"]["size"] == 1 and status["in_sync"]
-    assert rebuilt.lookup([HashQuery.from_hashes(pdq="1" * 64)]) == [{}]
+    assert rebuilt.banks.lookup([HashQuery.from_hashes(pdq="1" * 64)]) == [{}]
     rebuilt.close()
 
     # A different registry in the same place (ids start again): never reuse its indexes.
@@ -280,26 +281,26 @@ def test_indexes_are_saved_reused_caught_up_and_rebuilt(tmp_path):
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp_path / 'registry.db'}{suffix}").unlink(missing_ok=True)
     fresh = _open(tmp_path)
-    fresh.create_bank("KNOWN")
+    fresh.banks.create_bank("KNOWN")
     assert fresh.status()["indexes"]["content-pdq"]["size"] == 0
-    assert fresh.lookup([HashQuery.from_hashes(pdq=ORIGINAL_PDQ)]) == [{}]
+    assert fresh.banks.lookup([HashQuery.from_hashes(pdq=ORIGINAL_PDQ)]) == [{}]
     fresh.close()
 
 
 def test_batched_lookup_answers_in_order(bank):
-    bank.create_bank("KNOWN")
+    bank.banks.create_bank("KNOWN")
     rng = np.random.default_rng(0)
     stored = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(50)]
     bank.registry.add_content_many("KNOWN", [{"pdq": value} for value in stored])
     queries = [HashQuery.from_hashes(pdq=value) for value in reversed(stored)]
-    results = bank.lookup(queries)
+    results = bank.banks.lookup(queries)
     ids = [result["KNOWN"][0]["bank_content_id"] for result in results]
     assert ids == list(range(50, 0, -1))
     assert hex_to_codes(stored[:1], 256).shape == (1, 32)
 
 
 def test_bulk_additions_are_checked_like_single_ones(bank):
-    bank.create_bank("KNOWN")
+    bank.banks.create_bank("KNOWN")
     with pytest.raises(InputError, match="PDQ quality"):
         bank.registry.add_content_many("KNOWN", [{"pdq": ORIGINAL_PDQ, "pdq_quality": 140}])
     with pytest.raises(InputError, match="goes with a PDQ hash"):
@@ -374,7 +375,7 @@ def test_cli_bad_input_is_one_line(run_cli, tmp_path, args, code, words):
 
 
 def test_pdq_guidance_is_the_default_threshold(bank):
-    assert bank.create_bank("DEFAULT").pdq_threshold == PDQ_MATCH_DISTANCE == 31
+    assert bank.banks.create_bank("DEFAULT").pdq_threshold == PDQ_MATCH_DISTANCE == 31
 
 
 def test_cli_unusable_registry_url_is_one_line(run_cli):

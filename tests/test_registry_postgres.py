@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from provenance.hashbank import HashBank, HashQuery
+from provenance.hashquery import HashQuery
+from provenance.jumbf import active_manifest_label
 from provenance.keys import default_identity
 from provenance.registry import BankContentRow, DuplicateError, NotFoundError, Registry
 from provenance.signing import ProvenanceSigner, SignRequest
-from provenance.softbinding import active_manifest_label
+from provenance.store import FingerprintStore
 from tests.conftest import encode
 
 URL = os.environ.get("PROVAUDIT_TEST_POSTGRES_URL")
@@ -48,45 +49,45 @@ def engine() -> Iterator[object]:
 
 
 def test_round_trip_banks_manifests_and_saved_indexes(engine, tmp_path):
-    hashbank = HashBank(Registry(engine), tmp_path / "index")
-    assert hashbank.registry.engine.dialect.name == "postgresql"
-    hashbank.create_bank("KNOWN", pdq_threshold=31, description="on postgres")
+    store = FingerprintStore(Registry(engine), tmp_path / "index")
+    assert store.registry.engine.dialect.name == "postgresql"
+    store.banks.create_bank("KNOWN", pdq_threshold=31, description="on postgres")
     with pytest.raises(DuplicateError):
-        hashbank.create_bank("KNOWN")
-    added = hashbank.add_image("KNOWN", (PDQ / "bridge-mods" / "aaa-orig.jpg").read_bytes())
+        store.banks.create_bank("KNOWN")
+    added = store.banks.add_image("KNOWN", (PDQ / "bridge-mods" / "aaa-orig.jpg").read_bytes())
     assert added.pdq == ORIGINAL_PDQ
     with pytest.raises(DuplicateError) as caught:
-        hashbank.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, metadata={"again": True})
+        store.banks.add_hashes("KNOWN", pdq=ORIGINAL_PDQ, metadata={"again": True})
     assert caught.value.existing_id == added.id
     with pytest.raises(NotFoundError):
-        hashbank.add_hashes("MISSING", pdq=ORIGINAL_PDQ)
-    hashbank.add_hashes("KNOWN", pdq="cd" * 32, pdq_quality=88, metadata={"case": "x"})
+        store.banks.add_hashes("MISSING", pdq=ORIGINAL_PDQ)
+    store.banks.add_hashes("KNOWN", pdq="cd" * 32, pdq_quality=88, metadata={"case": "x"})
 
     rotated = Image.open(PDQ / "dih" / "bridge-4-rotate-270.jpg").convert("RGB")
-    (result,) = hashbank.lookup([HashQuery.from_image(rotated)])
+    (result,) = store.banks.lookup([HashQuery.from_image(rotated)])
     assert result["KNOWN"][0]["bank_content_id"] == added.id
 
     # Signing records the manifest bytes (bytea) and fingerprints; a stripped copy recovers it.
     identity = default_identity()[0]
     photo = Image.open(PDQ / "bridge-mods" / "aaa-orig.jpg").convert("RGB").resize((480, 300))
-    signed = ProvenanceSigner(identity, recorder=hashbank).sign(
+    signed = ProvenanceSigner(identity, recorder=store.manifests).sign(
         encode(photo, "JPEG", quality=95), SignRequest(ai_generated=True)
     )
     manifest_id = active_manifest_label(signed.manifest_bytes)
-    info, stored = hashbank.manifest(manifest_id)
+    info, stored = store.manifests.manifest(manifest_id)
     assert stored == signed.manifest_bytes and info.ai_declared
     copy = Image.open(io.BytesIO(signed.data)).convert("RGB").resize((360, 225))
     stripped = Image.open(io.BytesIO(encode(copy, "JPEG", quality=80)))
-    assert hashbank.recover_image(stripped)[0].manifest.manifest_id == manifest_id
-    hashbank.close()
+    assert store.manifests.recover_image(stripped)[0].manifest.manifest_id == manifest_id
+    store.close()
 
     # Reopened: the saved indexes belong to this registry and are reused, not rebuilt.
-    reopened = HashBank(Registry(engine), tmp_path / "index")
+    reopened = FingerprintStore(Registry(engine), tmp_path / "index")
     status = reopened.status()
     assert status["rebuilt_on_open"] == [] and status["in_sync"] is True
     assert status["indexes"]["content-pdq"]["size"] == 2
     assert status["indexes"]["manifest-pdq"]["size"] == 1
-    assert reopened.bank("KNOWN").content_count == 2
+    assert reopened.banks.bank("KNOWN").content_count == 2
     assert reopened.registry.content(added.id).metadata is None
     reopened.close()
 
@@ -96,9 +97,9 @@ def test_a_row_committed_late_below_the_index_is_found_by_the_check(engine, tmp_
     the index has synced past it. ``status`` (``check``) finds and adds such rows."""
     from sqlalchemy.orm import Session
 
-    hashbank = HashBank(Registry(engine), tmp_path / "index")
-    bank = hashbank.create_bank("LATE")
-    hashbank.open_indexes()
+    store = FingerprintStore(Registry(engine), tmp_path / "index")
+    bank = store.banks.create_bank("LATE")
+    store.open_indexes()
     late_pdq = "ef" * 32
     with Session(engine) as slow:  # another process's transaction, still open
         row = BankContentRow(
@@ -106,12 +107,12 @@ def test_a_row_committed_late_below_the_index_is_found_by_the_check(engine, tmp_
         )
         slow.add(row)
         slow.flush()  # the id is taken now
-        early = hashbank.add_hashes("LATE", pdq="12" * 32)  # a higher id, committed first
+        early = store.banks.add_hashes("LATE", pdq="12" * 32)  # a higher id, committed first
         assert early.id > row.id
         slow.commit()
     late = HashQuery.from_hashes(pdq=late_pdq)
-    assert hashbank.lookup([late]) == [{}]  # below the synced id: not seen yet
-    status = hashbank.status()
+    assert store.banks.lookup([late]) == [{}]  # below the synced id: not seen yet
+    status = store.status()
     assert status["in_sync"] is True and status["indexes"]["content-pdq"]["size"] == 2
-    assert hashbank.lookup([late])[0]["LATE"][0]["distance"] == 0
-    hashbank.close()
+    assert store.banks.lookup([late])[0]["LATE"][0]["distance"] == 0
+    store.close()

@@ -202,3 +202,36 @@ def test_iptc_xmp_declaration_is_a_separate_weaker_signal():
     assert report.iptc is not None
     assert report.iptc.ai_declared
     assert report.iptc.digital_source_type.endswith("trainedAlgorithmicMedia")
+
+
+HTTPS_AI = "https://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+
+def test_https_vocabulary_uris_declare_ai_too(signer_and_root):
+    """Producers in the wild write the IPTC vocabulary with https; it is the same term."""
+    signer, root = signer_and_root
+    definition = {
+        "title": "https.png",
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": HTTPS_AI}]},
+            }
+        ],
+    }
+    signed = signer.sign(
+        encode(make_image(), "PNG"), SignRequest(title="https.png", manifest_definition=definition)
+    )
+    report = ProvenanceVerifier(root).verify_bytes(signed.data)
+    assert report.state == "trusted"
+    assert report.digital_source_types == [HTTPS_AI]
+    assert report.ai_declared is True
+
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/'
+        b'Iptc4xmpExt/2008-02-29/" Iptc4xmpExt:DigitalSourceType="' + HTTPS_AI.encode() + b'"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
+    unsigned = ProvenanceVerifier().verify_bytes(encode(make_image(), "JPEG", xmp=xmp))
+    assert unsigned.iptc is not None and unsigned.iptc.ai_declared is True

@@ -13,7 +13,7 @@ from PIL import Image
 
 from provenance.errors import ImageTooLargeError, InputError
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, fingerprint, hamming_distance, pdq_hash
-from provenance.hashbank import HashBank
+from provenance.jumbf import active_manifest_label
 from provenance.keys import default_identity
 from provenance.media import HASH_DECODE_MIN_SIDE, decode_image, decode_image_for_hashing
 from provenance.registry import NotFoundError, Registry
@@ -21,11 +21,11 @@ from provenance.signing import ProvenanceSigner, SignRequest
 from provenance.softbinding import (
     PDQ_ALG,
     PHASH_ALG,
-    active_manifest_label,
     decode_value,
     encode_value,
     supported_algorithms,
 )
+from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceVerifier
 from tests.conftest import encode, make_image
 
@@ -39,8 +39,8 @@ def identity():
 
 
 @pytest.fixture
-def hashbank(tmp_path):
-    bank = HashBank(Registry(f"sqlite:///{tmp_path / 'registry.db'}"), tmp_path / "index")
+def store(tmp_path):
+    bank = FingerprintStore(Registry(f"sqlite:///{tmp_path / 'registry.db'}"), tmp_path / "index")
     yield bank
     bank.close()
 
@@ -105,17 +105,17 @@ def test_it_can_be_left_out_and_a_brought_definition_is_used_as_is(identity):
 
 
 def test_signing_without_a_registry_records_nothing_and_with_one_records_the_manifest(
-    identity, hashbank
+    identity, store
 ):
     data = encode(_photo(), "JPEG")
     ProvenanceSigner(identity).sign(data)
-    assert hashbank.registry.manifest_count() == 0
+    assert store.registry.manifest_count() == 0
 
-    signed = ProvenanceSigner(identity, recorder=hashbank).sign(
+    signed = ProvenanceSigner(identity, recorder=store.manifests).sign(
         data, SignRequest(ai_generated=True, title="bridge")
     )
     label = active_manifest_label(signed.manifest_bytes)
-    info, stored = hashbank.manifest(label)
+    info, stored = store.manifests.manifest(label)
     assert stored == signed.manifest_bytes
     prints = fingerprint(decode_image(signed.data))
     assert (info.pdq, info.pdq_quality, info.phash) == (prints.pdq, 100, prints.phash)
@@ -124,12 +124,12 @@ def test_signing_without_a_registry_records_nothing_and_with_one_records_the_man
     assert info.soft_binding_alg == PDQ_ALG
     assert decode_value(PDQ_ALG, info.soft_binding_value) == prints.pdq
     with pytest.raises(NotFoundError, match="No manifest"):
-        hashbank.manifest("urn:c2pa:nothing")
+        store.manifests.manifest("urn:c2pa:nothing")
 
 
-def test_a_stripped_copy_finds_its_manifest(identity, hashbank):
+def test_a_stripped_copy_finds_its_manifest(identity, store):
     """The issue's check: sign, re-encode at JPEG q80 resized to 0.75x, recover."""
-    signer = ProvenanceSigner(identity, recorder=hashbank)
+    signer = ProvenanceSigner(identity, recorder=store.manifests)
     signed = signer.sign(
         encode(_photo((640, 400)), "JPEG", quality=95), SignRequest(ai_generated=True)
     )
@@ -137,7 +137,7 @@ def test_a_stripped_copy_finds_its_manifest(identity, hashbank):
     stripped = _strip(signed.data)
     assert ProvenanceVerifier(identity.root_pem).verify_bytes(stripped).state == "absent"
 
-    (match, *_rest) = hashbank.recover_image(decode_image(stripped))
+    (match, *_rest) = store.manifests.recover_image(decode_image(stripped))
     assert match.manifest.manifest_id == active_manifest_label(signed.manifest_bytes)
     assert match.signal == "pdq" and match.distance <= 31
     assert match.manifest.manifest_id != active_manifest_label(other.manifest_bytes)
@@ -150,16 +150,18 @@ def test_a_stripped_copy_finds_its_manifest(identity, hashbank):
     flipped = encode(
         Image.open(io.BytesIO(signed.data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"
     )
-    (match,) = [m for m in hashbank.recover_image(decode_image(flipped)) if m.signal == "pdq"]
+    found = store.manifests.recover_image(decode_image(flipped))
+    (match,) = [m for m in found if m.signal == "pdq"]
     assert match.manifest.manifest_id == active_manifest_label(signed.manifest_bytes)
     assert match.variant != "original"
 
     assertions = signed.manifest_definition["assertions"]
     binding = next(a for a in assertions if a["label"] == "c2pa.soft-binding")
     value = binding["data"]["blocks"][0]["value"]
-    (by_value,) = hashbank.by_binding(PDQ_ALG, value)
+    (by_value,) = store.manifests.by_binding(PDQ_ALG, value)
     assert by_value.distance == 0
-    assert hashbank.by_binding(PDQ_ALG, decode_value(PDQ_ALG, value))[0].distance == 0  # hex
+    as_hex = decode_value(PDQ_ALG, value)
+    assert store.manifests.by_binding(PDQ_ALG, as_hex)[0].distance == 0
 
 
 def _large_photo_jpeg(quality: int = 95) -> bytes:
@@ -201,9 +203,9 @@ def test_hashing_decode_keeps_the_bomb_guard(monkeypatch):
         decode_image_for_hashing(data, "big.jpg")  # 1.6 Mpx > 1 Mpx, though drafted to 0.4
 
 
-def test_a_large_signed_jpeg_is_bound_to_its_stripped_copies(identity, hashbank):
+def test_a_large_signed_jpeg_is_bound_to_its_stripped_copies(identity, store):
     """The soft binding of a drafted decode still finds re-encoded and resized copies."""
-    signer = ProvenanceSigner(identity, recorder=hashbank)
+    signer = ProvenanceSigner(identity, recorder=store.manifests)
     signed = signer.sign(_large_photo_jpeg(), SignRequest(ai_generated=True))
     binding = next(
         a for a in signed.manifest_definition["assertions"] if a["label"] == "c2pa.soft-binding"
@@ -215,7 +217,7 @@ def test_a_large_signed_jpeg_is_bound_to_its_stripped_copies(identity, hashbank)
     for scale, quality in ((0.75, 80), (0.5, 70), (1.0, 60)):
         stripped = decode_image(_strip(signed.data, scale=scale, quality=quality))
         assert hamming_distance(bound, pdq_hash(stripped)[0]) <= PDQ_MATCH_DISTANCE
-        (match, *_rest) = hashbank.recover_image(stripped)
+        (match, *_rest) = store.manifests.recover_image(stripped)
         assert match.manifest.manifest_id == label and match.signal == "pdq"
 
 

@@ -16,7 +16,7 @@ import typer
 from provenance.cli.options import JsonOption
 
 if TYPE_CHECKING:
-    from provenance.hashbank import HashBank
+    from provenance.store import FingerprintStore
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich")
 
@@ -36,14 +36,14 @@ def bank() -> None:
     """Banks of PDQ / pHash hashes: create, add, look up (matches per bank with distances)."""
 
 
-def _open(registry: str | None) -> HashBank:
+def _open(registry: str | None) -> FingerprintStore:
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import fail
     from provenance.errors import ProvauditError
-    from provenance.hashbank import HashBank
+    from provenance.store import FingerprintStore
 
     try:
-        return HashBank.open(registry)
+        return FingerprintStore.open(registry)
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     except Exception as exc:  # a URL SQLAlchemy cannot parse or whose driver is missing
@@ -70,9 +70,9 @@ def create(
     from provenance.cli.output import emit_json, fail, stdout
     from provenance.errors import ProvauditError
 
-    hashbank = _open(registry)
+    store = _open(registry)
     try:
-        info = hashbank.create_bank(
+        info = store.banks.create_bank(
             name,
             pdq_threshold=pdq_threshold,
             phash_threshold=phash_threshold,
@@ -81,7 +81,7 @@ def create(
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     finally:
-        hashbank.close()
+        store.close()
     if json_output:
         emit_json(info.to_dict())
     else:
@@ -96,11 +96,11 @@ def list_banks(registry: RegistryOption = None, json_output: JsonOption = False)
     """The banks, their thresholds and how much content each holds."""
     from provenance.cli.output import emit_json, stdout
 
-    hashbank = _open(registry)
+    store = _open(registry)
     try:
-        banks = hashbank.banks()
+        banks = store.banks.banks()
     finally:
-        hashbank.close()
+        store.close()
     if json_output:
         emit_json([info.to_dict() for info in banks])
         return
@@ -156,22 +156,22 @@ def add(
     if files and (pdq is not None or phash is not None):
         fail("Add either files or a hash (--pdq / --phash), not both.", ExitStatus.USAGE)
     extra = _metadata(metadata)
-    hashbank = _open(registry)
+    store = _open(registry)
     failed = False
     try:
-        hashbank.bank(bank_name)
+        store.banks.bank(bank_name)
         items: list[tuple[str, Any]] = (
             [(str(path), path) for path in files] if files else [("hash", None)]
         )
         for label, path in items:
             try:
                 if path is None:
-                    info = hashbank.add_hashes(
+                    info = store.banks.add_hashes(
                         bank_name, pdq=pdq, pdq_quality=quality, phash=phash, metadata=extra
                     )
                 else:
                     data = _read(path)
-                    info = hashbank.add_image(bank_name, data, str(path), metadata=extra)
+                    info = store.banks.add_image(bank_name, data, str(path), metadata=extra)
             except ProvauditError as exc:
                 failed = True
                 error(str(exc))
@@ -188,7 +188,7 @@ def add(
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     finally:
-        hashbank.close()
+        store.close()
     raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
 
 
@@ -223,14 +223,14 @@ def lookup(
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import emit_json, error, fail, stdout
     from provenance.errors import ProvauditError
-    from provenance.hashbank import HashQuery, require_matchable
+    from provenance.hashquery import HashQuery, require_matchable
 
     files = files or []
     if not files and pdq is None and phash is None:
         fail("Give image files, or --pdq / --phash to look up a hash.", ExitStatus.USAGE)
     if files and (pdq is not None or phash is not None):
         fail("Look up either files or a hash (--pdq / --phash), not both.", ExitStatus.USAGE)
-    hashbank = _open(registry)
+    store = _open(registry)
     failed = False
     try:
         queries: list[tuple[str, Any]] = []
@@ -255,7 +255,7 @@ def lookup(
                         {"input": str(path), "error": {"code": exc.code, "message": str(exc)}}
                     )
         try:
-            results = hashbank.lookup([q for _label, q in queries], banks=banks)
+            results = store.banks.lookup([q for _label, q in queries], banks=banks)
         except ProvauditError as exc:
             fail(str(exc), ExitStatus.ERROR)
         for (label, query), matches in zip(queries, results, strict=True):
@@ -273,7 +273,7 @@ def lookup(
                         f" distance={hit['distance']} ({hit['signal']}{variant})"
                     )
     finally:
-        hashbank.close()
+        store.close()
     raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
 
 
@@ -282,11 +282,11 @@ def status(registry: RegistryOption = None, json_output: JsonOption = False) -> 
     """Registry and index status: sizes, whether each index agrees with the registry."""
     from provenance.cli.output import emit_json, stdout
 
-    hashbank = _open(registry)
+    store = _open(registry)
     try:
-        report = hashbank.status()
+        report = store.status()
     finally:
-        hashbank.close()
+        store.close()
     if json_output:
         emit_json(report)
         return

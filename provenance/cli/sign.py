@@ -135,17 +135,17 @@ def sign(
             manifest_definition=load_manifest_definition(manifest) if manifest else None,
             thumbnails=thumbnails,  # type: ignore[arg-type]
         )
-        recorder = None
+        store = None
         if record:
-            from provenance.hashbank import HashBank
+            from provenance.store import FingerprintStore
 
-            recorder = HashBank.open(registry)
+            store = FingerprintStore.open(registry)
         try:
-            signer = ProvenanceSigner(identity, recorder=recorder)
+            signer = ProvenanceSigner(identity, recorder=store.manifests if store else None)
             signed = sign_file(media, output, signer, request)
         finally:
-            if recorder is not None:
-                recorder.close()
+            if store is not None:
+                store.close()
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)
     except OSError as exc:

@@ -12,7 +12,8 @@ from provenance.cli.options import JsonOption
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-    from provenance.hashbank import HashBank, ManifestMatch
+    from provenance.recovery import ManifestMatch
+    from provenance.store import FingerprintStore
     from provenance.verify import ManifestNode, ProvenanceReport
 
 app = typer.Typer(help="Verify C2PA manifests.")
@@ -126,25 +127,25 @@ def verify(
     raise typer.Exit(int(worst(statuses)))
 
 
-def _recoverer(registry: str | None) -> HashBank | None:
+def _recoverer(registry: str | None) -> FingerprintStore | None:
     """The registry to recover from; None (with a warning) when there is none yet."""
     from provenance.cli.output import warn
     from provenance.errors import ProvauditError
-    from provenance.hashbank import HashBank
     from provenance.registry import default_registry_url
+    from provenance.store import FingerprintStore
 
     url = registry or default_registry_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         warn(f"No registry at {url.removeprefix('sqlite:///')}: nothing signed here to recover.")
         return None
     try:
-        return HashBank.open(url)
+        return FingerprintStore.open(url)
     except ProvauditError as exc:
         warn(f"{exc} --recover is skipped.")
         return None
 
 
-def _recover(recoverer: HashBank | None, path: Path) -> list[ManifestMatch]:
+def _recover(recoverer: FingerprintStore | None, path: Path) -> list[ManifestMatch]:
     from provenance.cli.output import warn
     from provenance.errors import ProvauditError
     from provenance.media import load_image
@@ -152,7 +153,7 @@ def _recover(recoverer: HashBank | None, path: Path) -> list[ManifestMatch]:
     if recoverer is None:
         return []
     try:
-        return recoverer.recover_image(load_image(path))
+        return recoverer.manifests.recover_image(load_image(path))
     except ProvauditError as exc:
         warn(f"{path}: cannot be fingerprinted for recovery ({exc})")
         return []

@@ -10,7 +10,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from provenance.hashbank import HashBank
+from provenance.recovery import ManifestRecovery
 from provenance.signing import ProvenanceSigner
+from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceVerifier
 from service.api.errors import ApiError
 from service.config import Settings, get_settings
@@ -49,8 +51,16 @@ def get_generators(request: Request) -> GeneratorSet:
     return _state(request, "generators")  # type: ignore[return-value]
 
 
+def get_fingerprints(request: Request) -> FingerprintStore:
+    return _state(request, "fingerprints")  # type: ignore[return-value]
+
+
 def get_hashbank(request: Request) -> HashBank:
-    return _state(request, "hashbank")  # type: ignore[return-value]
+    return get_fingerprints(request).banks
+
+
+def get_manifests(request: Request) -> ManifestRecovery:
+    return get_fingerprints(request).manifests
 
 
 def _key_matches(given: str | None, settings: Settings) -> bool:
@@ -84,6 +94,8 @@ VerifierDep = Annotated[ProvenanceVerifier, Depends(get_verifier)]
 SignerDep = Annotated[ProvenanceSigner, Depends(get_signer)]
 PipelineDep = Annotated[AuditPipeline, Depends(get_pipeline)]
 GeneratorsDep = Annotated[GeneratorSet, Depends(get_generators)]
+FingerprintsDep = Annotated[FingerprintStore, Depends(get_fingerprints)]
 HashBankDep = Annotated[HashBank, Depends(get_hashbank)]
+ManifestsDep = Annotated[ManifestRecovery, Depends(get_manifests)]
 WriteAccess = Depends(require_api_key)
 ReadAccess = Depends(require_read_access)

@@ -25,7 +25,13 @@ from provenance.registry import (
     DuplicateError,
     NotFoundError,
 )
-from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WriteAccess
+from service.api.deps import (
+    FingerprintsDep,
+    HashBankDep,
+    ReadAccess,
+    SettingsDep,
+    WriteAccess,
+)
 from service.api.errors import ApiError
 from service.api.uploads import read_upload, run_bounded, upload_or_json_body
 
@@ -181,7 +187,7 @@ async def get_content(
 ) -> dict[str, Any]:
     async with registry_errors():
         info = await run_bounded(
-            lambda: hashbank.registry.content(content_id), settings.processing_timeout_s
+            lambda: hashbank.content(content_id), settings.processing_timeout_s
         )
     if info.bank != name:
         raise ApiError(404, "not_found", f"Bank {name!r} has no content {content_id}.")
@@ -189,9 +195,9 @@ async def get_content(
 
 
 @router.get("/index/status", dependencies=[ReadAccess])
-async def index_status(hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
+async def index_status(fingerprints: FingerprintsDep, settings: SettingsDep) -> dict[str, Any]:
     """Registry counts and, per index, its size and whether it agrees with the registry."""
-    return await run_bounded(hashbank.status, settings.processing_timeout_s)
+    return await run_bounded(fingerprints.status, settings.processing_timeout_s)
 
 
 def _metadata(value: object) -> dict[str, Any] | None:

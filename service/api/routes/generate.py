@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from generators.configs import Family
 from service.api.deps import GeneratorsDep, SettingsDep, SignerDep, WriteAccess
 from service.api.errors import ApiError
 from service.api.uploads import run_bounded
@@ -31,7 +32,7 @@ ZIP_MEDIA_TYPE = "application/zip"
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    family: Literal["gan", "vae", "diffusion"]
+    family: Family
     n: int = Field(1, ge=1, le=MAX_IMAGES, description="Number of images.")
     seed: int | None = Field(
         None, ge=0, le=MAX_SEED, description="Image i is drawn from seed + i; random if absent."

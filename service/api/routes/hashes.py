@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
-from provenance.hashbank import HashBank, HashQuery, require_matchable
+from provenance.hashquery import HashQuery, require_matchable
 from provenance.media import check_media, decode_image
 from service.api.deps import HashBankDep, ReadAccess, SettingsDep
 from service.api.errors import ApiError
@@ -174,4 +174,4 @@ def _json_body(raw: bytes) -> LookupBody:
         raise ApiError(422, "invalid_request", f"{where}: {first.get('msg')}") from None
 
 
-__all__ = ["HashBank", "image_query", "router"]
+__all__ = ["image_query", "router"]

@@ -16,9 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile as FormFile
 
-from provenance.hashbank import ManifestMatch, similarity_score
+from provenance.hashquery import similarity_score
+from provenance.recovery import ManifestMatch
 from provenance.softbinding import ALGORITHMS, PDQ_ALG, PHASH_ALG, supported_algorithms
-from service.api.deps import HashBankDep, ReadAccess, SettingsDep
+from service.api.deps import ManifestsDep, ReadAccess, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.banks import registry_errors
 from service.api.routes.hashes import image_query
@@ -64,7 +65,7 @@ async def supported() -> dict[str, Any]:
 @router.get("/matches/byBinding")
 async def by_binding(
     request: Request,
-    hashbank: HashBankDep,
+    manifests: ManifestsDep,
     settings: SettingsDep,
     alg: str = Query(description=f"{PDQ_ALG} or {PHASH_ALG}"),
     value: str = Query(description="The soft-binding value: base64 (as in the manifest) or hex."),
@@ -73,7 +74,7 @@ async def by_binding(
     """Manifests whose image's fingerprint is within the match distance of ``value``."""
     _check_alg(alg)
     found = await run_bounded(
-        lambda: hashbank.by_binding(alg, value, max_results=max_results),
+        lambda: manifests.by_binding(alg, value, max_results=max_results),
         settings.processing_timeout_s,
     )
     return _matches(request, found)
@@ -97,7 +98,7 @@ async def by_binding(
 )
 async def by_content(
     request: Request,
-    hashbank: HashBankDep,
+    manifests: ManifestsDep,
     settings: SettingsDep,
     alg: str | None = Query(None, description="Match by this algorithm only (default: both)."),
     max_results: int = MaxResults,
@@ -124,7 +125,7 @@ async def by_content(
             query = replace(query, phash=None)
         elif alg == PHASH_ALG:
             query = replace(query, pdq=None, pdq_variants=())
-        return hashbank.recover([query], max_results=max_results)[0]
+        return manifests.recover([query], max_results=max_results)[0]
 
     found = await run_bounded(work, settings.processing_timeout_s)
     return _matches(request, found)
@@ -135,10 +136,10 @@ async def by_content(
     response_class=Response,
     responses={200: {"content": {"application/c2pa": {}}, "description": "The manifest store."}},
 )
-async def manifest(manifest_id: str, hashbank: HashBankDep, settings: SettingsDep) -> Response:
+async def manifest(manifest_id: str, manifests: ManifestsDep, settings: SettingsDep) -> Response:
     """The manifest store (JUMBF) provaudit produced when it signed, as ``application/c2pa``."""
     async with registry_errors():
         _info, data = await run_bounded(
-            lambda: hashbank.manifest(manifest_id), settings.processing_timeout_s
+            lambda: manifests.manifest(manifest_id), settings.processing_timeout_s
         )
     return Response(data, media_type="application/c2pa")

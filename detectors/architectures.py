@@ -1,6 +1,6 @@
 """The detector architectures, by name, and ``create_detector`` (timm-style factory).
 
-The registry is an explicit table rather than import-time decorators: listing the names
+The table is explicit rather than import-time decorators: listing the names
 (``--help``, config validation) needs neither torch nor the backbone modules, and a
 backbone module is imported only when a detector of that kind is built.
 """

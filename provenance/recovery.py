@@ -1,0 +1,156 @@
+"""Recovering the manifests provaudit signed: a stripped or re-encoded copy of a signed
+image is matched by its fingerprints, or by a C2PA soft-binding value, to the manifest
+that was recorded when it was signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from provenance.errors import ProvauditError
+from provenance.fingerprint import PDQ_MATCH_DISTANCE, Fingerprints
+from provenance.hashquery import HashQuery, IndexHit, ranked
+from provenance.indexcache import IndexCache
+from provenance.jumbf import active_manifest_label
+from provenance.registry import PHASH_MATCH_DISTANCE, HashKind, ManifestInfo, Registry
+from provenance.signing import manifest_facts, signer_names
+from provenance.softbinding import PDQ_ALG, PHASH_ALG, decode_value
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from provenance.keys import SigningIdentity
+    from provenance.signing import SignedAsset
+
+
+@dataclass(frozen=True)
+class ManifestMatch:
+    """A registered manifest whose image is within the threshold of the query."""
+
+    manifest: ManifestInfo
+    distance: int
+    signal: HashKind
+    variant: str
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.manifest.to_dict()
+        info.pop("pdq", None)
+        info.pop("phash", None)
+        return {
+            **info,
+            "distance": self.distance,
+            "signal": self.signal,
+            "variant": self.variant,
+        }
+
+    def reason(self) -> str:
+        """The sentence an audit or ``verify --recover`` shows for it."""
+        signed = self.manifest.signed_at.strftime("%Y-%m-%d %H:%M UTC")
+        how = "PDQ" if self.signal == "pdq" else "pHash"
+        if self.variant != "original":
+            how += f", {self.variant}"
+        return (
+            f"No manifest in the file; matches manifest {self.manifest.manifest_id} signed on "
+            f"{signed} by {self.manifest.signer or 'an unknown signer'} at distance "
+            f"{self.distance} ({how})."
+        )
+
+
+def _fingerprints_or_none(data: bytes) -> Fingerprints | None:
+    from provenance.fingerprint import fingerprint
+    from provenance.media import decode_image
+
+    try:
+        return fingerprint(decode_image(data))
+    except ProvauditError:
+        return None
+
+
+class ManifestRecovery:
+    """Signed manifests of one registry: recorded at signing, recovered by fingerprint.
+
+    A ``provenance.signing.SignatureRecorder``: pass it to ``ProvenanceSigner`` and every
+    signature is kept. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        indexes: IndexCache,
+        *,
+        pdq_threshold: int = PDQ_MATCH_DISTANCE,
+        phash_threshold: int = PHASH_MATCH_DISTANCE,
+    ) -> None:
+        self.registry = registry
+        self.indexes = indexes
+        self.pdq_threshold = pdq_threshold
+        self.phash_threshold = phash_threshold
+
+    def record_signature(self, signed: SignedAsset, identity: SigningIdentity) -> ManifestInfo:
+        """Keep the manifest and the fingerprints of the image it was signed into."""
+        prints = signed.fingerprints
+        if prints is None and signed.mime_type.startswith("image/"):
+            prints = _fingerprints_or_none(signed.data)
+        facts = manifest_facts(signed.manifest_definition)
+        signer, issuer = signer_names(identity.cert_chain_pem)
+        with self.indexes.lock:
+            info = self.registry.record_manifest(
+                manifest_id=active_manifest_label(signed.manifest_bytes),
+                manifest_bytes=signed.manifest_bytes,
+                mime_type=signed.mime_type,
+                title=facts.title,
+                signer=signer,
+                issuer=issuer,
+                signed_at=dt.datetime.now(dt.timezone.utc),
+                asset_sha256=hashlib.sha256(signed.data).hexdigest(),
+                pdq=prints.pdq if prints else None,
+                pdq_quality=prints.pdq_quality if prints else None,
+                phash=prints.phash if prints else None,
+                ai_declared=facts.ai_declared,
+                generator=facts.generator,
+                soft_binding_alg=facts.soft_binding_alg,
+                soft_binding_value=facts.soft_binding_value,
+            )
+            self.indexes.add_committed(
+                "manifest", info.row_id, 0, info.pdq, info.pdq_quality, info.phash
+            )
+        return info
+
+    def manifest(self, manifest_id: str) -> tuple[ManifestInfo, bytes]:
+        return self.registry.manifest(manifest_id)
+
+    def recover(
+        self, queries: list[HashQuery], *, max_results: int = 10
+    ) -> list[list[ManifestMatch]]:
+        """Registered manifests whose image is within the recovery thresholds, closest first."""
+        by_pdq = self.indexes.search("manifest", "pdq", queries, self.pdq_threshold)
+        by_phash = self.indexes.search("manifest", "phash", queries, self.phash_threshold)
+        chosen_per_query: list[list[IndexHit]] = []
+        for pdq_hits, phash_hits in zip(by_pdq, by_phash, strict=True):
+            chosen = dict(phash_hits)
+            chosen.update(pdq_hits)
+            chosen_per_query.append(ranked(list(chosen.values()))[:max_results])
+        infos = self.registry.manifests_by_row_ids(
+            sorted({hit.row_id for hits in chosen_per_query for hit in hits})
+        )
+        return [
+            [
+                ManifestMatch(infos[hit.row_id], hit.distance, hit.signal, hit.variant)
+                for hit in hits
+                if hit.row_id in infos
+            ]
+            for hits in chosen_per_query
+        ]
+
+    def recover_image(self, image: Image.Image, *, max_results: int = 10) -> list[ManifestMatch]:
+        return self.recover([HashQuery.from_image(image)], max_results=max_results)[0]
+
+    def by_binding(self, alg: str, value: str, *, max_results: int = 10) -> list[ManifestMatch]:
+        """Manifests matching a soft-binding value (``c2pa.soft-binding`` alg + value)."""
+        hex_value = decode_value(alg, value)
+        assert alg in (PDQ_ALG, PHASH_ALG)
+        query = HashQuery(pdq=hex_value) if alg == PDQ_ALG else HashQuery(phash=hex_value)
+        return self.recover([query], max_results=max_results)[0]
