@@ -110,7 +110,7 @@ class IptcSignal:
 
 @dataclass
 class ProvenanceReport:
-    """What ``provaudit verify --json`` prints for one file (documented in the README)."""
+    """What ``provaudit verify --json`` prints for one file (documented in docs/provenance.md)."""
 
     path: str
     state: State

@@ -99,3 +99,43 @@ def test_default_detector_card_reports_images_it_never_trained_on():
     loso = json.loads((DETECTOR / "leave-sources-out.json").read_text())
     held_out = [source for fold in loso["folds"] for source in fold["held_out"]]
     assert sorted(held_out) == sorted(loso["sources"])
+
+
+def test_the_reference_page_quotes_the_shipped_detectors_records():
+    """docs/detectors.md's table of the shipped detector is written from its records."""
+    import re
+
+    page = (REPO_ROOT / "docs" / "detectors.md").read_text()
+    rows = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", page, re.M))
+
+    def row(starting: str) -> str:
+        (value,) = [v for k, v in rows.items() if k.startswith(starting)]
+        return value
+
+    loo = json.loads((DETECTOR / "leave-one-family-out.json").read_text())["held_out"]
+    expected = ", ".join(
+        f"{family} {entry['ap']:.3f} / {entry['fake_accuracy']:.3f}"
+        for family, entry in sorted(loo.items())
+    )
+    assert row("leave-one-family-out AP") == expected
+
+    evaluation = json.loads((DETECTOR / "evaluation.json").read_text())
+    clean = evaluation["clean"]
+    assert row("in-family AP") == (
+        f"{clean['ap']:.4f}, {clean['fake_accuracy']:.3f}, {evaluation['calibration']['ece']:.3f}"
+    )
+
+    sources = json.loads((DETECTOR / "leave-sources-out.json").read_text())["sources"]
+    outcomes = sum(entry["overall"]["images"] for entry in sources.values())
+    called = sum(entry["overall"]["ai"] for entry in sources.values())
+    unsure = sum(entry["overall"]["inconclusive"] for entry in sources.values())
+    met = sum(
+        entry["overall"]["ai_rate"] <= 0.02 and entry["overall"]["inconclusive_rate"] <= 0.15
+        for entry in sources.values()
+    )
+    photos = row("real photos from sources left out")
+    assert photos.startswith(f"{met} of {len(sources)} sources met")
+    assert (
+        f"{100 * called / outcomes:.1f} % of all {outcomes} outcomes called AI, "
+        f"{100 * unsure / outcomes:.1f} % inconclusive"
+    ) in photos
