@@ -208,8 +208,8 @@ def train(
             result = run_training(data, config, quiet=quiet)
     except ProvauditError as exc:
         _fail(exc)
-    if result["rank"] == 0:
-        _emit(result, as_json)
+    if result.rank == 0:
+        _emit(result.to_dict(), as_json)
 
 
 @app.command()

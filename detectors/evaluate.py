@@ -19,8 +19,11 @@ from detectors.calibrate import (
     reliability,
     tpr_at_fpr,
 )
+from detectors.data import DetectorData, Sample
 from detectors.imageops import downscale, gaussian_blur, jpeg_roundtrip, reencode
+from detectors.inference import Scorer
 from detectors.metrics import average_precision, roc_auc
+from detectors.spec import DetectorSpec
 from detectors.tiles import sigmoid
 
 ROBUSTNESS: dict[str, tuple[float, ...]] = {
@@ -89,7 +92,7 @@ def perturbation(kind: str, value: float) -> Perturbation:
 
 
 def score_logits(
-    scorer: Any, data: Any, samples: list[Any], perturb: Perturbation | None = None
+    scorer: Scorer, data: DetectorData, samples: list[Sample], perturb: Perturbation | None = None
 ) -> np.ndarray:
     """Stored (tile-averaged) logits: the checkpoint's calibration shift already folded in."""
     images = [data.pixels(sample) for sample in samples]
@@ -99,12 +102,12 @@ def score_logits(
 
 
 def score_samples(
-    scorer: Any, data: Any, samples: list[Any], perturb: Perturbation | None = None
+    scorer: Scorer, data: DetectorData, samples: list[Sample], perturb: Perturbation | None = None
 ) -> np.ndarray:
     return scorer.probabilities(score_logits(scorer, data, samples, perturb))
 
 
-def calibration_check(spec: Any, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def calibration_check(spec: DetectorSpec, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """ECE of the deployed p(AI) on these images, and of the uncalibrated network's.
 
     "Uncalibrated" undoes what calibration did: the folded shift
@@ -132,7 +135,7 @@ def _reencode(pixels: np.ndarray, fmt: str) -> np.ndarray:
     return reencode(pixels, fmt, 95 if fmt in ("JPEG", "WEBP") else None)
 
 
-def _balanced(samples: list[Any], limit: int) -> list[Any]:
+def _balanced(samples: list[Sample], limit: int) -> list[Sample]:
     """Up to ``limit`` samples, half real and half generated where possible, each half
     spread evenly over its list (so over the families, which the scan keeps together)."""
     real = [s for s in samples if s.label == 0]
@@ -140,7 +143,7 @@ def _balanced(samples: list[Any], limit: int) -> list[Any]:
     n_fake = min(len(fake), max(limit // 2, limit - len(real)))
     n_real = min(len(real), limit - n_fake)
 
-    def spread(items: list[Any], count: int) -> list[Any]:
+    def spread(items: list[Sample], count: int) -> list[Sample]:
         if count <= 0:
             return []
         picks = np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))
@@ -149,7 +152,9 @@ def _balanced(samples: list[Any], limit: int) -> list[Any]:
     return spread(real, n_real) + spread(fake, n_fake)
 
 
-def format_check(scorer: Any, data: Any, samples: list[Any], limit: int = 256) -> dict[str, Any]:
+def format_check(
+    scorer: Scorer, data: DetectorData, samples: list[Sample], limit: int = 256
+) -> dict[str, Any]:
     """Do scores follow the file format? The same pixels saved as PNG, JPEG 95 and WebP 95.
 
     High-quality re-encoding barely changes pixels, so a detector that looks at generation
@@ -204,10 +209,10 @@ def format_check(scorer: Any, data: Any, samples: list[Any], limit: int = 256) -
     }
 
 
-def abstention_rates(scorer: Any, data: Any, samples: list[Any]) -> dict[str, Any]:
+def abstention_rates(scorer: Scorer, data: DetectorData, samples: list[Sample]) -> dict[str, Any]:
     """Per class and family, the share of images each outcome of ``Scorer.assess`` takes
     (ai, inconclusive, real), with the stability checks: what a user of ``detect`` sees."""
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[Sample]] = {}
     for sample in samples:
         groups.setdefault("real" if sample.label == 0 else str(sample.family), []).append(sample)
     rates: dict[str, Any] = {}
@@ -226,9 +231,9 @@ def abstention_rates(scorer: Any, data: Any, samples: list[Any]) -> dict[str, An
 
 
 def evaluate(
-    scorer: Any,
-    data: Any,
-    samples: list[Any],
+    scorer: Scorer,
+    data: DetectorData,
+    samples: list[Sample],
     *,
     robustness: bool = False,
     check_format: bool = False,

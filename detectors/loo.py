@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from detectors.data import DetectorData
 from detectors.detect import open_scorer
 from detectors.evaluate import metrics, score_samples
-from detectors.train import train, train_fused
+from detectors.train import TrainConfig, train, train_fused
 from provenance.errors import DataError
 
 
 def leave_one_family_out(
-    data: Any,
-    config: Any,
+    data: DetectorData,
+    config: TrainConfig,
     out_dir: Path | str,
     *,
     fuse_transforms: list[str] | None = None,

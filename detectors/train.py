@@ -134,8 +134,58 @@ def _progress(quiet: bool) -> Any:
     )
 
 
-def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> dict[str, Any]:
-    """Train, early-stop, calibrate and save; returns the run summary (JSON-able)."""
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced (``to_dict`` is what ``detectors train --json`` prints)."""
+
+    checkpoint: str
+    rank: int
+    world_size: int
+    best_val_ap: float | None
+    epochs_run: int
+    stopped_early: bool
+    calibration: dict[str, Any] | None
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExpertResult:
+    """One expert of a fused run: trained now (``run``) or kept from an earlier run."""
+
+    checkpoint: str
+    transform: str
+    reused: bool
+    run: TrainResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        trained = self.run.to_dict() if self.run else {}
+        return {**trained, "checkpoint": self.checkpoint, "transform": self.transform,
+                "reused": self.reused}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FusedTrainResult:
+    checkpoint: str
+    rank: int
+    experts: list[ExpertResult]
+    calibration: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "checkpoint": self.checkpoint,
+            "rank": self.rank,
+            "experts": [expert.to_dict() for expert in self.experts],
+        }
+        if self.calibration is not None:
+            summary["calibration"] = self.calibration
+        return summary
+
+
+def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> TrainResult:
+    """Train, early-stop, calibrate and save; returns what the run produced."""
     import torch.distributed as dist
 
     from detectors.architectures import create_detector
@@ -281,16 +331,16 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> di
         dist.barrier()
         if owns_group:
             dist.destroy_process_group()
-    return {
-        "checkpoint": str(config.output),
-        "rank": rank,
-        "world_size": world,
-        "best_val_ap": spec.training["best_val_ap"],
-        "epochs_run": len(history),
-        "stopped_early": stopped_early,
-        "calibration": calibration,
-        "data": summary,
-    }
+    return TrainResult(
+        checkpoint=str(config.output),
+        rank=rank,
+        world_size=world,
+        best_val_ap=spec.training["best_val_ap"],
+        epochs_run=len(history),
+        stopped_early=stopped_early,
+        calibration=calibration,
+        data=summary,
+    )
 
 
 def trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -> bool:
@@ -309,7 +359,7 @@ def trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -
 
 def train_fused(
     data: DetectorData, config: TrainConfig, transforms: list[str], *, quiet: bool = False
-) -> dict[str, Any]:
+) -> FusedTrainResult:
     """Train one expert per input transform, then fuse them (``detectors.fusion``).
 
     Experts go to ``OUTPUT/experts/<transform>`` and the calibrated fusion to ``OUTPUT``.
@@ -327,29 +377,29 @@ def train_fused(
     # One process group for all experts (under torchrun), so ``train`` neither creates
     # nor destroys one per expert.
     rank, world, owns_group = _init_distributed(pick_device(config.device))
-    experts: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {"checkpoint": str(config.output), "rank": rank, "experts": experts}
+    experts: list[ExpertResult] = []
+    calibration: dict[str, Any] | None = None
     try:
         for transform in transforms:
             target = Path(config.output) / EXPERTS_FOLDER / transform
             expert_config = replace(config, output=target, transform=transform)
             if trained_already(target, data, expert_config):
-                experts.append({"checkpoint": str(target), "transform": transform, "reused": True})
+                experts.append(ExpertResult(str(target), transform, reused=True))
                 continue
-            result = train(data, expert_config, quiet=quiet)
-            experts.append({**result, "transform": transform, "reused": False})
+            run = train(data, expert_config, quiet=quiet)
+            experts.append(ExpertResult(str(target), transform, reused=False, run=run))
         if rank == 0:
             fused = fuse_checkpoints(
-                [Path(expert["checkpoint"]) for expert in experts],
+                [Path(expert.checkpoint) for expert in experts],
                 data,
                 Path(config.output),
                 target_fpr=config.target_fpr,
                 max_tiles=config.val_max_tiles,
             )
-            summary["calibration"] = fused["calibration"]
+            calibration = fused["calibration"]
         if world > 1:
             dist.barrier()
     finally:
         if owns_group:
             dist.destroy_process_group()
-    return summary
+    return FusedTrainResult(str(config.output), rank, experts, calibration)

@@ -59,7 +59,7 @@ def test_fused_detector_is_one_calibrated_checkpoint_that_learns_the_artifact(fu
     assert [e["transform"] for e in info.spec.training["experts"]] == TRANSFORMS
     assert info.spec.training["data_digest"] == data.digest
     assert info.spec.target_fpr == 0.01 and 0 < info.spec.threshold < 1
-    assert not any(expert["reused"] for expert in summary["experts"])
+    assert not any(expert.reused for expert in summary.experts)
     for transform in TRANSFORMS:
         assert read_checkpoint(checkpoint / "experts" / transform).spec.transform == transform
     report = evaluate(open_scorer(checkpoint, backend="torch"), data, data.split("val", "calib"))
