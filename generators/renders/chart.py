@@ -1,4 +1,4 @@
-"""Human-made renders, charts drawn by matplotlib (object API): bars, lines, scatter, pie, histograms."""
+"""Human-made renders, matplotlib charts: bars, lines, scatter, pie, histograms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Human-made renders, screenshots of ordinary application windows: toolbars, lists, forms, dialogs."""
+"""Human-made renders, application screenshots: toolbars, lists, forms, dialogs."""
 
 from __future__ import annotations
 
