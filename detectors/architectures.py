@@ -34,7 +34,7 @@ class DetectorEntry:
     defaults: tuple[tuple[str, Any], ...] = ()
 
 
-_REGISTRY: dict[str, DetectorEntry] = {
+_ARCHITECTURES: dict[str, DetectorEntry] = {
     entry.name: entry
     for entry in (
         DetectorEntry(
@@ -59,15 +59,16 @@ _REGISTRY: dict[str, DetectorEntry] = {
 
 
 def list_detectors() -> list[str]:
-    return list(_REGISTRY)
+    return list(_ARCHITECTURES)
 
 
 def get_entry(name: str) -> DetectorEntry:
     try:
-        return _REGISTRY[name]
+        return _ARCHITECTURES[name]
     except KeyError:
         raise UnknownDetectorError(
-            f"There is no detector architecture named {name!r}; use one of {', '.join(_REGISTRY)}."
+            f"There is no detector architecture named {name!r}; use one of "
+            f"{', '.join(_ARCHITECTURES)}."
         ) from None
 
 

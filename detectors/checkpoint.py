@@ -39,7 +39,7 @@ BUNDLED_DETECTOR = Path(__file__).resolve().parent / "weights" / "default"
 
 
 @dataclass
-class CheckpointInfo:
+class DetectorCheckpoint:
     directory: Path
     spec: DetectorSpec
     document: dict[str, Any]
@@ -53,7 +53,7 @@ class CheckpointInfo:
         return str(self.document["weights"]["sha256"])
 
 
-def read_checkpoint(path: Path | str) -> CheckpointInfo:
+def read_checkpoint(path: Path | str) -> DetectorCheckpoint:
     """Check a checkpoint folder's shape and read its spec (no torch, no weights read)."""
     path, config_path, document = read_checkpoint_document(
         path,
@@ -74,10 +74,10 @@ def read_checkpoint(path: Path | str) -> CheckpointInfo:
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"The checkpoint {path} has no {WEIGHTS_FILE}.")
-    return CheckpointInfo(path, spec, document)
+    return DetectorCheckpoint(path, spec, document)
 
 
-def verified_onnx_path(info: CheckpointInfo, required: bool = False) -> Path | None:
+def verified_onnx_path(info: DetectorCheckpoint, required: bool = False) -> Path | None:
     """``model.onnx`` if it exists and is the export of these exact weights."""
     onnx = info.document.get("onnx")
     path = info.directory / ONNX_FILE
@@ -112,7 +112,7 @@ def config_document(spec: DetectorSpec, weights_sha: str, onnx: dict[str, Any] |
     return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
 
 
-def record_onnx(info: CheckpointInfo, onnx: dict[str, Any]) -> None:
+def record_onnx(info: DetectorCheckpoint, onnx: dict[str, Any]) -> None:
     info.document["onnx"] = onnx
     document = config_document(info.spec, info.weights_sha256, onnx)
     atomic_write(info.directory / CONFIG_FILE, document)

@@ -52,7 +52,7 @@ _METADATA_KEY = "provaudit"
 
 
 @dataclass(frozen=True)
-class CheckpointInfo:
+class GeneratorCheckpoint:
     """What ``config.json`` says about a checkpoint (read without torch)."""
 
     directory: Path
@@ -69,7 +69,7 @@ class CheckpointInfo:
 
 @dataclass
 class LoadedCheckpoint:
-    info: CheckpointInfo
+    info: GeneratorCheckpoint
     model: nn.Module
 
     @property
@@ -85,7 +85,9 @@ class LoadedCheckpoint:
         return self.info.weights_sha256
 
 
-def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -> CheckpointInfo:
+def read_checkpoint_info(
+    path: Path | str, expected_family: str | None = None
+) -> GeneratorCheckpoint:
     """Check a checkpoint folder and read its configuration, refusing with one sentence."""
     path, config_path, document = read_checkpoint_document(
         path,
@@ -112,7 +114,7 @@ def read_checkpoint_info(path: Path | str, expected_family: str | None = None) -
     sha = document.get("weights", {}).get("sha256")
     if not isinstance(sha, str) or len(sha) != 64:
         raise CheckpointError(f"{config_path} does not record the sha256 of its weights.")
-    return CheckpointInfo(
+    return GeneratorCheckpoint(
         directory=path,
         family=family,
         config=config,

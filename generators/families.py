@@ -310,14 +310,14 @@ class VAEFamily(GeneratorFamily):
         return SampleOutput(_to_numpy(model.decode(latent)), None, None)
 
 
-_REGISTRY: dict[str, GeneratorFamily] = {
+_FAMILIES: dict[str, GeneratorFamily] = {
     family.name: family for family in (GANFamily(), DiffusionFamily(), VAEFamily())
 }
-assert tuple(_REGISTRY) == FAMILIES
+assert tuple(_FAMILIES) == FAMILIES
 
 
 def get_family(name: str) -> GeneratorFamily:
-    return _REGISTRY[check_family(name)]
+    return _FAMILIES[check_family(name)]
 
 
 def build_model(family: str, config: ModelConfig) -> nn.Module:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.checkpoint import CheckpointInfo
+from generators.checkpoint import GeneratorCheckpoint
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
@@ -23,11 +23,11 @@ from provenance.errors import CheckpointError
 
 @dataclass
 class OnnxGenerator:
-    info: CheckpointInfo
+    info: GeneratorCheckpoint
     session: Any
 
     @classmethod
-    def open(cls, info: CheckpointInfo) -> OnnxGenerator:
+    def open(cls, info: GeneratorCheckpoint) -> OnnxGenerator:
         """Check that the export matches the checkpoint's weights, then load it."""
         record = info.onnx
         if not record:

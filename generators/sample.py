@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from generators.checkpoint import CheckpointInfo, read_checkpoint_info
+from generators.checkpoint import GeneratorCheckpoint, read_checkpoint_info
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.layout import (
     FAKE_SUBDIR,
@@ -96,7 +96,7 @@ def _torch_available() -> bool:
     return find_spec("torch") is not None and find_spec("safetensors") is not None
 
 
-def _choose_backend(info: CheckpointInfo, backend: str, device: str = "auto") -> str:
+def _choose_backend(info: GeneratorCheckpoint, backend: str, device: str = "auto") -> str:
     """``auto`` prefers the ONNX export, as ``detect`` does (the serving weight has no torch),
     unless a torch device other than the CPU is asked for."""
     if backend not in ("auto", "torch", "onnx"):
@@ -122,7 +122,7 @@ def _choose_backend(info: CheckpointInfo, backend: str, device: str = "auto") ->
 
 
 def _sample_function(
-    info: CheckpointInfo,
+    info: GeneratorCheckpoint,
     backend: str,
     sampler: str,
     sampling_steps: int | None,

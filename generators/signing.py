@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from generators.checkpoint import CheckpointInfo
+from generators.checkpoint import GeneratorCheckpoint
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def sign_generated(
     signer: ProvenanceSigner,
     png: bytes,
     title: str,
-    info: CheckpointInfo,
+    info: GeneratorCheckpoint,
     seed: int,
     sampler: str | None,
     steps: int | None,
