@@ -13,14 +13,10 @@ from typing import Any
 from provenance.errors import InputError
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY
 from provenance.hashquery import HashQuery, IndexHit, TooFlatError, ranked, require_matchable
+from provenance.hashrules import PHASH_MATCH_DISTANCE
 from provenance.indexcache import IndexCache
-from provenance.registry import (
-    PHASH_MATCH_DISTANCE,
-    BankInfo,
-    ContentInfo,
-    NotFoundError,
-    Registry,
-)
+from provenance.records import BankInfo, ContentInfo
+from provenance.registry import NotFoundError, Registry
 
 # Per query: bank name -> [{bank_content_id, distance, signal, variant}], closest first.
 BankMatches = dict[str, list[dict[str, Any]]]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from provenance.errors import InputError
 from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
-from provenance.registry import HashKind, normalise_hash, usable_pdq
+from provenance.hashrules import HashKind, normalise_hash, usable_pdq
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -32,7 +32,8 @@ from typing import Any
 
 from provenance.hashindex import BinaryHashIndex, hex_to_codes
 from provenance.hashquery import HASH_BITS, HashQuery, IndexHit
-from provenance.registry import HashKind, IndexTable, Registry, usable_pdq
+from provenance.hashrules import HashKind, IndexTable, usable_pdq
+from provenance.registry import Registry
 
 logger = logging.getLogger("provaudit.indexcache")
 

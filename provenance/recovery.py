@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from provenance.errors import ProvauditError
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, Fingerprints
 from provenance.hashquery import HashQuery, IndexHit, ranked
+from provenance.hashrules import PHASH_MATCH_DISTANCE, HashKind
 from provenance.indexcache import IndexCache
 from provenance.jumbf import active_manifest_label
-from provenance.registry import PHASH_MATCH_DISTANCE, HashKind, ManifestInfo, Registry
+from provenance.records import ManifestInfo
+from provenance.registry import Registry
 from provenance.signing import manifest_facts, signer_names
 from provenance.softbinding import PDQ_ALG, PHASH_ALG, decode_value
 

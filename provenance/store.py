@@ -13,8 +13,9 @@ from typing import Any
 
 from provenance.hashbank import HashBank
 from provenance.indexcache import IndexCache
+from provenance.locations import default_index_dir, default_registry_url
 from provenance.recovery import ManifestRecovery
-from provenance.registry import Registry, default_index_dir, default_registry_url
+from provenance.registry import Registry
 
 
 class FingerprintStore:

@@ -68,7 +68,8 @@ def load_state(app: FastAPI, settings: Settings) -> None:
 
 def _open_fingerprint_store(engine: Engine, settings: Settings) -> FingerprintStore:
     """The registry in the service's database, with its indexes loaded (or rebuilt) now."""
-    from provenance.registry import Registry, default_index_dir
+    from provenance.locations import default_index_dir
+    from provenance.registry import Registry
     from provenance.store import FingerprintStore
 
     index_dir = settings.hash_index_dir or default_index_dir(

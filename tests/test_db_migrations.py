@@ -37,7 +37,10 @@ def _differences(engine: Engine) -> list[object]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    import provenance.registry  # noqa: F401  (the models' tables, on Base)
+    # Every model's table, on Base, whichever tests ran before this one.
+    import provenance.tables  # noqa: F401
+    import service.db
+    import service.report_store  # noqa: F401
 
     with engine.connect() as connection:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))

@@ -18,9 +18,10 @@ from PIL import Image
 from provenance.hashquery import HashQuery
 from provenance.jumbf import active_manifest_label
 from provenance.keys import default_identity
-from provenance.registry import BankContentRow, DuplicateError, NotFoundError, Registry
+from provenance.registry import DuplicateError, NotFoundError, Registry
 from provenance.signing import ProvenanceSigner, SignRequest
 from provenance.store import FingerprintStore
+from provenance.tables import BankContentRow
 from tests.conftest import encode
 
 URL = os.environ.get("PROVAUDIT_TEST_POSTGRES_URL")

@@ -131,7 +131,7 @@ def _recoverer(registry: str | None) -> FingerprintStore | None:
     """The registry to recover from; None (with a warning) when there is none yet."""
     from provenance.cli.output import warn
     from provenance.errors import ProvauditError
-    from provenance.registry import default_registry_url
+    from provenance.locations import default_registry_url
     from provenance.store import FingerprintStore
 
     url = registry or default_registry_url()

@@ -18,13 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.fingerprint import PDQ_MATCH_DISTANCE
-from provenance.registry import (
-    MAX_PDQ_THRESHOLD,
-    MAX_PHASH_THRESHOLD,
-    PHASH_MATCH_DISTANCE,
-    DuplicateError,
-    NotFoundError,
-)
+from provenance.hashrules import MAX_PDQ_THRESHOLD, MAX_PHASH_THRESHOLD, PHASH_MATCH_DISTANCE
+from provenance.registry import DuplicateError, NotFoundError
 from service.api.deps import (
     FingerprintsDep,
     HashBankDep,

@@ -1,0 +1,60 @@
+"""The rules every stored or searched hash follows: hex forms, thresholds, bank names.
+
+Hashes are lowercase hex (PDQ 64 digits, pHash 16): portable across databases, readable in
+a SQL shell, and what HMA, ThreatExchange and our API exchange.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from provenance.errors import InputError
+from provenance.fingerprint import PDQ_HEX_LENGTH, PDQ_MIN_QUALITY, PHASH_HEX_LENGTH
+
+# imagehash pHash distance at which two images are called the same by default (of 64
+# bits); measured in bench/fingerprint_robustness.py with the false-match rate beside it.
+PHASH_MATCH_DISTANCE = 10
+MAX_PDQ_THRESHOLD = 63
+MAX_PHASH_THRESHOLD = 24
+_BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+IndexTable = Literal["content", "manifest"]
+HashKind = Literal["pdq", "phash"]
+
+
+def check_bank_name(name: str) -> str:
+    if not isinstance(name, str) or not _BANK_NAME.match(name):
+        raise InputError(
+            f"A bank name is 1-128 letters, digits, '_', '.' or '-', starting with a letter "
+            f"or digit; {str(name)[:80]!r} is not."
+        )
+    return name
+
+
+def check_threshold(value: int, maximum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise InputError(f"The {what} threshold is a whole number from 0 to {maximum}.")
+    return value
+
+
+def normalise_hash(value: str | None, kind: Literal["pdq", "phash"]) -> str | None:
+    """Lowercase hex of a PDQ (64 digits) or pHash (16 digits); one sentence otherwise."""
+    if value is None:
+        return None
+    length = PDQ_HEX_LENGTH if kind == "pdq" else PHASH_HEX_LENGTH
+    name = "PDQ hash" if kind == "pdq" else "pHash"
+    if not isinstance(value, str):
+        raise InputError(f"A {name} is a string of {length} hex digits.")
+    text = value.strip().lower()
+    if len(text) != length:
+        raise InputError(f"A {name} has {length} hex digits; {text[:80]!r} has {len(text)}.")
+    if not _HEX.match(text):
+        raise InputError(f"A {name} contains only hex digits (0-9, a-f); {text!r} does not.")
+    return text
+
+
+def usable_pdq(quality: int | None) -> bool:
+    """PDQ hashes below quality 50 are never matched; a hash added without one is trusted."""
+    return quality is None or quality >= PDQ_MIN_QUALITY

@@ -1,0 +1,90 @@
+"""The fingerprint registry's tables (SQLAlchemy declarative, on ``provenance.db.Base``).
+
+Their history is ``provenance/migrations``; a change here needs a migration there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from provenance.db import Base, utcnow
+from provenance.fingerprint import PDQ_HEX_LENGTH, PDQ_MATCH_DISTANCE, PHASH_HEX_LENGTH
+from provenance.hashrules import PHASH_MATCH_DISTANCE
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class RegistryInfoRow(Base):
+    """Key/value facts about this registry; ``registry_id`` ties saved indexes to it."""
+
+    __tablename__ = "registry_info"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class BankRow(Base):
+    __tablename__ = "hash_banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=PDQ_MATCH_DISTANCE)
+    phash_threshold: Mapped[int] = mapped_column(Integer, default=PHASH_MATCH_DISTANCE)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BankContentRow(Base):
+    __tablename__ = "bank_content"
+    __table_args__ = (UniqueConstraint("bank_id", "content_key", name="uq_bank_content_key"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id"), index=True)
+    # "pdq:<hex>" or, for content known only by pHash, "phash:<hex>": one row per hash.
+    content_key: Mapped[str] = mapped_column(String(80))
+    pdq: Mapped[str | None] = mapped_column(String(PDQ_HEX_LENGTH))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    phash: Mapped[str | None] = mapped_column(String(PHASH_HEX_LENGTH))
+    source: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ManifestRow(Base):
+    """A manifest provaudit signed, with the fingerprints of the image it was bound to."""
+
+    __tablename__ = "signed_manifests"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    manifest_id: Mapped[str] = mapped_column(String(255), unique=True)
+    manifest_bytes: Mapped[bytes] = mapped_column(LargeBinary)
+    mime_type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(512))
+    signer: Mapped[str | None] = mapped_column(String(512))
+    issuer: Mapped[str | None] = mapped_column(String(512))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    asset_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(PDQ_HEX_LENGTH), index=True)
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    phash: Mapped[str | None] = mapped_column(String(PHASH_HEX_LENGTH))
+    ai_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    generator: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    soft_binding_alg: Mapped[str | None] = mapped_column(String(64))
+    soft_binding_value: Mapped[str | None] = mapped_column(String(128))
