@@ -12,6 +12,7 @@ rules hashes follow ``provenance.hashrules``.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -302,19 +303,51 @@ class Registry:
 
     # --- signed manifests -------------------------------------------------------------
 
-    def record_manifest(self, **fields: Any) -> ManifestInfo:
+    def record_manifest(
+        self,
+        *,
+        manifest_id: str,
+        manifest_bytes: bytes,
+        mime_type: str,
+        asset_sha256: str,
+        signed_at: dt.datetime,
+        title: str | None = None,
+        signer: str | None = None,
+        issuer: str | None = None,
+        pdq: str | None = None,
+        pdq_quality: int | None = None,
+        phash: str | None = None,
+        ai_declared: bool = False,
+        generator: dict[str, Any] | None = None,
+        soft_binding_alg: str | None = None,
+        soft_binding_value: str | None = None,
+    ) -> ManifestInfo:
         """Store a signed manifest; signing the same manifest twice keeps the first record."""
-        for kind in ("pdq", "phash"):
-            fields[kind] = normalise_hash(fields.get(kind), kind)  # type: ignore[arg-type]
         with self.session() as session:
-            row = ManifestRow(**fields)
+            row = ManifestRow(
+                manifest_id=manifest_id,
+                manifest_bytes=manifest_bytes,
+                mime_type=mime_type,
+                asset_sha256=asset_sha256,
+                signed_at=signed_at,
+                title=title,
+                signer=signer,
+                issuer=issuer,
+                pdq=normalise_hash(pdq, "pdq"),
+                pdq_quality=pdq_quality,
+                phash=normalise_hash(phash, "phash"),
+                ai_declared=ai_declared,
+                generator=generator,
+                soft_binding_alg=soft_binding_alg,
+                soft_binding_value=soft_binding_value,
+            )
             session.add(row)
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()
                 existing = session.scalar(
-                    select(ManifestRow).where(ManifestRow.manifest_id == fields["manifest_id"])
+                    select(ManifestRow).where(ManifestRow.manifest_id == manifest_id)
                 )
                 if existing is None:
                     raise
