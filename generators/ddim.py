@@ -9,13 +9,9 @@ what lets the ONNX path sample without torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
-from generators.ddpm import Array, DDPMSchedule, DenoisingOutput, EpsilonFn, denoise
-from generators.noise import PerImageNoise
+from generators.ddpm import Array, DDPMSchedule, ReverseSampler
 
 
 @dataclass
@@ -24,7 +20,7 @@ class DDIMStepOutput:
     pred_original_sample: Array
 
 
-class DDIMSampler:
+class DDIMSampler(ReverseSampler):
     """``num_steps`` DDIM steps with stochasticity ``eta`` (0 = deterministic)."""
 
     name = "ddim"
@@ -66,24 +62,11 @@ class DDIMSampler:
             prev = prev + sigma * noise
         return DDIMStepOutput(prev_sample=prev, pred_original_sample=original)
 
-    def sample(
-        self,
-        epsilon_fn: EpsilonFn,
-        noise: PerImageNoise,
-        image_shape: tuple[int, int, int],
-        to_backend: Callable[[np.ndarray], Array] = lambda array: array,
-    ) -> DenoisingOutput:
-        def step(
-            epsilon: Array, timestep: int, prev: int, sample: Array, noise: Array | None
-        ) -> Array:
-            return self.step(epsilon, timestep, prev, sample, noise).prev_sample
+    @property
+    def stochastic(self) -> bool:
+        return self.eta > 0
 
-        return denoise(
-            self.timesteps,
-            epsilon_fn,
-            step,
-            noise,
-            image_shape,
-            to_backend,
-            stochastic=self.eta > 0,
-        )
+    def reverse_step(
+        self, epsilon: Array, timestep: int, prev_timestep: int, sample: Array, noise: Array | None
+    ) -> Array:
+        return self.step(epsilon, timestep, prev_timestep, sample, noise).prev_sample

@@ -177,7 +177,41 @@ class DDPMSchedule:
         return DDPMStepOutput(prev_sample=prev, pred_original_sample=original)
 
 
-class DDPMSampler:
+class ReverseSampler:
+    """A sampler over a trained schedule: its timesteps and one step x_t -> x_prev."""
+
+    name: str
+    timesteps: list[int]
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether a step adds fresh noise (and so draws from the image's noise stream)."""
+        return True
+
+    def reverse_step(
+        self, epsilon: Array, timestep: int, prev_timestep: int, sample: Array, noise: Array | None
+    ) -> Array:
+        raise NotImplementedError
+
+    def sample(
+        self,
+        epsilon_fn: EpsilonFn,
+        noise: PerImageNoise,
+        image_shape: tuple[int, int, int],
+        to_backend: Callable[[np.ndarray], Array] = lambda array: array,
+    ) -> DenoisingOutput:
+        return denoise(
+            self.timesteps,
+            epsilon_fn,
+            self.reverse_step,
+            noise,
+            image_shape,
+            to_backend,
+            stochastic=self.stochastic,
+        )
+
+
+class DDPMSampler(ReverseSampler):
     """Ancestral sampling over ``num_steps`` (all T steps by default, as in the paper)."""
 
     name = "ddpm"
@@ -187,18 +221,7 @@ class DDPMSampler:
         self.num_steps = num_steps or schedule.num_train_timesteps
         self.timesteps = schedule.inference_timesteps(self.num_steps)
 
-    def sample(
-        self,
-        epsilon_fn: EpsilonFn,
-        noise: PerImageNoise,
-        image_shape: tuple[int, int, int],
-        to_backend: Callable[[np.ndarray], Array] = lambda array: array,
-    ) -> DenoisingOutput:
-        def step(
-            epsilon: Array, timestep: int, prev: int, sample: Array, noise: Array | None
-        ) -> Array:
-            return self.schedule.step(epsilon, timestep, sample, noise, prev).prev_sample
-
-        return denoise(
-            self.timesteps, epsilon_fn, step, noise, image_shape, to_backend, stochastic=True
-        )
+    def reverse_step(
+        self, epsilon: Array, timestep: int, prev_timestep: int, sample: Array, noise: Array | None
+    ) -> Array:
+        return self.schedule.step(epsilon, timestep, sample, noise, prev_timestep).prev_sample
