@@ -266,18 +266,17 @@ def evaluate(
             keep_scores=report_dir is not None,
             abstention=abstention,
         )
-        scores = report.pop("scores", None)
-        report["split"] = split
+        report.split = split
         if report_dir is not None:
             from detectors.report import write_evaluation_report
 
             written = write_evaluation_report(
-                report, report_dir, scores=scores, checkpoint=str(checkpoint)
+                report.to_dict(), report_dir, scores=report.scores, checkpoint=str(checkpoint)
             )
             log(f"report: {written['report']}")
     except (ProvauditError, ValueError) as exc:
         _fail(exc)
-    _emit(report, as_json)
+    _emit(report.to_dict(), as_json)
 
 
 @app.command()
@@ -388,10 +387,10 @@ def loo(
         if report_dir is not None:
             from detectors.report import write_loo_report
 
-            log(f"report: {write_loo_report(result, report_dir)['report']}")
+            log(f"report: {write_loo_report(result.to_dict(), report_dir)['report']}")
     except ProvauditError as exc:
         _fail(exc)
-    _emit(result, as_json)
+    _emit(result.to_dict(), as_json)
 
 
 @app.command()

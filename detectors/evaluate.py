@@ -8,6 +8,7 @@ convenient 0.5.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -230,6 +231,27 @@ def abstention_rates(scorer: Scorer, data: DetectorData, samples: list[Sample]) 
     return rates
 
 
+@dataclass
+class EvaluationReport:
+    """What ``evaluate`` measured; ``to_dict`` is ``evaluation.json``'s layout."""
+
+    checkpoint_arch: str
+    backend: str
+    clean: dict[str, Any]
+    calibration: dict[str, Any]
+    robustness: dict[str, dict[str, Any]] | None = None
+    format_check: dict[str, Any] | None = None
+    abstention: dict[str, Any] | None = None
+    split: str | None = None
+    # Each image's path, label, family and p(AI) (``keep_scores``): not part of the record.
+    scores: dict[str, list[Any]] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        record = {key: value for key, value in asdict(self).items() if value is not None}
+        record.pop("scores", None)
+        return record
+
+
 def evaluate(
     scorer: Scorer,
     data: DetectorData,
@@ -239,20 +261,20 @@ def evaluate(
     check_format: bool = False,
     keep_scores: bool = False,
     abstention: bool = False,
-) -> dict[str, Any]:
-    """Metrics on ``samples``; ``keep_scores`` adds each image's p(AI) under ``"scores"``
+) -> EvaluationReport:
+    """Metrics on ``samples``; ``keep_scores`` keeps each image's p(AI) in ``scores``
     (what the report's ROC curves and histograms are drawn from)."""
     labels = np.array([sample.label for sample in samples])
     families = [sample.family for sample in samples]
     threshold = scorer.spec.threshold
     logits = score_logits(scorer, data, samples)
     probs = scorer.probabilities(logits)
-    report: dict[str, Any] = {
-        "checkpoint_arch": scorer.spec.arch,
-        "backend": scorer.backend,
-        "clean": metrics(labels, probs, threshold, families),
-        "calibration": calibration_check(scorer.spec, logits, labels),
-    }
+    report = EvaluationReport(
+        checkpoint_arch=scorer.spec.arch,
+        backend=scorer.backend,
+        clean=metrics(labels, probs, threshold, families),
+        calibration=calibration_check(scorer.spec, logits, labels),
+    )
     if robustness:
         sweep: dict[str, dict[str, Any]] = {}
         for kind, values in ROBUSTNESS.items():
@@ -273,13 +295,13 @@ def evaluate(
                         "real_accuracy",
                     )
                 }
-        report["robustness"] = sweep
+        report.robustness = sweep
     if check_format:
-        report["format_check"] = format_check(scorer, data, samples)
+        report.format_check = format_check(scorer, data, samples)
     if abstention:
-        report["abstention"] = abstention_rates(scorer, data, samples)
+        report.abstention = abstention_rates(scorer, data, samples)
     if keep_scores:
-        report["scores"] = {
+        report.scores = {
             "path": [str(sample.path) for sample in samples],
             "label": labels.tolist(),
             "family": [sample.family for sample in samples],

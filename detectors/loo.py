@@ -6,7 +6,7 @@ family's fakes it never saw; in-family AP is always near 1 and says little.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,22 @@ from detectors.train import TrainConfig, train, train_fused
 from provenance.errors import DataError
 
 
+@dataclass(frozen=True)
+class LeaveOneOutResult:
+    """Per left-out family, the fold's metrics on it; ``to_dict`` is
+    ``leave-one-family-out.json``'s layout."""
+
+    held_out: dict[str, dict[str, Any]]
+    families: list[str]
+    fusion: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"held_out": self.held_out, "families": self.families}
+        if self.fusion is not None:
+            record["fusion"] = self.fusion
+        return record
+
+
 def leave_one_family_out(
     data: DetectorData,
     config: TrainConfig,
@@ -26,7 +42,7 @@ def leave_one_family_out(
     *,
     fuse_transforms: list[str] | None = None,
     quiet: bool = True,
-) -> dict[str, Any]:
+) -> LeaveOneOutResult:
     """For each family: train without its images, test on reals + that family's fakes.
 
     The held-out family's AP is the honest number for "a generator we have not seen";
@@ -52,7 +68,5 @@ def leave_one_family_out(
         labels = np.array([s.label for s in test])
         probs = score_samples(scorer, data, test)
         results[family] = metrics(labels, probs, scorer.spec.threshold)
-    result: dict[str, Any] = {"held_out": results, "families": data.families}
-    if fuse_transforms:
-        result["fusion"] = {"transforms": list(fuse_transforms)}
-    return result
+    fusion = {"transforms": list(fuse_transforms)} if fuse_transforms else None
+    return LeaveOneOutResult(results, list(data.families), fusion)

@@ -237,8 +237,8 @@ def test_tiny_training_learns_the_planted_artifact(trained):
     checkpoint, data = trained
     scorer = open_scorer(checkpoint, backend="torch")
     report = evaluate(scorer, data, data.split("val", "calib"))
-    assert report["clean"]["ap"] > 0.9, report
-    assert set(report["clean"]["per_family"]) == {"gan", "vae"}
+    assert report.clean["ap"] > 0.9, report
+    assert set(report.clean["per_family"]) == {"gan", "vae"}
     info = read_checkpoint(checkpoint)
     assert info.spec.training["data_digest"] == data.digest
     assert info.spec.target_fpr == 0.01 and info.spec.temperature > 0

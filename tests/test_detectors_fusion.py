@@ -63,7 +63,7 @@ def test_fused_detector_is_one_calibrated_checkpoint_that_learns_the_artifact(fu
     for transform in TRANSFORMS:
         assert read_checkpoint(checkpoint / "experts" / transform).spec.transform == transform
     report = evaluate(open_scorer(checkpoint, backend="torch"), data, data.split("val", "calib"))
-    assert report["clean"]["ap"] > 0.9, report
+    assert report.clean["ap"] > 0.9, report
 
 
 def test_fused_logit_is_the_larger_calibrated_expert_logit_less_the_fusion_shift(fused):
@@ -146,8 +146,8 @@ def test_leave_one_family_out_scores_the_fusion_of_each_fold(toy_root: Path, tmp
     data = scan(datasets=[toy_root], image_size=SIZE)
     config = replace(tiny_config(tmp_path), epochs=2)
     result = leave_one_family_out(data, config, tmp_path / "loo", fuse_transforms=TRANSFORMS)
-    assert result["fusion"] == {"transforms": TRANSFORMS}
-    assert set(result["held_out"]) == {"gan", "vae"}
+    assert result.fusion == {"transforms": TRANSFORMS}
+    assert set(result.held_out) == {"gan", "vae"}
     for family in ("gan", "vae"):
         fold = read_checkpoint(tmp_path / "loo" / f"without-{family}")
         assert fold.spec.arch == FUSION_ARCH

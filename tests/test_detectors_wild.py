@@ -401,7 +401,7 @@ def test_evaluate_reports_what_detect_answers_with_its_checks(grouped_root, grou
     data = scan(datasets=[grouped_root], image_size=SIZE)
     scorer = open_scorer(grouped_detector)
     report = evaluate(scorer, data, data.split("val", "calib"), abstention=True)
-    rates = report["abstention"]
+    rates = report.abstention
     assert set(rates) == {"real", *{s.family for s in data.split("val", "calib") if s.label}}
     for values in rates.values():
         total = values["ai_rate"] + values["inconclusive_rate"] + values["real_rate"]
