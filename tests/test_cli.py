@@ -224,9 +224,8 @@ def test_version_and_help(run_cli):
     "command",
     [("verify",), ("detect",), ("generate",), ("detectors", "train"), ("bank", "lookup")],
 )
-def test_help_shows_no_type_noise_on_options(run_cli, command):
+def test_help_shows_no_type_noise(run_cli, command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0, result.stderr
-    options = result.stdout[result.stdout.index("Options") :]
-    assert "<bool>" not in options and "<list[" not in options
-    assert "--json" in options
+    assert "<bool>" not in result.stdout and "<list[" not in result.stdout
+    assert "--json" in result.stdout

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import click
 import typer
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 from provenance import __version__
 from provenance.cli.exit_status import ExitStatus
@@ -86,24 +86,38 @@ def build_app(argv: list[str]) -> typer.Typer:
     return root
 
 
-def _plain_option_types(command: click.Command, help_names: list[str]) -> None:
-    """Help without type noise: a flag shows no ``<bool>``, a repeatable option the type of
-    one value (``<path>``, not ``<list[Path]>``; its help says it repeats)."""
+def _one_value_label(param: TyperOption | TyperArgument) -> str:
     from pathlib import Path
     from typing import get_args
 
+    (element,) = get_args(param.type_descriptor.annotation) or (str,)
+    label = "path" if element is Path else getattr(element, "__name__", str(element))
+    return f"<{label}>"
+
+
+class _RepeatedArgument(TyperArgument):
+    """A positional argument taking several values, shown with the type of one
+    (``files... <path>``); typer would show ``<list[Path]>``."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return _one_value_label(self)
+
+
+def _plain_option_types(command: click.Command, help_names: list[str]) -> None:
+    """Help without type noise: a flag shows no ``<bool>``, a repeatable option or argument
+    the type of one value (``<path>``, not ``<list[Path]>``; its help says it repeats)."""
     # click builds -h/--help on demand and caches it; build it now to reach it.
     context = click.Context(command, info_name=command.name, help_option_names=help_names)
     help_option = command.get_help_option(context)
     for param in [*command.params, *([help_option] if help_option else [])]:
+        if isinstance(param, TyperArgument) and param.type_descriptor.is_list:
+            param.__class__ = _RepeatedArgument
         if not isinstance(param, TyperOption) or param.metavar is not None:
             continue
         if param.is_flag:
             param.metavar = ""
         elif param.multiple and not param.type_descriptor.is_choice:
-            (element,) = get_args(param.type_descriptor.annotation) or (str,)
-            label = "path" if element is Path else getattr(element, "__name__", str(element))
-            param.metavar = f"<{label}>"
+            param.metavar = _one_value_label(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_option_types(sub, help_names)
 
