@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import c2pa
 
 State = Literal["trusted", "valid", "invalid", "absent"]
+# The C2PA status code for an error no other code names; here: a manifest c2pa cannot parse.
+UNREADABLE_MANIFEST = "general.error"
 
 _SUCCESS_SUFFIXES = (
     ".validated",
@@ -223,7 +225,9 @@ class ProvenanceVerifier:
                 f"{media.name}: C2PA does not support {media.mime_type} files."
             ) from None
         except c2pa.C2paError as exc:
-            raise InputError(f"{media.name}: the C2PA data cannot be read ({exc}).") from None
+            if not _carries_manifest(media.data):
+                raise InputError(f"{media.name}: the C2PA data cannot be read ({exc}).") from None
+            return self._unreadable(media, exc)
         if reader is None:
             return self._absent(media)
         with reader:
@@ -239,6 +243,18 @@ class ProvenanceVerifier:
                 report.thumbnails = _inline_thumbnails(reader, store, report)
         return report
 
+    def _unreadable(self, media: MediaFile, exc: Exception) -> ProvenanceReport:
+        """A manifest is there but cannot be parsed: that is a broken manifest (``invalid``),
+        never a reason to skip the file, so an audit still scores and matches it."""
+        source_type = iptc_digital_source_type(media.data)
+        return ProvenanceReport(
+            path=media.name,
+            state="invalid",
+            format=media.format,
+            failures=[StatusEntry(UNREADABLE_MANIFEST, f"The C2PA manifest cannot be read: {exc}")],
+            iptc=(IptcSignal(source_type, declares_ai(source_type)) if source_type else None),
+        )
+
     def _absent(self, media: MediaFile) -> ProvenanceReport:
         source_type = iptc_digital_source_type(media.data)
         return ProvenanceReport(
@@ -247,6 +263,11 @@ class ProvenanceVerifier:
             format=media.format,
             iptc=(IptcSignal(source_type, declares_ai(source_type)) if source_type else None),
         )
+
+
+def _carries_manifest(data: bytes) -> bool:
+    """Whether the file holds C2PA data at all: a JUMBF box or a C2PA label."""
+    return b"jumb" in data or b"c2pa" in data
 
 
 def _state(validation_state: str | None) -> State:

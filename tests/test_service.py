@@ -183,3 +183,25 @@ def test_concurrent_audits_are_all_answered(server):
         )
     assert [r.status_code for r in responses] == [200] * 12
     assert len({r.json()["audit_id"] for r in responses}) == 12
+
+
+def test_an_unparsable_manifest_is_audited_not_refused(server):
+    """A broken manifest is `invalid` provenance; the detector and matching still run."""
+    from tests.test_sign_verify import _unreadable_manifests
+
+    photo = encode(make_image((320, 240)), "JPEG", quality=90)
+    with server.client() as client:
+        signed = client.post(
+            "/v1/sign",
+            files=_upload(photo, "photo.jpg", "image/jpeg"),
+            headers={"X-API-Key": API_KEY},
+        )
+        assert signed.status_code == 200, signed.text
+        (broken,) = _unreadable_manifests(signed.content, count=1)
+        audit = client.post("/v1/audit", files=_upload(broken, "broken.jpg", "image/jpeg"))
+    assert audit.status_code == 200, audit.text
+    body = audit.json()
+    assert body["provenance"]["state"] == "invalid"
+    assert "general.error" in body["provenance"]["failure_codes"]
+    assert 0.0 <= body["ai_origin"]["p_ai"] <= 1.0
+    assert len(body["fingerprints"]["pdq"]) == 64

@@ -235,3 +235,45 @@ def test_https_vocabulary_uris_declare_ai_too(signer_and_root):
     )
     unsigned = ProvenanceVerifier().verify_bytes(encode(make_image(), "JPEG", xmp=xmp))
     assert unsigned.iptc is not None and unsigned.iptc.ai_declared is True
+
+
+def _unreadable_manifests(signed: bytes, count: int = 3) -> list[bytes]:
+    """Copies of ``signed`` with one bit flipped inside its manifest that c2pa cannot parse."""
+    import random
+
+    import c2pa
+
+    rng = random.Random(0)
+    start, end = signed.index(b"\xff\xeb"), signed.index(b"\xff\xda")
+    found: list[bytes] = []
+    for _ in range(2000):
+        data = bytearray(signed)
+        data[rng.randrange(start + 4, end)] ^= 1 << rng.randrange(8)
+        try:
+            reader = c2pa.Reader.try_create("image/jpeg", io.BytesIO(bytes(data)))
+        except c2pa.C2paError:
+            found.append(bytes(data))
+            if len(found) == count:
+                break
+        else:
+            if reader is not None:
+                reader.close()
+    return found
+
+
+def test_a_manifest_c2pa_cannot_parse_is_invalid_not_an_error(signer_and_root, tmp_path, run_cli):
+    """A broken manifest must not let a file dodge the audit: it is `invalid`, exit 5."""
+    signer, root = signer_and_root
+    signed = signer.sign(encode(make_image(), "JPEG", quality=90), SignRequest(title="a.jpg")).data
+    broken = _unreadable_manifests(signed)
+    assert broken, "no bit flip broke the manifest"
+    for data in broken:
+        report = ProvenanceVerifier(root).verify_bytes(data, "broken.jpg")
+        assert report.state == "invalid"
+        assert report.failure_codes == ["general.error"]
+        assert "cannot be read" in report.failures[0].explanation
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(broken[0])
+    result = run_cli("verify", path, "--json")
+    assert result.returncode == 5, result.stderr
+    assert json.loads(result.stdout)["state"] == "invalid"
