@@ -158,6 +158,27 @@ def _bad_additions() -> dict[str, tuple[dict, int, str]]:
             "image_too_flat",
         ),
         "text upload": ({"files": _file(b"hello there", "x.jpg")}, 415, "unsupported_format"),
+        # The hardening campaign's 500s, each now a 4xx.
+        "raw jpeg body": (
+            {"content": ORIGINAL.read_bytes(), "headers": {"content-type": "image/jpeg"}},
+            415,
+            "unsupported_media_type",
+        ),
+        "json nested 1000 deep": (
+            {"content": b"[" * 1000 + b"]" * 1000, "headers": {"content-type": "application/json"}},
+            422,
+            "invalid_json",
+        ),
+        "json not utf-8": (
+            {"content": b'{"pdq": "\xff\xfe"}', "headers": {"content-type": "application/json"}},
+            422,
+            "invalid_json",
+        ),
+        "metadata nested 1000 deep": (
+            {"files": _file(ORIGINAL), "data": {"metadata": "[" * 1000 + "]" * 1000}},
+            422,
+            "invalid_json",
+        ),
         "empty upload": ({"files": _file(b"", "x.jpg")}, 422, "empty_file"),
     }
 
@@ -195,6 +216,18 @@ def test_bad_lookups_are_4xx(server, params, code):
             "image_too_flat",
         )
         _error(client.post("/v1/lookup", json={"queries": [{}] * 1001}), 422, "batch_too_large")
+        raw = {"content": ORIGINAL.read_bytes(), "headers": {"content-type": "image/jpeg"}}
+        _error(client.post("/v1/lookup", **raw), 415, "unsupported_media_type")
+        deep = {"content": b'{"a":' * 1000 + b"1" + b"}" * 1000}
+        _error(client.post("/v1/lookup", **deep), 422, "invalid_json")
+
+
+@pytest.mark.parametrize("content_id", ["9223372036854775808", "0", "-1"])
+def test_a_content_id_out_of_range_is_a_4xx(server, content_id):
+    with server.client() as client:
+        client.post("/v1/banks", json={"name": "RANGE"}, headers=WRITE)
+        response = client.get(f"/v1/banks/RANGE/content/{content_id}")
+    _error(response, 422, "invalid_request")
 
 
 def test_hash_endpoint(server):

@@ -205,3 +205,18 @@ def test_an_unparsable_manifest_is_audited_not_refused(server):
     assert "general.error" in body["provenance"]["failure_codes"]
     assert 0.0 <= body["ai_origin"]["p_ai"] <= 1.0
     assert len(body["fingerprints"]["pdq"]) == 64
+
+
+@pytest.mark.parametrize(
+    "fields", [{"steps": "-1"}, {"seed": "-5"}, {"sampler": "warp"}, {"checkpoint_sha256": "ab"}]
+)
+def test_sign_refuses_impossible_generator_fields(server, fields):
+    with server.client() as client:
+        response = client.post(
+            "/v1/sign",
+            files=_upload(encode(make_image(), "PNG")),
+            data={"ai_generated": "true", "family": "gan", **fields},
+            headers={"X-API-Key": API_KEY},
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_request"

@@ -7,19 +7,19 @@ it matches lookups as soon as the answer is sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.fingerprint import PDQ_MATCH_DISTANCE
 from provenance.hashrules import MAX_PDQ_THRESHOLD, MAX_PHASH_THRESHOLD, PHASH_MATCH_DISTANCE
 from provenance.registry import DuplicateError, NotFoundError
+from service.api.bodies import parse_json_body, parse_json_text, validated
 from service.api.deps import (
     FingerprintsDep,
     HashBankDep,
@@ -30,6 +30,8 @@ from service.api.deps import (
 from service.api.errors import ApiError
 from service.api.uploads import read_upload, run_bounded, upload_or_json_body
 
+# Ids are 64-bit signed integers in every database the registry runs on.
+MAX_ROW_ID = 2**63 - 1
 router = APIRouter(prefix="/v1", tags=["hash banks"])
 
 
@@ -152,15 +154,7 @@ async def add_content(
             info = await run_bounded(add_image, settings.processing_timeout_s)
         return JSONResponse(info.to_dict(), status_code=201)
 
-    raw = await request.body()
-    try:
-        body = ContentByHash.model_validate(json.loads(raw or b"null"))
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, "invalid_json", f"The body is not JSON ({exc.msg}).") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise ApiError(422, "invalid_request", f"{where}: {first.get('msg')}") from None
+    body = validated(ContentByHash, parse_json_body(await request.body(), content_type))
 
     def add_hashes() -> Any:
         return hashbank.add_hashes(
@@ -178,7 +172,10 @@ async def add_content(
 
 @router.get("/banks/{name}/content/{content_id}", dependencies=[ReadAccess])
 async def get_content(
-    name: str, content_id: int, hashbank: HashBankDep, settings: SettingsDep
+    name: str,
+    content_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Bank content id.")],
+    hashbank: HashBankDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     async with registry_errors():
         info = await run_bounded(
@@ -198,10 +195,7 @@ async def index_status(fingerprints: FingerprintsDep, settings: SettingsDep) -> 
 def _metadata(value: object) -> dict[str, Any] | None:
     if value is None or value == "":
         return None
-    try:
-        parsed = json.loads(str(value))
-    except json.JSONDecodeError:
-        raise ApiError(422, "invalid_request", "metadata must be a JSON object.") from None
+    parsed = parse_json_text(str(value), "metadata")
     if not isinstance(parsed, dict):
         raise ApiError(422, "invalid_request", "metadata must be a JSON object.")
     return parsed

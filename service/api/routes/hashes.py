@@ -6,16 +6,16 @@ Hasher-Matcher-Actioner ``/m/lookup``; banks without a match are left out.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
 from provenance.hashquery import HashQuery, require_matchable
 from provenance.media import check_media, decode_image
+from service.api.bodies import parse_json_body, validated
 from service.api.deps import HashBankDep, ReadAccess, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.banks import registry_errors
@@ -130,7 +130,7 @@ async def lookup_post(
         async with registry_errors():
             return await run_bounded(image_work, settings.processing_timeout_s)
 
-    body = _json_body(await request.body())
+    body = _json_body(await request.body(), content_type)
     if body.queries is not None:
         if len(body.queries) > MAX_BATCH:
             raise ApiError(422, "batch_too_large", f"At most {MAX_BATCH} queries per request.")
@@ -157,21 +157,15 @@ def _query(pair: HashPair) -> HashQuery:
     return HashQuery.from_hashes(pdq=pair.pdq, phash=pair.phash, pdq_quality=pair.pdq_quality)
 
 
-def _json_body(raw: bytes) -> LookupBody:
-    if not raw:
+def _json_body(raw: bytes, content_type: str) -> LookupBody:
+    document = parse_json_body(raw, content_type)
+    if document is None:
         raise ApiError(
             422,
             "invalid_request",
             "Send an image as multipart 'file', or JSON {pdq, phash} or {queries: [...]}.",
         )
-    try:
-        return LookupBody.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, "invalid_json", f"The body is not JSON ({exc.msg}).") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise ApiError(422, "invalid_request", f"{where}: {first.get('msg')}") from None
+    return validated(LookupBody, document)
 
 
 __all__ = ["image_query", "router"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
@@ -21,13 +21,13 @@ async def sign(
     settings: SettingsDep,
     file: Annotated[UploadFile | None, File()] = None,
     ai_generated: Annotated[bool, Form()] = False,
-    title: Annotated[str | None, Form()] = None,
-    family: Annotated[str | None, Form()] = None,
-    model: Annotated[str | None, Form()] = None,
-    checkpoint_sha256: Annotated[str | None, Form()] = None,
-    seed: Annotated[int | None, Form()] = None,
-    sampler: Annotated[str | None, Form()] = None,
-    steps: Annotated[int | None, Form()] = None,
+    title: Annotated[str | None, Form(max_length=512)] = None,
+    family: Annotated[str | None, Form(max_length=64)] = None,
+    model: Annotated[str | None, Form(max_length=128)] = None,
+    checkpoint_sha256: Annotated[str | None, Form(pattern="^[0-9a-fA-F]{64}$")] = None,
+    seed: Annotated[int | None, Form(ge=0, le=2**64 - 1)] = None,
+    sampler: Annotated[Literal["ddim", "ddpm"] | None, Form()] = None,
+    steps: Annotated[int | None, Form(ge=0, le=100_000)] = None,
 ) -> Response:
     """Sign an image with the service's identity (API key); returns the signed file."""
     data = await read_upload(file)
