@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     protect_reads: bool = False
     """Also require an API key for read endpoints (audit, verify, lookups)."""
     max_upload_bytes: int = 20 * 1024 * 1024
+    body_read_timeout_s: float = 10.0
+    """How long a request body may stall before the request is answered 408."""
     processing_timeout_s: float = 20.0
     """Upper bound on decoding + analysis of one upload, off the event loop."""
     trust_anchors: list[Path] = Field(default_factory=list)

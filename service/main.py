@@ -124,7 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_upload_bytes,
+        read_timeout_s=settings.body_read_timeout_s,
+    )
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next) -> Response:  # noqa: ANN001

@@ -220,3 +220,29 @@ def test_sign_refuses_impossible_generator_fields(server, fields):
         )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_body_that_never_arrives_is_cut_off_with_408(tmp_path):
+    """A client that declares a body and sends nothing does not hold a worker for long."""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    running = start_server(tmp_path / "home", API_KEY, PROVAUDIT_BODY_READ_TIMEOUT_S="1")
+    try:
+        address = urlparse(running.url)
+        with socket.create_connection((address.hostname, address.port), timeout=15) as sock:
+            sock.sendall(
+                b"POST /v1/audit HTTP/1.1\r\nHost: test\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 10\r\n\r\n"
+            )
+            started = time.monotonic()
+            answer = sock.recv(4096)
+            waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"request_timeout" in answer
+        assert waited < 10
+        with running.client() as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        stop_server(running)
