@@ -3,12 +3,15 @@
 Every entry point (CLI, service) goes through here so that bad input gets the same one
 sentence everywhere. Pillow's decompression-bomb guard stays on; we make its warning
 threshold an error too, so an image over ``Image.MAX_IMAGE_PIXELS`` is refused rather
-than decoded.
+than decoded. Below that, a decode budget (``PROVAUDIT_MAX_DECODE_PIXELS``) bounds the
+pixels one image may decode to, checked from the header before any pixel is decoded: a
+small file of a huge flat image would otherwise cost gigabytes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,9 @@ MIME_BY_FORMAT = {
 IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "gif", "tiff", "heif", "avif"})
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DEFAULT_MAX_DECODE_PIXELS = 50_000_000
+"""Above the largest camera sensors in common use, below what a few concurrent decodes can
+hold in memory on a small server."""
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -222,9 +228,33 @@ def decode_image_for_hashing(
     return _decoded(image, name, "RGB")
 
 
+def max_decode_pixels() -> int:
+    """``PROVAUDIT_MAX_DECODE_PIXELS``, else :data:`DEFAULT_MAX_DECODE_PIXELS`."""
+    configured = os.environ.get("PROVAUDIT_MAX_DECODE_PIXELS")
+    if not configured:
+        return DEFAULT_MAX_DECODE_PIXELS
+    try:
+        return max(1, int(configured))
+    except ValueError:
+        raise InputError(
+            f"PROVAUDIT_MAX_DECODE_PIXELS must be a whole number of pixels, not {configured!r}."
+        ) from None
+
+
+def check_decode_budget(width: int, height: int, name: str) -> None:
+    budget = max_decode_pixels()
+    if width * height > budget:
+        raise ImageTooLargeError(
+            f"{name} has too many pixels to decode within the budget ({width}x{height} = "
+            f"{width * height:,}; budget {budget:,} pixels, PROVAUDIT_MAX_DECODE_PIXELS)."
+        )
+
+
 def _decoded(image: Image.Image, name: str, mode: str) -> Image.Image:
     from PIL import Image
 
+    # After any draft: the size is what will actually be decoded.
+    check_decode_budget(*image.size, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -229,3 +229,12 @@ def test_help_shows_no_type_noise(run_cli, command):
     assert result.returncode == 0, result.stderr
     assert "<bool>" not in result.stdout and "<list[" not in result.stdout
     assert "--json" in result.stdout
+
+
+def test_an_image_over_the_decode_budget_is_refused_before_decoding(run_cli, tmp_path):
+    flat = tmp_path / "flat.png"
+    flat.write_bytes(huge_png(9_400, 9_400))  # under Pillow's bomb limit
+    result = run_cli("hash", flat)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "budget 50,000,000 pixels" in line and "PROVAUDIT_MAX_DECODE_PIXELS" in line

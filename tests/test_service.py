@@ -246,3 +246,16 @@ def test_a_body_that_never_arrives_is_cut_off_with_408(tmp_path):
             assert client.get("/healthz").status_code == 200
     finally:
         stop_server(running)
+
+
+def test_an_audit_refuses_an_image_over_the_decode_budget_before_decoding(server):
+    """Under Pillow's bomb limit and a few hundred bytes, gigabytes once decoded."""
+    import time
+
+    started = time.monotonic()
+    with server.client() as client:
+        response = client.post("/v1/audit", files=_upload(huge_png(9_400, 9_400), "flat.png"))
+        assert client.get("/healthz").status_code == 200
+    assert response.status_code == 413
+    assert "budget 50,000,000 pixels" in response.json()["error"]["message"]
+    assert time.monotonic() - started < 5
