@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     protect_reads: bool = False
     """Also require an API key for read endpoints (audit, verify, lookups)."""
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_concurrent_uploads: int = 2
+    """Uploads decoded and analysed at once (the others wait their turn): bounds memory."""
     body_read_timeout_s: float = 10.0
     """How long a request body may stall before the request is answered 408."""
     processing_timeout_s: float = 20.0

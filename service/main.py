@@ -14,6 +14,7 @@ from provenance import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimitMiddleware
 from service.api.routes import audits, banks, generate, hashes, health, matches, sign, verify, web
+from service.api.uploads import WorkSlots
 from service.config import Settings, get_settings
 from service.metrics import REQUEST_LATENCY
 
@@ -52,6 +53,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
+    app.state.work_slots = WorkSlots(settings.max_concurrent_uploads)
     store = _open_fingerprint_store(engine, settings)
     app.state.fingerprints = store
     app.state.signer = ProvenanceSigner(

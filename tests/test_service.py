@@ -259,3 +259,45 @@ def test_an_audit_refuses_an_image_over_the_decode_budget_before_decoding(server
     assert response.status_code == 413
     assert "budget 50,000,000 pixels" in response.json()["error"]["message"]
     assert time.monotonic() - started < 5
+
+
+def test_work_slots_bound_concurrent_uploads_and_skip_abandoned_work():
+    """With one slot, a second upload waits; if its request gives up, it never runs."""
+    import threading
+    import time
+
+    import anyio
+
+    from service.api.errors import ApiError
+    from service.api.uploads import WorkSlots, run_bounded
+
+    slots = WorkSlots(1)
+    ran: list[str] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        ran.append("slow")
+        release.wait(5)
+        return "slow"
+
+    def queued() -> str:
+        ran.append("queued")
+        return "queued"
+
+    async def main() -> dict[str, str]:
+        results: dict[str, str] = {}
+
+        async def first() -> None:
+            results["first"] = await run_bounded(slow, 5, slots)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(first)
+            await anyio.sleep(0.2)
+            with pytest.raises(ApiError, match="longer than"):
+                await run_bounded(queued, 0.3, slots)
+            release.set()
+        return results
+
+    assert anyio.run(main) == {"first": "slow"}
+    time.sleep(0.3)  # the abandoned worker has had its turn by now
+    assert ran == ["slow"]

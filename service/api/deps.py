@@ -15,6 +15,7 @@ from provenance.signing import ProvenanceSigner
 from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceVerifier
 from service.api.errors import ApiError
+from service.api.uploads import WorkSlots
 from service.config import Settings, get_settings
 from service.generation import GeneratorSet
 from service.pipeline import AuditPipeline
@@ -49,6 +50,10 @@ def get_pipeline(request: Request) -> AuditPipeline:
 
 def get_generators(request: Request) -> GeneratorSet:
     return _state(request, "generators")  # type: ignore[return-value]
+
+
+def get_work_slots(request: Request) -> WorkSlots:
+    return _state(request, "work_slots")  # type: ignore[return-value]
 
 
 def get_fingerprints(request: Request) -> FingerprintStore:
@@ -94,6 +99,7 @@ VerifierDep = Annotated[ProvenanceVerifier, Depends(get_verifier)]
 SignerDep = Annotated[ProvenanceSigner, Depends(get_signer)]
 PipelineDep = Annotated[AuditPipeline, Depends(get_pipeline)]
 GeneratorsDep = Annotated[GeneratorSet, Depends(get_generators)]
+WorkSlotsDep = Annotated[WorkSlots, Depends(get_work_slots)]
 FingerprintsDep = Annotated[FingerprintStore, Depends(get_fingerprints)]
 HashBankDep = Annotated[HashBank, Depends(get_hashbank)]
 ManifestsDep = Annotated[ManifestRecovery, Depends(get_manifests)]

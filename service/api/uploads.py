@@ -1,7 +1,9 @@
-"""Reading an uploaded file and running CPU work off the event loop, with a time limit."""
+"""Reading an uploaded file and running CPU work off the event loop, with a time limit and,
+for uploads, a server-wide bound on how many are decoded and analysed at once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,12 +24,41 @@ async def read_upload(file: UploadFile | None) -> bytes:
     return data
 
 
-async def run_bounded(function: Callable[[], T], timeout_s: float) -> T:
-    """Run blocking work in a worker thread; give up waiting after ``timeout_s``."""
+class _Abandoned(Exception):
+    """The request stopped waiting before its turn came; the work is not started."""
+
+
+class WorkSlots:
+    """At most ``size`` uploads decoded and analysed at once, server-wide, so concurrent
+    large images cannot add up past the memory one decode budget allows per slot. Work
+    whose request gave up while it queued is skipped rather than run."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._semaphore = threading.BoundedSemaphore(self.size)
+
+    def run(self, function: Callable[[], T], cancelled: threading.Event) -> T:
+        with self._semaphore:
+            if cancelled.is_set():
+                raise _Abandoned
+            return function()
+
+
+async def run_bounded(
+    function: Callable[[], T], timeout_s: float, slots: WorkSlots | None = None
+) -> T:
+    """Run blocking work in a worker thread (in one of ``slots``, when given); give up
+    waiting after ``timeout_s``."""
+    cancelled = threading.Event()
+
+    def work() -> T:
+        return function() if slots is None else slots.run(function, cancelled)
+
     try:
         with anyio.fail_after(timeout_s):
-            return await anyio.to_thread.run_sync(function, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except TimeoutError:
+        cancelled.set()
         raise ApiError(
             422, "processing_timeout", f"Processing the upload took longer than {timeout_s:g} s."
         ) from None

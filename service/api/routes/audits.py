@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, UploadFile
 
-from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep
+from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
 from service.api.uploads import read_upload, run_bounded
 from service.db import AuditRecord
@@ -26,6 +26,7 @@ async def audit(
     pipeline: PipelineDep,
     session: SessionDep,
     settings: SettingsDep,
+    slots: WorkSlotsDep,
     file: UploadFile | None = File(None),
     thumbnails: bool = False,
 ) -> dict[str, Any]:
@@ -38,6 +39,7 @@ async def audit(
     result = await run_bounded(
         lambda: pipeline.audit(data, filename, thumbnails=thumbnails),
         settings.processing_timeout_s,
+        slots,
     )
     record = AuditRecord(
         filename=filename, sha256=result.sha256, verdict=result.verdict, result=result.to_dict()

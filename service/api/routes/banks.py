@@ -25,6 +25,7 @@ from service.api.deps import (
     HashBankDep,
     ReadAccess,
     SettingsDep,
+    WorkSlotsDep,
     WriteAccess,
 )
 from service.api.errors import ApiError
@@ -132,7 +133,11 @@ async def update_bank(
     ),
 )
 async def add_content(
-    name: str, request: Request, hashbank: HashBankDep, settings: SettingsDep
+    name: str,
+    request: Request,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    slots: WorkSlotsDep,
 ) -> JSONResponse:
     """Add content to a bank (API key): an image (multipart ``file``, hashed here) or
     hashes (JSON ``{pdq, pdq_quality, phash, metadata}``). 409 if the bank holds it
@@ -151,7 +156,7 @@ async def add_content(
             return hashbank.add_image(name, data, filename, metadata=metadata)
 
         async with registry_errors():
-            info = await run_bounded(add_image, settings.processing_timeout_s)
+            info = await run_bounded(add_image, settings.processing_timeout_s, slots)
         return JSONResponse(info.to_dict(), status_code=201)
 
     body = validated(ContentByHash, parse_json_body(await request.body(), content_type))

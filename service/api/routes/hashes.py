@@ -16,7 +16,7 @@ from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
 from provenance.hashquery import HashQuery, require_matchable
 from provenance.media import check_media, decode_image
 from service.api.bodies import parse_json_body, validated
-from service.api.deps import HashBankDep, ReadAccess, SettingsDep
+from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
 from service.api.routes.banks import registry_errors
 from service.api.uploads import read_upload, run_bounded, upload_or_json_body
@@ -55,7 +55,10 @@ def image_query(data: bytes, name: str, *, dihedral: bool = True) -> HashQuery:
 
 @router.post("/hash")
 async def hash_image(
-    settings: SettingsDep, file: UploadFile | None = File(None), dihedral: bool = False
+    settings: SettingsDep,
+    slots: WorkSlotsDep,
+    file: UploadFile | None = File(None),
+    dihedral: bool = False,
 ) -> dict[str, Any]:
     """PDQ (with quality) and pHash of an uploaded image; ``?dihedral=true`` adds the PDQ
     hashes of its eight rotations/flips."""
@@ -80,7 +83,7 @@ async def hash_image(
             ]
         return result
 
-    return await run_bounded(work, settings.processing_timeout_s)
+    return await run_bounded(work, settings.processing_timeout_s, slots)
 
 
 @router.get("/lookup")
@@ -109,7 +112,7 @@ async def lookup_get(
     ),
 )
 async def lookup_post(
-    request: Request, hashbank: HashBankDep, settings: SettingsDep
+    request: Request, hashbank: HashBankDep, settings: SettingsDep, slots: WorkSlotsDep
 ) -> dict[str, Any]:
     """Look up an uploaded image (multipart ``file``; rotations and flips included), a
     hash pair (JSON ``{pdq, phash, banks}``), or a batch (JSON ``{queries: [...], banks}``,
@@ -128,7 +131,7 @@ async def lookup_post(
             return hashbank.lookup([image_query(data, name)], banks=banks)[0]
 
         async with registry_errors():
-            return await run_bounded(image_work, settings.processing_timeout_s)
+            return await run_bounded(image_work, settings.processing_timeout_s, slots)
 
     body = _json_body(await request.body(), content_type)
     if body.queries is not None:

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile as FormFile
 from provenance.hashquery import similarity_score
 from provenance.recovery import ManifestMatch
 from provenance.softbinding import ALGORITHMS, PDQ_ALG, PHASH_ALG, supported_algorithms
-from service.api.deps import ManifestsDep, ReadAccess, SettingsDep
+from service.api.deps import ManifestsDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
 from service.api.routes.banks import registry_errors
 from service.api.routes.hashes import image_query
@@ -100,6 +100,7 @@ async def by_content(
     request: Request,
     manifests: ManifestsDep,
     settings: SettingsDep,
+    slots: WorkSlotsDep,
     alg: str | None = Query(None, description="Match by this algorithm only (default: both)."),
     max_results: int = MaxResults,
 ) -> dict[str, Any]:
@@ -127,7 +128,7 @@ async def by_content(
             query = replace(query, pdq=None, pdq_variants=())
         return manifests.recover([query], max_results=max_results)[0]
 
-    found = await run_bounded(work, settings.processing_timeout_s)
+    found = await run_bounded(work, settings.processing_timeout_s, slots)
     return _matches(request, found)
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from provenance.signing import GeneratorInfo, SignRequest
-from service.api.deps import SettingsDep, SignerDep, WriteAccess
+from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
 from service.api.uploads import read_upload, run_bounded
 
 router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess])
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess]
 async def sign(
     signer: SignerDep,
     settings: SettingsDep,
+    slots: WorkSlotsDep,
     file: Annotated[UploadFile | None, File()] = None,
     ai_generated: Annotated[bool, Form()] = False,
     title: Annotated[str | None, Form(max_length=512)] = None,
@@ -42,7 +43,9 @@ async def sign(
         ai_generated=ai_generated,
         generator=generator,
     )
-    signed = await run_bounded(lambda: signer.sign(data, request), settings.processing_timeout_s)
+    signed = await run_bounded(
+        lambda: signer.sign(data, request), settings.processing_timeout_s, slots
+    )
     return Response(
         signed.data,
         media_type=signed.mime_type,

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, UploadFile
 
-from service.api.deps import ReadAccess, SettingsDep, VerifierDep
+from service.api.deps import ReadAccess, SettingsDep, VerifierDep, WorkSlotsDep
 from service.api.uploads import read_upload, run_bounded
 
 router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[ReadAccess])
@@ -12,12 +12,15 @@ router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[ReadAccess])
 
 @router.post("/verify")
 async def verify(
-    verifier: VerifierDep, settings: SettingsDep, file: UploadFile | None = File(None)
+    verifier: VerifierDep,
+    settings: SettingsDep,
+    slots: WorkSlotsDep,
+    file: UploadFile | None = File(None),
 ) -> dict[str, Any]:
     """Provenance only: the same report as ``provaudit verify --json``."""
     data = await read_upload(file)
     name = file.filename if file and file.filename else "upload"
     report = await run_bounded(
-        lambda: verifier.verify_bytes(data, name), settings.processing_timeout_s
+        lambda: verifier.verify_bytes(data, name), settings.processing_timeout_s, slots
     )
     return report.to_dict()
