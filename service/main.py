@@ -56,8 +56,16 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.work_slots = WorkSlots(settings.max_concurrent_uploads)
     store = _open_fingerprint_store(engine, settings)
     app.state.fingerprints = store
+    # A parent ingredient (/v1/sign) is validated against the anchors audits use.
+    signer_anchors = "\n".join(
+        part.strip()
+        for part in (verifier.trust_anchors_pem, (identity.root_pem or b"").decode())
+        if part
+    )
     app.state.signer = ProvenanceSigner(
-        identity, recorder=store.manifests if settings.record_signatures else None
+        identity,
+        recorder=store.manifests if settings.record_signatures else None,
+        trust_anchors_pem=signer_anchors + "\n" if signer_anchors else None,
     )
     detector = load_detector(settings.detector)
     if detector is None:

@@ -277,3 +277,22 @@ def test_a_manifest_c2pa_cannot_parse_is_invalid_not_an_error(signer_and_root, t
     result = run_cli("verify", path, "--json")
     assert result.returncode == 5, result.stderr
     assert json.loads(result.stdout)["state"] == "invalid"
+
+
+def test_a_parent_is_validated_against_the_trust_anchors_given_to_sign(run_cli, tmp_path):
+    """`sign --parent X --trust PEM`: the parent ingredient is not recorded as untrusted."""
+    from tests.conftest import C2PA_FIXTURES
+
+    parent = C2PA_FIXTURES / "adobe-20220124-CA.jpg"
+    roots = C2PA_FIXTURES / "test_cert_root_bundle.pem"
+    child = tmp_path / "child.jpg"
+    child.write_bytes(encode(make_image(), "JPEG"))
+    problems = {}
+    for label, extra in (("without", []), ("with", ["--trust", roots])):
+        out = tmp_path / f"{label}.jpg"
+        signed = run_cli("sign", child, "-o", out, "--parent", parent, *extra, "--no-record")
+        assert signed.returncode == 0, signed.stderr
+        verified = run_cli("verify", out, "--trust-dev", "--trust", roots, "--json")
+        problems[label] = json.loads(verified.stdout)["ingredient_problem_codes"]
+    assert "signingCredential.untrusted" in problems["without"]
+    assert problems["with"] == []

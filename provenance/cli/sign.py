@@ -41,6 +41,13 @@ def sign(
         list[str] | None,
         typer.Option(help="Edit action(s) recorded after c2pa.opened (with --parent)."),
     ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="PEM file of trust anchors the --parent is validated against (repeatable); "
+            "your signing identity's root is always one of them."
+        ),
+    ] = None,
     manifest: Annotated[
         Path | None, typer.Option(help="A full c2pa manifest definition (JSON) to use as is.")
     ] = None,
@@ -141,7 +148,11 @@ def sign(
 
             store = FingerprintStore.open(registry)
         try:
-            signer = ProvenanceSigner(identity, recorder=store.manifests if store else None)
+            signer = ProvenanceSigner(
+                identity,
+                recorder=store.manifests if store else None,
+                trust_anchors_pem=_anchors(identity.root_pem, trust or []),
+            )
             signed = sign_file(media, output, signer, request)
         finally:
             if store is not None:
@@ -165,3 +176,19 @@ def sign(
         emit_json(result)
     else:
         stdout().print(f"Signed {source} -> {output} ({len(signed.data):,} bytes)")
+
+
+def _anchors(own_root: bytes | None, files: list[Path]) -> str | None:
+    """The identity's own root plus ``files``: what a parent ingredient is validated against."""
+    from provenance.errors import InputError
+
+    chunks = [own_root.decode().strip()] if own_root else []
+    for path in files:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Trust anchors {path} cannot be read ({exc}).") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise InputError(f"Trust anchors {path} hold no PEM certificate.")
+        chunks.append(text.strip())
+    return "\n".join(chunks) + "\n" if chunks else None
