@@ -237,7 +237,9 @@ def test_a_body_that_never_arrives_is_cut_off_with_408(tmp_path):
                 b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 10\r\n\r\n"
             )
             started = time.monotonic()
-            answer = sock.recv(4096)
+            answer = b""
+            while chunk := sock.recv(4096):  # the server closes the connection after it
+                answer += chunk
             waited = time.monotonic() - started
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b"request_timeout" in answer
@@ -273,11 +275,12 @@ def test_work_slots_bound_concurrent_uploads_and_skip_abandoned_work():
 
     slots = WorkSlots(1)
     ran: list[str] = []
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def slow() -> str:
         ran.append("slow")
-        release.wait(5)
+        entered.set()
+        release.wait(10)
         return "slow"
 
     def queued() -> str:
@@ -288,16 +291,19 @@ def test_work_slots_bound_concurrent_uploads_and_skip_abandoned_work():
         results: dict[str, str] = {}
 
         async def first() -> None:
-            results["first"] = await run_bounded(slow, 5, slots)
+            results["first"] = await run_bounded(slow, 20, slots)
 
         async with anyio.create_task_group() as group:
             group.start_soon(first)
-            await anyio.sleep(0.2)
+            assert await anyio.to_thread.run_sync(entered.wait, 10)
             with pytest.raises(ApiError, match="longer than"):
                 await run_bounded(queued, 0.3, slots)
             release.set()
         return results
 
     assert anyio.run(main) == {"first": "slow"}
-    time.sleep(0.3)  # the abandoned worker has had its turn by now
+    deadline = time.monotonic() + 10
+    while slots.skipped == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the abandoned worker gets its turn once the slot frees
+    assert slots.skipped == 1
     assert ran == ["slow"]

@@ -35,11 +35,14 @@ class WorkSlots:
 
     def __init__(self, size: int) -> None:
         self.size = max(1, size)
+        self.skipped = 0
+        """Work never started because its request had given up."""
         self._semaphore = threading.BoundedSemaphore(self.size)
 
     def run(self, function: Callable[[], T], cancelled: threading.Event) -> T:
         with self._semaphore:
             if cancelled.is_set():
+                self.skipped += 1
                 raise _Abandoned
             return function()
 
