@@ -166,16 +166,7 @@ class ProvenanceVerifier:
 
     @classmethod
     def from_files(cls, paths: list[Path]) -> ProvenanceVerifier:
-        chunks: list[str] = []
-        for path in paths:
-            try:
-                text = Path(path).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"Trust anchors {path} cannot be read ({exc}).") from None
-            if "-----BEGIN CERTIFICATE-----" not in text:
-                raise InputError(f"Trust anchors {path} hold no PEM certificate.")
-            chunks.append(text.strip() + "\n")
-        return cls("".join(chunks) or None)
+        return cls(read_trust_anchors(paths))
 
     @cached_property
     def context(self) -> c2pa.Context:
@@ -263,6 +254,20 @@ class ProvenanceVerifier:
             format=media.format,
             iptc=(IptcSignal(source_type, declares_ai(source_type)) if source_type else None),
         )
+
+
+def read_trust_anchors(paths: list[Path], also: bytes | str | None = None) -> str | None:
+    """The PEM certificates of ``paths`` (plus ``also``) as one bundle; None if there are none."""
+    chunks = [also.decode() if isinstance(also, bytes) else also] if also else []
+    for path in paths:
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Trust anchors {path} cannot be read ({exc}).") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise InputError(f"Trust anchors {path} hold no PEM certificate.")
+        chunks.append(text)
+    return "".join(chunk.strip() + "\n" for chunk in chunks) or None
 
 
 def _carries_manifest(data: bytes) -> bool:

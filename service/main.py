@@ -35,7 +35,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
         default_identity_dir,
     )
     from provenance.signing import ProvenanceSigner
-    from provenance.verify import ProvenanceVerifier
+    from provenance.verify import ProvenanceVerifier, read_trust_anchors
     from service.ai_origin import load_detector
     from service.db import make_engine, make_session_factory
     from service.generation import load_generators
@@ -49,7 +49,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     anchors = list(settings.trust_anchors)
     if settings.trust_dev_identity:
         anchors.append(default_identity_dir() / ROOT_FILE)
-    verifier = ProvenanceVerifier.from_files(anchors)
+    verifier = ProvenanceVerifier(read_trust_anchors(anchors))
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
@@ -57,15 +57,10 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     store = _open_fingerprint_store(engine, settings)
     app.state.fingerprints = store
     # A parent ingredient (/v1/sign) is validated against the anchors audits use.
-    signer_anchors = "\n".join(
-        part.strip()
-        for part in (verifier.trust_anchors_pem, (identity.root_pem or b"").decode())
-        if part
-    )
     app.state.signer = ProvenanceSigner(
         identity,
         recorder=store.manifests if settings.record_signatures else None,
-        trust_anchors_pem=signer_anchors + "\n" if signer_anchors else None,
+        trust_anchors_pem=read_trust_anchors(anchors, also=identity.root_pem),
     )
     detector = load_detector(settings.detector)
     if detector is None:

@@ -100,6 +100,7 @@ def sign(
         load_manifest_definition,
         sign_file,
     )
+    from provenance.verify import read_trust_anchors
 
     if thumbnails not in ("off", "small", "default"):
         fail("--thumbnails must be off, small or default.", ExitStatus.USAGE)
@@ -151,7 +152,7 @@ def sign(
             signer = ProvenanceSigner(
                 identity,
                 recorder=store.manifests if store else None,
-                trust_anchors_pem=_anchors(identity.root_pem, trust or []),
+                trust_anchors_pem=read_trust_anchors(trust or [], also=identity.root_pem),
             )
             signed = sign_file(media, output, signer, request)
         finally:
@@ -176,19 +177,3 @@ def sign(
         emit_json(result)
     else:
         stdout().print(f"Signed {source} -> {output} ({len(signed.data):,} bytes)")
-
-
-def _anchors(own_root: bytes | None, files: list[Path]) -> str | None:
-    """The identity's own root plus ``files``: what a parent ingredient is validated against."""
-    from provenance.errors import InputError
-
-    chunks = [own_root.decode().strip()] if own_root else []
-    for path in files:
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"Trust anchors {path} cannot be read ({exc}).") from None
-        if "-----BEGIN CERTIFICATE-----" not in text:
-            raise InputError(f"Trust anchors {path} hold no PEM certificate.")
-        chunks.append(text.strip())
-    return "\n".join(chunks) + "\n" if chunks else None
