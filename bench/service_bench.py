@@ -254,7 +254,8 @@ def rss_kib(pid: int) -> int:
 class ServerProcess:
     """``provaudit serve`` in a subprocess on a free port, ready when /readyz says so."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, **settings: str) -> None:
+        """``settings``: more ``PROVAUDIT_*`` variables for this server."""
         import httpx
 
         self.port = _free_port()
@@ -265,8 +266,10 @@ class ServerProcess:
             PROVAUDIT_HOME=str(home),
             PROVAUDIT_DATA_DIR=str(home),
             PROVAUDIT_API_KEYS=json.dumps([API_KEY]),
+            **settings,
         )
         env.pop("PROVAUDIT_DETECTOR", None)  # the bundled one
+        env.pop("PROVAUDIT_DATABASE_URL", None)  # its own SQLite file in home
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [

@@ -14,10 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +21,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from service_bench import ServerProcess
 
 
 def _memory_mib(pid: int) -> dict[str, float]:
@@ -56,31 +47,13 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="provaudit-membench-"))
-    port = _free_port()
-    env = dict(
-        os.environ,
-        PROVAUDIT_HOME=str(home),
-        PROVAUDIT_DATA_DIR=str(home),
+    server = ServerProcess(
+        home,
         PROVAUDIT_MAX_CONCURRENT_UPLOADS=str(args.slots),
         PROVAUDIT_PROCESSING_TIMEOUT_S="120",
     )
-    env.pop("PROVAUDIT_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "provenance", "serve", "--port", str(port), "--log-level", "error"],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
+    url = server.url
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
         small = _png(256)
         httpx.post(f"{url}/v1/audit", files={"file": ("small.png", small)}, timeout=60)
         baseline = _memory_mib(server.pid)["VmRSS"]
@@ -97,8 +70,7 @@ def main() -> None:
         time.sleep(2)
         after = _memory_mib(server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
     result = {
         "bench": "upload_memory",
         "clients": args.clients,
