@@ -46,37 +46,6 @@ class DenoisingOutput:
     network_evaluations: int
 
 
-# One step x_t -> x_prev: (epsilon, timestep, prev_timestep, sample, noise or None).
-StepFn = Callable[[Array, int, int, Array, "Array | None"], Array]
-
-
-def denoise(
-    timesteps: list[int],
-    epsilon_fn: EpsilonFn,
-    step: StepFn,
-    noise: PerImageNoise,
-    image_shape: tuple[int, int, int],
-    to_backend: Callable[[np.ndarray], Array],
-    *,
-    stochastic: bool,
-) -> DenoisingOutput:
-    """The reverse-diffusion loop every sampler shares, from x_T drawn from ``noise``.
-
-    Step noise is drawn only when a step uses it (``stochastic``, never at the last step),
-    so a deterministic sampler consumes no random numbers after x_T and an image's pixels
-    depend on its own seed alone.
-    """
-    sample = to_backend(noise.normal(image_shape))
-    for index, timestep in enumerate(timesteps):
-        prev_timestep = timesteps[index + 1] if index + 1 < len(timesteps) else -1
-        epsilon = epsilon_fn(sample, timestep)
-        step_noise = (
-            to_backend(noise.normal(image_shape)) if stochastic and prev_timestep >= 0 else None
-        )
-        sample = step(epsilon, timestep, prev_timestep, sample, step_noise)
-    return DenoisingOutput(images=sample, network_evaluations=len(timesteps))
-
-
 def _betas(config: DDPMScheduleConfig) -> np.ndarray:
     steps = config.num_train_timesteps
     if config.beta_schedule == "linear":
@@ -200,15 +169,22 @@ class ReverseSampler:
         image_shape: tuple[int, int, int],
         to_backend: Callable[[np.ndarray], Array] = lambda array: array,
     ) -> DenoisingOutput:
-        return denoise(
-            self.timesteps,
-            epsilon_fn,
-            self.reverse_step,
-            noise,
-            image_shape,
-            to_backend,
-            stochastic=self.stochastic,
-        )
+        """The reverse-diffusion loop every sampler shares, from x_T drawn from ``noise``.
+
+        Step noise is drawn only when a step uses it (``stochastic``, never at the last
+        step), so a deterministic sampler consumes no random numbers after x_T and an
+        image's pixels depend on its own seed alone.
+        """
+        sample = to_backend(noise.normal(image_shape))
+        for index, timestep in enumerate(self.timesteps):
+            last = index + 1 == len(self.timesteps)
+            prev_timestep = -1 if last else self.timesteps[index + 1]
+            epsilon = epsilon_fn(sample, timestep)
+            step_noise = (
+                to_backend(noise.normal(image_shape)) if self.stochastic and not last else None
+            )
+            sample = self.reverse_step(epsilon, timestep, prev_timestep, sample, step_noise)
+        return DenoisingOutput(images=sample, network_evaluations=len(self.timesteps))
 
 
 class DDPMSampler(ReverseSampler):
