@@ -8,7 +8,7 @@ convenient 0.5.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -247,9 +247,11 @@ class EvaluationReport:
     scores: dict[str, list[Any]] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        record = {key: value for key, value in asdict(self).items() if value is not None}
-        record.pop("scores", None)
-        return record
+        return {
+            item.name: getattr(self, item.name)
+            for item in fields(self)
+            if item.name != "scores" and getattr(self, item.name) is not None
+        }
 
 
 def evaluate(

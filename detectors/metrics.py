@@ -29,18 +29,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1).
-
-    With one class missing, the missing side's rate is drawn as 0 rather than undefined.
-    """
+    """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1); a single point at
+    the origin when one class is missing (there is no curve to draw)."""
     labels, scores = _binary(labels, scores)
-    positives, negatives = labels.sum(), len(labels) - labels.sum()
-    if positives and negatives:
-        fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-        return fpr, tpr
-    order = np.argsort(-scores, kind="mergesort")
-    ranked = labels[order]
-    last = np.r_[np.where(np.diff(scores[order]))[0], len(scores) - 1]
-    tps = np.cumsum(ranked)[last].astype(np.float64)
-    fps = (1 + last - tps).astype(np.float64)
-    return np.r_[0.0, fps / max(1, negatives)], np.r_[0.0, tps / max(1, positives)]
+    if labels.sum() == 0 or labels.sum() == len(labels):
+        return np.zeros(1), np.zeros(1)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    return fpr, tpr

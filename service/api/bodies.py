@@ -48,7 +48,9 @@ def _depth(text: str) -> int:
 
 
 def parse_json_text(text: str, what: str = "The body") -> Any:
-    if _depth(text) > MAX_JSON_DEPTH:
+    # Scanning is needed only where there are enough brackets to nest that deep.
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
         raise ApiError(422, "invalid_json", f"{what} nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
         return json.loads(text)
