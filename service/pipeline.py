@@ -26,7 +26,7 @@ from provenance.hashquery import HashQuery
 from provenance.media import check_media, decode_image
 from provenance.recovery import ManifestMatch
 from provenance.store import FingerprintStore
-from provenance.verify import ProvenanceReport, ProvenanceVerifier
+from provenance.verify import UNREADABLE_MANIFEST, ProvenanceReport, ProvenanceVerifier
 
 Verdict = Literal["declared_ai", "likely_ai", "likely_real", "inconclusive"]
 VERDICTS: tuple[Verdict, ...] = ("declared_ai", "likely_ai", "likely_real", "inconclusive")
@@ -153,6 +153,9 @@ def combine(
         reasons.append(
             "No C2PA manifest: no provenance signal (this is not evidence of authenticity)."
         )
+    elif report.state == "invalid" and report.failure_codes == [UNREADABLE_MANIFEST]:
+        explanation = (report.failures[0].explanation or "").rstrip(".")
+        reasons.append(f"{explanation}; its claims cannot be relied on.")
     elif report.state == "invalid":
         reasons.append(
             "The C2PA manifest fails validation ("

@@ -203,6 +203,7 @@ def test_an_unparsable_manifest_is_audited_not_refused(server):
     body = audit.json()
     assert body["provenance"]["state"] == "invalid"
     assert "general.error" in body["provenance"]["failure_codes"]
+    assert "cannot be read" in body["reasons"][0]
     assert 0.0 <= body["ai_origin"]["p_ai"] <= 1.0
     assert len(body["fingerprints"]["pdq"]) == 64
 

@@ -120,3 +120,27 @@ def test_page_fits_a_phone(server, browser):  # noqa: F811
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-390.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_page_describes_a_recovered_manifest_in_words(server, browser, tmp_path):  # noqa: F811
+    """A file whose manifest cannot be parsed: `invalid`, and its match read as a sentence."""
+    from tests.test_sign_verify import _unreadable_manifests
+
+    photo = encode(make_image((320, 240)), "JPEG", quality=90)
+    with server.client() as client:
+        signed = client.post(
+            "/v1/sign",
+            files=_upload(photo, "p.jpg", "image/jpeg"),
+            headers={"X-API-Key": API_KEY},
+        ).content
+    (broken,) = _unreadable_manifests(signed, count=1)
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(broken)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _audit_in_page(page, server.url, path)
+    assert page.inner_text("#state") == "invalid"
+    matches = page.inner_text("#matches")
+    assert matches.startswith("manifest urn:c2pa:") and "distance 0 (PDQ)" in matches
+    assert "{" not in matches
+    assert "cannot be read" in page.inner_text("#reasons")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
