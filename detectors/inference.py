@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from detectors.spec import DEFAULT_MAX_TILES, REAL_CLASS, UNKNOWN_FAMILY, DetectorSpec
-from detectors.tiles import EVEN_ODDS, image_tiles, mean_rows, sigmoid, softmax
+from detectors.tiles import EVEN_ODDS, cut_tiles, mean_rows, normalise_tiles, sigmoid, softmax
 from provenance.errors import ProvauditError
 
 DEFAULT_BATCH_SIZE = 256
@@ -176,16 +176,11 @@ class Scorer:
         return logit, attribution, None
 
     def _forward_tiles(
-        self, images: list[np.ndarray], names: list[str] | None = None
+        self, tile_sets: list[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """Per tile of all images, batched: (owner image index, logit, attribution, features)."""
-        size = self.spec.image_size
-        per_image = [
-            image_tiles(image, size, self.max_tiles, names[i] if names else "image")
-            for i, image in enumerate(images)
-        ]
-        counts = np.array([len(tiles) for tiles in per_image], dtype=np.int64)
-        tiles = np.concatenate(per_image)
+        """Per tile of all tile sets, batched: (owner index, logit, attribution, features)."""
+        counts = np.array([len(tiles) for tiles in tile_sets], dtype=np.int64)
+        tiles = normalise_tiles(np.concatenate(tile_sets))
         logits, attribution, features = [], [], []
         for start in range(0, len(tiles), self.batch_size):
             logit, attr, feature = self.forward_features(tiles[start : start + self.batch_size])
@@ -193,17 +188,29 @@ class Scorer:
             attribution.append(attr.reshape(len(logits[-1]), -1))
             if feature is not None:
                 features.append(feature.reshape(len(logits[-1]), -1))
-        owner = np.repeat(np.arange(len(per_image)), counts)
+        owner = np.repeat(np.arange(len(tile_sets)), counts)
         tile_features = np.concatenate(features) if features else None
         return owner, np.concatenate(logits), np.concatenate(attribution), tile_features
 
+    def cut(self, images: list[np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
+        """The uint8 tiles each decoded uint8 HWC image is judged by."""
+        size = self.spec.image_size
+        return [
+            cut_tiles(image, size, self.max_tiles, names[i] if names else "image")
+            for i, image in enumerate(images)
+        ]
+
     def score_pixels(self, images: list[np.ndarray], names: list[str] | None = None) -> Scores:
         """Raw scores of decoded uint8 HWC images (tiles of all images batched together)."""
+        return self.score_tiles(self.cut(images, names))
+
+    def score_tiles(self, tile_sets: list[np.ndarray]) -> Scores:
+        """Raw scores of images given as their uint8 (T, size, size, 3) tiles."""
         classes = len(self.spec.classes)
-        if not images:
+        if not tile_sets:
             empty = np.zeros(0, np.int64)
             return Scores(np.zeros(0, np.float32), np.zeros((0, classes), np.float32), empty)
-        owner, tile_logits, tile_attr, tile_features = self._forward_tiles(images, names)
+        owner, tile_logits, tile_attr, tile_features = self._forward_tiles(tile_sets)
         counts = np.bincount(owner)
         mean_logit = np.bincount(owner, weights=tile_logits) / counts
         mean_attr = mean_rows(tile_attr, owner)
@@ -220,7 +227,7 @@ class Scorer:
 
     def image_features(self, images: list[np.ndarray]) -> np.ndarray:
         """Per image, the mean of its tiles' features (what ``detectors.ood`` measures)."""
-        owner, _, _, tile_features = self._forward_tiles(images)
+        owner, _, _, tile_features = self._forward_tiles(self.cut(images))
         if tile_features is None:
             raise BackendError("This model does not expose its features.")
         return mean_rows(tile_features, owner)

@@ -55,18 +55,31 @@ def tile_positions(height: int, width: int, size: int, max_tiles: int) -> list[t
     return grid
 
 
+def cut_tiles(
+    pixels: np.ndarray, size: int, max_tiles: int = DEFAULT_MAX_TILES, name: str = "image"
+) -> np.ndarray:
+    """uint8 HWC image -> uint8 (T, size, size, 3): the tiles the detector judges it by."""
+    pixels = pad_to_tile(pixels, size, name)
+    height, width = pixels.shape[:2]
+    return np.stack(
+        [
+            pixels[top : top + size, left : left + size]
+            for top, left in tile_positions(height, width, size, max_tiles)
+        ]
+    )
+
+
+def normalise_tiles(tiles: np.ndarray) -> np.ndarray:
+    """uint8 (T, size, size, 3) tiles -> float32 (T, 3, size, size) in [-1, 1]."""
+    scaled = tiles.astype(np.float32) / 127.5 - 1.0
+    return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
+
+
 def image_tiles(
     pixels: np.ndarray, size: int, max_tiles: int = DEFAULT_MAX_TILES, name: str = "image"
 ) -> np.ndarray:
     """uint8 HWC image -> float32 (T, 3, size, size) tiles in [-1, 1]."""
-    pixels = pad_to_tile(pixels, size, name)
-    height, width = pixels.shape[:2]
-    tiles = [
-        pixels[top : top + size, left : left + size]
-        for top, left in tile_positions(height, width, size, max_tiles)
-    ]
-    stacked = np.stack(tiles).astype(np.float32) / 127.5 - 1.0
-    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
+    return normalise_tiles(cut_tiles(pixels, size, max_tiles, name))
 
 
 def mean_rows(values: np.ndarray, owner: np.ndarray) -> np.ndarray:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from detectors.checkpoint import BUNDLED_DETECTOR
 from detectors.detect import open_scorer
-from detectors.inference import Scorer, stability_variants
+from detectors.inference import Scorer
+from detectors.regions import image_tiles_of, stability_tile_sets
 from detectors.tiles import min_side
 from service.batching import MicroBatcher
 from service.metrics import DETECTOR_BATCH, DETECTOR_LATENCY
@@ -34,17 +33,19 @@ class DetectorSignal:
     def score(self, image: Any, timeout_s: float = 30.0) -> dict[str, Any] | None:
         """The detector's verdict, or None for an image too small to judge.
 
-        The image and its stability variants (``detectors.inference.stability_variants``)
-        go through the micro-batcher together; a verdict that a variant flips comes back
+        The image's tiles and its stability variants' tiles (computed region by region,
+        ``detectors.regions``: a large upload is never copied whole) go through the
+        micro-batcher together; a verdict that a variant flips comes back
         ``inconclusive`` with its reason.
         """
-        if min(image.size) < min_side(self.scorer.spec.image_size):
+        spec = self.scorer.spec
+        if min(image.size) < min_side(spec.image_size):
             return None
-        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        original = self.batcher.submit(pixels)
+        tiles = image_tiles_of(image, spec.image_size, self.scorer.max_tiles)
+        original = self.batcher.submit(tiles)
         checks = [
             (name, self.batcher.submit(variant))
-            for name, variant in stability_variants(pixels, self.scorer.spec.image_size)
+            for name, variant in stability_tile_sets(image, spec.image_size, self.scorer.max_tiles)
         ]
         score = original.result(timeout=timeout_s)
         variants = [(name, future.result(timeout=timeout_s).logit) for name, future in checks]

@@ -21,8 +21,7 @@ from detectors.inference import Scorer, Scores
 
 @dataclass
 class _Job:
-    pixels: np.ndarray
-    name: str
+    tiles: np.ndarray
     future: Future
 
 
@@ -43,10 +42,11 @@ class MicroBatcher:
         self._thread = threading.Thread(target=self._run, name="detector-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, pixels: np.ndarray, name: str = "image") -> Future:
-        """A future of the ``detectors.inference.ImageScore`` of one uint8 HWC image."""
+    def submit(self, tiles: np.ndarray) -> Future:
+        """A future of the ``detectors.inference.ImageScore`` of one image, given as its
+        uint8 (T, size, size, 3) tiles (``Scorer.cut``, ``detectors.regions``)."""
         future: Future = Future()
-        self._jobs.put(_Job(pixels, name, future))
+        self._jobs.put(_Job(tiles, future))
         return future
 
     def close(self) -> None:
@@ -78,9 +78,7 @@ class MicroBatcher:
             batch = self._collect(first)
             start = time.perf_counter()
             try:
-                scores: Scores = self.scorer.score_pixels(
-                    [job.pixels for job in batch], [job.name for job in batch]
-                )
+                scores: Scores = self.scorer.score_tiles([job.tiles for job in batch])
             except Exception as exc:  # one bad batch must not kill the batcher thread
                 for job in batch:
                     job.future.set_exception(exc)
