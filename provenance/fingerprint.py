@@ -72,10 +72,36 @@ class Fingerprints:
         return asdict(self)
 
 
+HASH_MAX_PIXELS = 4_000_000
+"""Above this many pixels an image is hashed after an integer box reduction to at most it."""
+
+
+def hashing_image(image: Image.Image) -> Image.Image:
+    """``image``, box-reduced by the smallest whole factor that brings it to
+    ``HASH_MAX_PIXELS`` or fewer.
+
+    PDQ filters an image down to 64x64 and pHash to 32x32, but the reference PDQ keeps
+    several float copies of the full image while it does: a 50-megapixel upload would
+    need over a gigabyte to be hashed. A box reduction first is what PDQ's own filter
+    does to those pixels anyway; ``bench/hash_reduction_bench.py`` measures how far the
+    hashes of large camera photos move. Images up to the bound (every common web size,
+    the PDQ reference images) are hashed exactly as the reference does.
+    """
+    import math
+
+    pixels = image.width * image.height
+    if pixels <= HASH_MAX_PIXELS:
+        return image
+    if image.mode not in ("L", "RGB"):  # reduce() averages channels; a palette index is not one
+        image = image.convert("RGB")
+    return image.reduce(math.ceil(math.sqrt(pixels / HASH_MAX_PIXELS)))
+
+
 def _rgb_array(image: Image.Image) -> Any:
     """An HxWx3 uint8 C-contiguous array: the only layout ``pdqhash`` reads correctly."""
     import numpy as np
 
+    image = hashing_image(image)
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
@@ -120,7 +146,7 @@ def phash(image: Image.Image) -> str:
     """imagehash's 64-bit pHash as 16 hex digits, for matching against pHash datasets."""
     import imagehash
 
-    return str(imagehash.phash(image))
+    return str(imagehash.phash(hashing_image(image)))
 
 
 def fingerprint(image: Image.Image) -> Fingerprints:
