@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("provaudit.service")
 
 
+PILLOW_BLOCK_BYTES = 64 << 20
+"""Above glibc's largest mmap threshold (32 MiB), so a decoded upload's pixel blocks are
+mapped pages that go back to the system when the image is freed, rather than heap the
+process keeps at its high-water mark."""
+
+
+def _return_image_memory_to_the_system() -> None:
+    from PIL import Image
+
+    Image.core.set_block_size(PILLOW_BLOCK_BYTES)
+
+
 def load_state(app: FastAPI, settings: Settings) -> None:
     """Database, verifier, signer and audit pipeline: built once per process."""
     from provenance.keys import (
@@ -42,6 +54,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     from service.pipeline import AuditPipeline
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _return_image_memory_to_the_system()
     engine = make_engine(settings.sqlalchemy_url)
     identity, created = default_identity()
     if created:

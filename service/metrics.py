@@ -27,3 +27,8 @@ GENERATED_IMAGES = Counter(
     ["family"],
     registry=REGISTRY,
 )
+UPLOADS_STOPPED = Counter(
+    "provaudit_uploads_stopped_total",
+    "Uploads whose decoding or analysis stopped at a checkpoint after their request timed out.",
+    registry=REGISTRY,
+)

@@ -18,6 +18,7 @@ about the pixels, not a signature over this file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
@@ -68,6 +69,10 @@ def provenance_summary(report: ProvenanceReport) -> dict[str, Any]:
     return data
 
 
+def _carry_on() -> None:
+    """The default checkpoint: nothing asks the audit to stop."""
+
+
 class AuditPipeline:
     def __init__(
         self,
@@ -80,17 +85,30 @@ class AuditPipeline:
         self.fingerprints = fingerprints
 
     def audit(
-        self, data: bytes, filename: str | None = None, *, thumbnails: bool = False
+        self,
+        data: bytes,
+        filename: str | None = None,
+        *,
+        thumbnails: bool = False,
+        checkpoint: Callable[[], None] = _carry_on,
     ) -> AuditResult:
+        """``checkpoint`` runs between the stages and may raise to stop the audit there: the
+        service passes anyio's ``from_thread.check_cancelled``, so an upload whose request
+        timed out stops decoding, hashing and scoring instead of finishing unseen."""
         name = filename or "upload"
         media = check_media(data, name)
         if not media.is_image:
             raise InputError(f"{name} is a {media.format.upper()}, not an image.")
         report = self.verifier.verify(media, inline_thumbnails=thumbnails)
+        checkpoint()
         image = decode_image(media.data, name)
+        checkpoint()
         # The eight dihedral PDQ hashes cost one DCT, as much as the plain hash.
         query = HashQuery.from_image(image, dihedral=True)
+        checkpoint()
         ai_origin = self.scorer.score(image) if self.scorer is not None else None
+        del image  # the largest thing an audit holds; matching needs only the hashes
+        checkpoint()
         verdict, reasons = combine(report, ai_origin)
         matches, match_reasons = self.matches(query, report)
         # Right after the provenance sentence, before the detector's.
@@ -166,6 +184,7 @@ def combine(
         who = report.signer.common_name if report.signer else "an unknown signer"
         trust = "a trusted" if report.state == "trusted" else "an untrusted"
         reasons.append(f"Intact C2PA manifest signed by {trust} signer ({who}).")
+    reasons.extend(entry.explanation or entry.code for entry in report.warnings)
     if report.iptc and report.iptc.ai_declared:
         reasons.append(
             "The file's IPTC metadata declares AI generation (a weaker, unbound signal)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def test_micro_batcher_groups_concurrent_images_and_keeps_their_scores(detector_
     batches: list[int] = []
     batcher = MicroBatcher(scorer, max_wait_s=0.5, on_batch=lambda size, _s: batches.append(size))
     try:
-        futures = [batcher.submit(image) for image in images]
+        futures = [batcher.submit(tiles) for tiles in scorer.cut(images)]
         results = [future.result(timeout=30) for future in futures]
     finally:
         batcher.close()
@@ -251,6 +252,29 @@ def test_a_body_that_never_arrives_is_cut_off_with_408(tmp_path):
         stop_server(running)
 
 
+def test_oversized_headers_get_431_and_malformed_requests_400_as_json(server):
+    """A client must learn which of its mistakes to fix: too many header bytes is 431."""
+    import socket
+    from urllib.parse import urlparse
+
+    with server.client() as client:
+        response = client.get("/healthz", headers={"X-Padding": "a" * 200_000})
+        assert response.status_code == 431
+        assert response.json()["error"]["code"] == "headers_too_large"
+        # Headers a browser with large cookies sends are still fine.
+        assert client.get("/healthz", headers={"Cookie": "c=" + "a" * 30_000}).status_code == 200
+
+    address = urlparse(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=15) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nBroken header line\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
 def test_an_audit_refuses_an_image_over_the_decode_budget_before_decoding(server):
     """Under Pillow's bomb limit and a few hundred bytes, gigabytes once decoded."""
     import time
@@ -308,3 +332,42 @@ def test_work_slots_bound_concurrent_uploads_and_skip_abandoned_work():
         time.sleep(0.05)  # the abandoned worker gets its turn once the slot frees
     assert slots.skipped == 1
     assert ran == ["slow"]
+
+
+def test_an_audit_whose_request_timed_out_stops_at_its_next_stage():
+    """A timeout must free the server, not only the client: the audit's worker checks
+    between stages (provenance, decode, hashes, detector) and stops there."""
+    import time
+
+    import anyio
+    from anyio import from_thread
+
+    from provenance.verify import ProvenanceVerifier
+    from service.api.errors import ApiError
+    from service.api.uploads import WorkSlots, run_bounded
+    from service.metrics import UPLOADS_STOPPED
+    from service.pipeline import AuditPipeline
+
+    pipeline = AuditPipeline(ProvenanceVerifier())
+    data = encode(make_image(seed=3), "JPEG")
+    stages: list[int] = []
+
+    def slow_stage() -> None:
+        stages.append(len(stages))
+        time.sleep(0.5)  # the request gives up while this stage runs
+        from_thread.check_cancelled()
+
+    before = UPLOADS_STOPPED._value.get()
+
+    async def main() -> None:
+        with pytest.raises(ApiError, match="longer than"):
+            await run_bounded(
+                lambda: pipeline.audit(data, "x.jpg", checkpoint=slow_stage), 0.2, WorkSlots(1)
+            )
+        await anyio.sleep(1)
+
+    anyio.run(main)
+    assert stages == [0]  # stopped at the first checkpoint: nothing decoded after it
+    assert UPLOADS_STOPPED._value.get() == before + 1
+    # Without a timeout the same audit runs every stage.
+    assert pipeline.audit(data, "x.jpg").verdict in ("inconclusive", "likely_real", "likely_ai")

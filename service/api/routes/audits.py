@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from anyio import from_thread
 from fastapi import APIRouter, File, UploadFile
 
 from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep, WorkSlotsDep
@@ -37,7 +38,9 @@ async def audit(
     data = await read_upload(file)
     filename = file.filename if file else None
     result = await run_bounded(
-        lambda: pipeline.audit(data, filename, thumbnails=thumbnails),
+        lambda: pipeline.audit(
+            data, filename, thumbnails=thumbnails, checkpoint=from_thread.check_cancelled
+        ),
         settings.processing_timeout_s,
         slots,
     )
