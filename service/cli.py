@@ -18,6 +18,7 @@ def serve(
     """Start the API (OpenAPI docs at /docs). Settings come from PROVAUDIT_* variables."""
     import uvicorn
 
+    from service.http import uvicorn_options
     from service.main import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, **uvicorn_options())
