@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 State = Literal["trusted", "valid", "invalid", "absent"]
 # The C2PA status code for an error no other code names; here: a manifest c2pa cannot parse.
 UNREADABLE_MANIFEST = "general.error"
+# The C2PA status code for a time-stamp token that cannot be read. c2pa-rs does not fail a
+# manifest for it: it drops the signing time, so here it is a warning beside the state.
+MALFORMED_TIMESTAMP = "timeStamp.malformed"
 
 _SUCCESS_SUFFIXES = (
     ".validated",
@@ -123,6 +126,8 @@ class ProvenanceReport:
     claim_generator: str | None = None
     signer: SignerInfo | None = None
     failures: list[StatusEntry] = field(default_factory=list)
+    warnings: list[StatusEntry] = field(default_factory=list)
+    """Problems that do not change the state (c2pa does not fail them) but lose a claim."""
     ingredient_problems: list[IngredientProblem] = field(default_factory=list)
     ai_declared: bool = False
     digital_source_types: list[str] = field(default_factory=list)
@@ -412,6 +417,16 @@ def _report_from_store(
     ]
     source_types = _source_types(active)
     iptc_type = iptc_digital_source_type(media.data)
+    signer = _signer(active)
+    warnings = []
+    if signer and not signer.signing_time and _carries_timestamp(media.data, active_label):
+        warnings.append(
+            StatusEntry(
+                MALFORMED_TIMESTAMP,
+                "The signature carries an RFC 3161 time-stamp that cannot be validated, so "
+                "the signing time is unknown (c2pa does not fail the manifest for it).",
+            )
+        )
     return ProvenanceReport(
         path=media.name,
         state=_state(validation_state),
@@ -420,8 +435,9 @@ def _report_from_store(
         manifests=len(manifests),
         title=active.get("title"),
         claim_generator=_claim_generator(active),
-        signer=_signer(active),
+        signer=signer,
         failures=failures,
+        warnings=warnings,
         ingredient_problems=problems,
         ai_declared=any(declares_ai(s) for s in source_types),
         digital_source_types=source_types,
@@ -430,6 +446,26 @@ def _report_from_store(
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
     )
+
+
+def _carries_timestamp(data: bytes, active_label: str | None) -> bool:
+    """Whether the active manifest's signature carries an RFC 3161 time-stamp token
+    (``sigTst`` or ``sigTst2`` in its COSE header).
+
+    c2pa reports the signing time only from a token it could validate, and drops a broken
+    one without failing the manifest, so the token is looked for in the bytes: the
+    manifest's label, then its ``c2pa.signature`` description box, then the CBOR box that
+    follows it.
+    """
+    if not active_label:
+        return False
+    label_at = data.find(active_label.encode())
+    signature_at = data.find(b"c2pa.signature", label_at) if label_at != -1 else -1
+    cbor_at = data.find(b"cbor", signature_at) if signature_at != -1 else -1
+    if cbor_at < 4:
+        return False
+    length = int.from_bytes(data[cbor_at - 4 : cbor_at], "big")
+    return b"sigTst" in data[cbor_at : cbor_at - 4 + length]
 
 
 def _certificates(store: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from provenance.keys import default_identity
 from provenance.signing import (
+    GENERATOR_ASSERTION,
     TRAINED_ALGORITHMIC_MEDIA,
     GeneratorInfo,
     Parent,
@@ -296,3 +297,59 @@ def test_a_parent_is_validated_against_the_trust_anchors_given_to_sign(run_cli, 
         problems[label] = json.loads(verified.stdout)["ingredient_problem_codes"]
     assert "signingCredential.untrusted" in problems["without"]
     assert problems["with"] == []
+
+
+def test_a_renamed_assertion_label_is_invalid_exit_5_not_an_error(
+    signer_and_root, tmp_path, run_cli
+):
+    """Renaming an assertion (same length, so every box still parses) breaks its hashed
+    URI: the manifest is tampered with, `invalid`, and `verify` exits 5, not 1."""
+    signer, root = signer_and_root
+    generator = GeneratorInfo(family="gan", checkpoint_sha256="cd" * 32, seed=1)
+    signed = signer.sign(
+        encode(make_image(), "JPEG", quality=90),
+        SignRequest(ai_generated=True, generator=generator),
+    ).data
+    assert signed.count(GENERATOR_ASSERTION.encode()) >= 1
+    renamed = signed.replace(GENERATOR_ASSERTION.encode(), b"org.provaudit.generatos")
+    report = ProvenanceVerifier(root).verify_bytes(renamed, "renamed.jpg")
+    assert report.state == "invalid"
+    assert report.failure_codes
+    path = tmp_path / "renamed.jpg"
+    path.write_bytes(renamed)
+    result = run_cli("verify", path, "--trust-dev", "--json")
+    assert result.returncode == 5, result.stderr
+    assert json.loads(result.stdout)["state"] == "invalid"
+
+
+def test_a_time_stamp_token_c2pa_cannot_read_is_reported_not_dropped(tmp_path, run_cli):
+    """c2pa keeps a file with a corrupted RFC 3161 token trusted but silently drops its
+    signing time; the report must say the time-stamp was there and could not be read."""
+    from tests.conftest import C2PA_FIXTURES
+
+    original = (C2PA_FIXTURES / "adobe-20220124-CA.jpg").read_bytes()
+    roots = C2PA_FIXTURES / "test_cert_root_bundle.pem"
+    verifier = ProvenanceVerifier(roots.read_text())
+    intact = verifier.verify_bytes(original, "CA.jpg")
+    assert intact.signer.signing_time and intact.warnings == []
+
+    token = original.index(b"val", original.index(b"sigTst"))
+    corrupted = bytearray(original)
+    corrupted[token + 300] ^= 1  # inside the token's signed time-stamp info
+    report = verifier.verify_bytes(bytes(corrupted), "CA.jpg")
+    assert report.state == "trusted"  # c2pa does not fail it
+    assert report.signer.signing_time is None
+    assert [entry.code for entry in report.warnings] == ["timeStamp.malformed"]
+
+    path = tmp_path / "CA.jpg"
+    path.write_bytes(bytes(corrupted))
+    result = run_cli("verify", path, "--trust", roots)
+    assert result.returncode == 0, result.stderr
+    assert "warning: timeStamp.malformed" in result.stdout
+    assert json.loads(run_cli("verify", path, "--trust", roots, "--json").stdout)["warnings"]
+
+    from service.pipeline import AuditPipeline
+
+    audit = AuditPipeline(verifier).audit(bytes(corrupted), "CA.jpg")
+    assert any("time-stamp that cannot be validated" in reason for reason in audit.reasons)
+    assert audit.provenance["warnings"][0]["code"] == "timeStamp.malformed"

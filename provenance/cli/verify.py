@@ -220,6 +220,8 @@ def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
         )
     for entry in report.failures:
         out.print(f"  [red]failure[/]: {entry.code} - {escape(entry.explanation or '')}")
+    for entry in report.warnings:
+        out.print(f"  [yellow]warning[/]: {entry.code} - {escape(entry.explanation or '')}")
     for problem in report.ingredient_problems:
         out.print(
             f"  [red]ingredient problem[/]: {escape(problem.ingredient)}: {problem.code}"
