@@ -55,6 +55,36 @@ _IPTC_SOURCE_TYPE_PREFIXES = (
 )
 
 
+# The IPTC Digital Source Type vocabulary (retired terms included: files still carry them),
+# and c2pa-rs's own term for declining to name one.
+IPTC_SOURCE_TERMS = frozenset(
+    {
+        "digitalCapture",
+        "computationalCapture",
+        "negativeFilm",
+        "positiveFilm",
+        "print",
+        "humanEdits",
+        "minorHumanEdits",
+        "compositeCapture",
+        "algorithmicallyEnhanced",
+        "digitalCreation",
+        "digitalArt",
+        "dataDrivenMedia",
+        "trainedAlgorithmicMedia",
+        "compositeWithTrainedAlgorithmicMedia",
+        "compositeSynthetic",
+        "composite",
+        "algorithmicMedia",
+        "screenCapture",
+        "virtualRecording",
+    }
+)
+C2PA_EMPTY_SOURCE_TYPE = "http://c2pa.org/digitalsourcetype/empty"
+KNOWN_SAMPLERS = ("ddim", "ddpm")
+"""The samplers of the bundled diffusion models, the only ones a generator assertion names."""
+
+
 def source_type_term(uri: str | None) -> str | None:
     """The IPTC digital source type term of a vocabulary URI (http or https), else None."""
     for prefix in _IPTC_SOURCE_TYPE_PREFIXES:
@@ -68,8 +98,15 @@ def declares_ai(source_type: str | None) -> bool:
 
 
 def source_type_uri(term: str) -> str:
-    """An IPTC digital source type URI from its term (``digitalCapture``) or full URI."""
-    return term if term.startswith(("http://", "https://")) else IPTC_SOURCE_TYPE + term
+    """An IPTC digital source type URI from its term (``digitalCapture``) or full URI;
+    anything outside the vocabulary is refused rather than signed."""
+    uri = term if term.startswith(("http://", "https://")) else IPTC_SOURCE_TYPE + term
+    if uri != C2PA_EMPTY_SOURCE_TYPE and source_type_term(uri) not in IPTC_SOURCE_TERMS:
+        raise InputError(
+            f"{term!r} is not an IPTC digital source type (a term such as digitalCapture or "
+            f"trainedAlgorithmicMedia, or its URI under {IPTC_SOURCE_TYPE})."
+        )
+    return uri
 
 
 @dataclass(frozen=True)
@@ -83,6 +120,22 @@ class GeneratorInfo:
     sampler: str | None = None
     steps: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A signed claim cannot be taken back: refuse values no generation can have."""
+        for name in ("seed", "steps"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise InputError(f"The generator's {name} must be a whole number ≥ 0, not {value}.")
+        if self.sampler is not None and self.sampler not in KNOWN_SAMPLERS:
+            raise InputError(
+                f"Unknown sampler {self.sampler!r}; known: {', '.join(KNOWN_SAMPLERS)}."
+            )
+        digest = self.checkpoint_sha256
+        if digest is not None and (
+            len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest)
+        ):
+            raise InputError("The checkpoint digest must be 64 hexadecimal digits (SHA-256).")
 
     def to_assertion_data(self) -> dict[str, Any]:
         data = {
@@ -130,6 +183,10 @@ class SignRequest:
     soft_binding: bool = True
     """Write a ``c2pa.soft-binding`` assertion with the image's PDQ hash (images only; a
     ``manifest_definition`` brought by the caller is used as is)."""
+
+    def __post_init__(self) -> None:
+        if self.source_type is not None:
+            source_type_uri(self.source_type)  # refused before anything is signed
 
 
 @dataclass(frozen=True)

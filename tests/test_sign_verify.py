@@ -353,3 +353,40 @@ def test_a_time_stamp_token_c2pa_cannot_read_is_reported_not_dropped(tmp_path, r
     audit = AuditPipeline(verifier).audit(bytes(corrupted), "CA.jpg")
     assert any("time-stamp that cannot be validated" in reason for reason in audit.reasons)
     assert audit.provenance["warnings"][0]["code"] == "timeStamp.malformed"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--source-type", "bogus"], "not an IPTC digital source type"),
+        (["--source-type", "http://example.com/trainedAlgorithmicMedia"], "not an IPTC"),
+        (["--steps", "-1"], "steps must be a whole number"),
+        (["--seed", "-3"], "seed must be a whole number"),
+        (["--sampler", "warp"], "Unknown sampler"),
+        (["--checkpoint-sha256", "abc"], "64 hexadecimal digits"),
+    ],
+)
+def test_sign_refuses_fields_no_signer_should_vouch_for(run_cli, tmp_path, args, message):
+    """A signature cannot be taken back: a bogus source type or step count is refused with
+    one line before any file is written, not signed and shown later as a fact."""
+    source = tmp_path / "in.jpg"
+    source.write_bytes(encode(make_image(), "JPEG"))
+    out = tmp_path / "out.jpg"
+    result = run_cli("sign", source, "-o", out, "--no-record", *args)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "source_type",
+    ["digitalCapture", "https://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"],
+)
+def test_sign_accepts_iptc_terms_and_https_uris(signer_and_root, source_type):
+    signer, root = signer_and_root
+    signed = signer.sign(encode(make_image(), "JPEG"), SignRequest(source_type=source_type))
+    report = ProvenanceVerifier(root).verify_bytes(signed.data)
+    assert report.state == "trusted"
+    assert report.digital_source_types[0].endswith(source_type.rsplit("/", 1)[-1])
