@@ -86,11 +86,15 @@ KNOWN_SAMPLERS = ("ddim", "ddpm")
 
 
 def source_type_term(uri: str | None) -> str | None:
-    """The IPTC digital source type term of a vocabulary URI (http or https), else None."""
+    """The IPTC digital source type term of a vocabulary URI (http or https) or of a bare
+    vocabulary term (``trainedAlgorithmicMedia``, as some producers write it), else None."""
+    if not uri:
+        return None
+    uri = uri.strip()
     for prefix in _IPTC_SOURCE_TYPE_PREFIXES:
-        if uri and uri.startswith(prefix):
+        if uri.startswith(prefix):
             return uri[len(prefix) :].rstrip("/") or None
-    return None
+    return uri if uri in IPTC_SOURCE_TERMS else None
 
 
 def declares_ai(source_type: str | None) -> bool:

@@ -36,6 +36,12 @@ UNREADABLE_MANIFEST = "general.error"
 # The C2PA status code for a time-stamp token that cannot be read. c2pa-rs does not fail a
 # manifest for it: it drops the signing time, so here it is a warning beside the state.
 MALFORMED_TIMESTAMP = "timeStamp.malformed"
+EXPIRED_CREDENTIAL = "signingCredential.expired"
+UNTRUSTED_CREDENTIAL = "signingCredential.untrusted"
+# Relationships through which an ingredient's content flows into this asset: a declaration
+# of AI made there (the inception action) holds for this file too. An ``inputTo``
+# ingredient (a prompt, a reference) did not become these pixels.
+_DERIVED_FROM = ("parentOf", "componentOf")
 
 _SUCCESS_SUFFIXES = (
     ".validated",
@@ -106,6 +112,34 @@ class ManifestNode:
 
 
 @dataclass
+class AiDeclaration:
+    """Where the provenance chain declares generative AI: the manifest whose action (or
+    IPTC assertion) names an AI digital source type, usually the inception ``c2pa.created``
+    of a parent that a later edit or conversion kept as its ``parentOf`` ingredient."""
+
+    manifest: str
+    where: Literal["active", "ingredient"]
+    relationship: str | None
+    """The ingredient's relationship (``parentOf`` / ``componentOf``) for ``ingredient``."""
+    title: str | None
+    digital_source_type: str
+    software_agent: str | None
+    signer: str | None
+
+    def sentence(self) -> str:
+        """One line for a reader: what declares AI, where, and with which tool."""
+        term = self.digital_source_type.rstrip("/").rsplit("/", 1)[-1]
+        agent = f", software agent {self.software_agent}" if self.software_agent else ""
+        if self.where == "active":
+            return f"The manifest declares generative AI ({term}{agent})."
+        signer = f", signed by {self.signer}" if self.signer else ""
+        return (
+            f"An ingredient's manifest ({self.relationship} {self.title or self.manifest!r}"
+            f"{signer}) declares generative AI ({term}{agent}), and this file derives from it."
+        )
+
+
+@dataclass
 class IptcSignal:
     """The XMP ``DigitalSourceType``: weaker than C2PA, nothing binds it to the pixels."""
 
@@ -130,6 +164,15 @@ class ProvenanceReport:
     """Problems that do not change the state (c2pa does not fail them) but lose a claim."""
     ingredient_problems: list[IngredientProblem] = field(default_factory=list)
     ai_declared: bool = False
+    """An AI declaration in the active manifest or anywhere up its parentOf / componentOf
+    chain (``ai_declaration`` says where)."""
+    ai_declaration: AiDeclaration | None = None
+    credential_expired: bool = False
+    """The manifest is intact but its signer's certificate has expired and no time-stamp
+    proves it was signed while valid: state ``valid``, not ``invalid`` (``c2pa_state``
+    keeps c2pa's own word)."""
+    c2pa_state: str | None = None
+    """c2pa's validation state (``trusted`` / ``valid`` / ``invalid``), where it gave one."""
     digital_source_types: list[str] = field(default_factory=list)
     generator: dict[str, Any] | None = None
     soft_bindings: list[dict[str, str]] = field(default_factory=list)
@@ -325,6 +368,65 @@ def _source_types(manifest: dict[str, Any]) -> list[str]:
     return found
 
 
+def _ai_action(manifest: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The first AI digital source type a manifest declares, with its software agent."""
+    for assertion in manifest.get("assertions", []):
+        label = assertion.get("label", "")
+        data = assertion.get("data") or {}
+        if label.startswith("c2pa.actions"):
+            for action in data.get("actions", []):
+                source_type = action.get("digitalSourceType")
+                if declares_ai(source_type):
+                    return source_type, _agent_name(action.get("softwareAgent"))
+        elif label.startswith("stds.iptc"):
+            source_type = data.get("Iptc4xmpExt:DigitalSourceType")
+            if isinstance(source_type, str) and declares_ai(source_type):
+                return source_type, None
+    return None
+
+
+def _agent_name(agent: Any) -> str | None:
+    """``softwareAgent`` is a string (claim v1) or a generator-info map (v2)."""
+    if isinstance(agent, dict):
+        parts = (agent.get("name"), agent.get("version"))
+        return " ".join(str(part) for part in parts if part) or None
+    return str(agent) if agent else None
+
+
+def _ai_declaration(active_label: str | None, manifests: dict[str, Any]) -> AiDeclaration | None:
+    """The nearest AI declaration: the active manifest's, else the first found walking its
+    parentOf / componentOf ingredients' manifests breadth first (each manifest once)."""
+    if not active_label or active_label not in manifests:
+        return None
+    queue: list[tuple[str, str | None, str | None]] = [(active_label, None, None)]
+    seen = {active_label}
+    while queue:
+        label, relationship, title = queue.pop(0)
+        manifest = manifests[label]
+        found = _ai_action(manifest)
+        if found is not None:
+            signer = _signer(manifest)
+            return AiDeclaration(
+                manifest=label,
+                where="active" if label == active_label else "ingredient",
+                relationship=relationship,
+                title=title,
+                digital_source_type=found[0],
+                software_agent=found[1],
+                signer=signer.common_name if signer else None,
+            )
+        for ingredient in manifest.get("ingredients", []):
+            child = ingredient.get("active_manifest")
+            if (
+                ingredient.get("relationship") in _DERIVED_FROM
+                and child in manifests
+                and child not in seen
+            ):
+                seen.add(child)
+                queue.append((child, ingredient.get("relationship"), ingredient.get("title")))
+    return None
+
+
 def _generator(manifest: dict[str, Any]) -> dict[str, Any] | None:
     for assertion in manifest.get("assertions", []):
         if assertion.get("label") == GENERATOR_ASSERTION:
@@ -418,6 +520,19 @@ def _report_from_store(
     source_types = _source_types(active)
     iptc_type = iptc_digital_source_type(media.data)
     signer = _signer(active)
+    declaration = _ai_declaration(active_label, manifests)
+    state = _state(validation_state)
+    failure_codes = {entry.code for entry in failures}
+    verified = {
+        entry.get("code") for entry in (results.get("activeManifest") or {}).get("success") or []
+    }
+    # Expiry alone, over a claim signature and content hash c2pa checked: not tampering.
+    credential_expired = (
+        state == "invalid"
+        and EXPIRED_CREDENTIAL in failure_codes
+        and failure_codes <= {EXPIRED_CREDENTIAL, UNTRUSTED_CREDENTIAL}
+        and "claimSignature.validated" in verified
+    )
     warnings = []
     if signer and not signer.signing_time and _carries_timestamp(media.data, active_label):
         warnings.append(
@@ -429,7 +544,7 @@ def _report_from_store(
         )
     return ProvenanceReport(
         path=media.name,
-        state=_state(validation_state),
+        state="valid" if credential_expired else state,
         format=media.format,
         active_manifest=active_label,
         manifests=len(manifests),
@@ -439,7 +554,10 @@ def _report_from_store(
         failures=failures,
         warnings=warnings,
         ingredient_problems=problems,
-        ai_declared=any(declares_ai(s) for s in source_types),
+        ai_declared=declaration is not None,
+        ai_declaration=declaration,
+        credential_expired=credential_expired,
+        c2pa_state=state,
         digital_source_types=source_types,
         generator=_generator(active),
         soft_bindings=read_soft_bindings(active),

@@ -2,7 +2,9 @@
 
 A missing manifest is "no provenance signal", never evidence of authenticity. Verdicts:
 
-* ``declared_ai``: an intact C2PA manifest (trusted or valid) declares generative AI;
+* ``declared_ai``: an intact C2PA manifest (trusted or valid) declares generative AI, in
+  its own actions or in those of a ``parentOf`` / ``componentOf`` ingredient's manifest;
+  or, failing that, the file's unsigned IPTC metadata does (``declaration`` tells which);
 * ``likely_ai`` / ``likely_real``: no declaration, the detector's score is above / below
   its calibrated threshold;
 * ``inconclusive``: no declaration and no usable detector score, or a detector that
@@ -30,6 +32,7 @@ from provenance.store import FingerprintStore
 from provenance.verify import UNREADABLE_MANIFEST, ProvenanceReport, ProvenanceVerifier
 
 Verdict = Literal["declared_ai", "likely_ai", "likely_real", "inconclusive"]
+DeclaredBy = Literal["c2pa_manifest", "c2pa_ingredient", "iptc_metadata"]
 VERDICTS: tuple[Verdict, ...] = ("declared_ai", "likely_ai", "likely_real", "inconclusive")
 
 
@@ -55,6 +58,9 @@ class AuditResult:
     matches: list[dict[str, Any]]
     verdict: Verdict
     reasons: list[str]
+    declared_by: DeclaredBy | None = None
+    """For ``declared_ai``: a signed manifest's own actions, a signed ingredient's (the
+    inception of a file later edited or converted), or the file's unsigned IPTC metadata."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +128,7 @@ class AuditPipeline:
             matches=matches,
             verdict=verdict,
             reasons=reasons,
+            declared_by=declared_by(report),
         )
 
     def matches(
@@ -162,11 +169,19 @@ def _recovery_reason(match: ManifestMatch, report: ProvenanceReport) -> str:
     return sentence
 
 
+def declared_by(report: ProvenanceReport) -> DeclaredBy | None:
+    """Which declaration of generative AI the verdict rests on, signed ones first."""
+    if report.state in ("trusted", "valid") and report.ai_declaration is not None:
+        return "c2pa_manifest" if report.ai_declaration.where == "active" else "c2pa_ingredient"
+    if report.iptc is not None and report.iptc.ai_declared:
+        return "iptc_metadata"
+    return None
+
+
 def combine(
     report: ProvenanceReport, ai_origin: dict[str, Any] | None
 ) -> tuple[Verdict, list[str]]:
     reasons: list[str] = []
-    intact = report.state in ("trusted", "valid")
     if report.state == "absent":
         reasons.append(
             "No C2PA manifest: no provenance signal (this is not evidence of authenticity)."
@@ -180,18 +195,28 @@ def combine(
             + ", ".join(report.failure_codes or report.ingredient_problem_codes or ["invalid"])
             + "): its claims cannot be relied on."
         )
+    elif report.credential_expired:
+        who = report.signer.common_name if report.signer else "an unknown signer"
+        reasons.append(
+            f"Intact C2PA manifest, but its signer's certificate ({who}) has expired and no "
+            "time-stamp proves it was signed while valid: not tampered with, not vouched for."
+        )
     else:
         who = report.signer.common_name if report.signer else "an unknown signer"
         trust = "a trusted" if report.state == "trusted" else "an untrusted"
         reasons.append(f"Intact C2PA manifest signed by {trust} signer ({who}).")
     reasons.extend(entry.explanation or entry.code for entry in report.warnings)
-    if report.iptc and report.iptc.ai_declared:
-        reasons.append(
-            "The file's IPTC metadata declares AI generation (a weaker, unbound signal)."
-        )
 
-    if intact and report.ai_declared:
-        reasons.append("The manifest declares generative AI (digitalSourceType).")
+    declared = declared_by(report)
+    if declared in ("c2pa_manifest", "c2pa_ingredient"):
+        reasons.append(report.ai_declaration.sentence())  # type: ignore[union-attr]
+        return "declared_ai", reasons
+    if declared == "iptc_metadata":
+        term = report.iptc.digital_source_type.rstrip("/").rsplit("/", 1)[-1]
+        reasons.append(
+            f"Generative AI declared in unsigned IPTC metadata ({term}): the maker's own "
+            "label, which nothing binds to these pixels."
+        )
         return "declared_ai", reasons
     if ai_origin is None:
         reasons.append("No detector score is available (no detector, or image too small).")

@@ -33,8 +33,8 @@ def test_documented_json_keys_exist(run_cli):
     report = json.loads(result.stdout)
     table_keys = {
         key
-        for row in re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", PROVENANCE_DOC, re.M)
-        for key in re.findall(r"`([a-z_]+)`", row)
+        for row in re.findall(r"^\| (`[a-z0-9_]+`(?:, `[a-z0-9_]+`)*) \|", PROVENANCE_DOC, re.M)
+        for key in re.findall(r"`([a-z0-9_]+)`", row)
     }
     missing = set(report) - table_keys
     assert not missing, f"undocumented JSON keys: {missing}"

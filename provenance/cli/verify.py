@@ -201,14 +201,25 @@ def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
             f"  signer: {escape(signer.common_name or '?')} "
             f"(issuer {escape(signer.issuer or '?')}, {signer.algorithm}{when})"
         )
-    if state == "valid":
+    if report.credential_expired:
+        out.print(
+            "  intact, but the signer's certificate has expired and no time-stamp proves the "
+            "signature was made while it was valid (not tampered with, not vouched for)"
+        )
+    elif state == "valid":
         out.print("  intact, but the signer is not among the trust anchors (use --trust)")
     if report.claim_generator:
         out.print(f"  claim generator: {escape(report.claim_generator)}")
     if report.active_manifest:
-        declared = "yes" if report.ai_declared else "no"
         types = ", ".join(t.rsplit("/", 1)[-1] for t in report.digital_source_types) or "none"
-        out.print(f"  declares AI generation: {declared} (digital source types: {types})")
+        declaration = report.ai_declaration
+        if declaration is None or declaration.where == "active":
+            declared = "yes" if declaration else "no"
+            out.print(f"  declares AI generation: {declared} (digital source types: {types})")
+        else:
+            out.print(
+                f"  declares AI generation: yes, up its chain: {escape(declaration.sentence())}"
+            )
     if report.generator:
         fields = ", ".join(f"{k}={v}" for k, v in report.generator.items())
         out.print(f"  generator: {escape(fields)}")
