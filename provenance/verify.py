@@ -30,6 +30,8 @@ from provenance.xmp import iptc_digital_source_type
 if TYPE_CHECKING:
     import c2pa
 
+    from provenance.trustlist import TrustListInfo
+
 State = Literal["trusted", "valid", "invalid", "absent"]
 # The C2PA status code for an error no other code names; here: a manifest c2pa cannot parse.
 UNREADABLE_MANIFEST = "general.error"
@@ -178,8 +180,13 @@ class ProvenanceReport:
     soft_bindings: list[dict[str, str]] = field(default_factory=list)
     iptc: IptcSignal | None = None
     ingredients: list[ManifestNode] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    """The active manifest's actions (its edit history), in order."""
+    trust_list: dict[str, Any] | None = None
+    """The trust list the signer was checked against: name, issue date, SHA-256."""
     certificates: list[dict[str, Any]] | None = None
     detailed: dict[str, Any] | None = None
+    crjson: dict[str, Any] | None = None
     thumbnails: dict[str, str] | None = None
 
     @property
@@ -194,7 +201,7 @@ class ProvenanceReport:
         data = asdict(self)
         data["failure_codes"] = self.failure_codes
         data["ingredient_problem_codes"] = self.ingredient_problem_codes
-        for optional in ("certificates", "detailed", "thumbnails"):
+        for optional in ("certificates", "detailed", "crjson", "thumbnails"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -207,14 +214,34 @@ class ProvenanceVerifier:
     Remote manifest fetching and OCSP are off: verification never touches the network.
     """
 
-    def __init__(self, trust_anchors_pem: bytes | str | None = None) -> None:
+    def __init__(
+        self,
+        trust_anchors_pem: bytes | str | None = None,
+        trust_list: TrustListInfo | None = None,
+    ) -> None:
+        """``trust_list`` names the list ``trust_anchors_pem`` includes, for the reports."""
         if isinstance(trust_anchors_pem, bytes):
             trust_anchors_pem = trust_anchors_pem.decode("ascii", "replace")
         self.trust_anchors_pem = trust_anchors_pem or None
+        self.trust_list = trust_list
 
     @classmethod
     def from_files(cls, paths: list[Path]) -> ProvenanceVerifier:
         return cls(read_trust_anchors(paths))
+
+    @classmethod
+    def with_trust_list(
+        cls, trust_list: str = "c2pa", paths: list[Path] | None = None
+    ) -> ProvenanceVerifier:
+        """Anchors as ``verify`` takes them: the named list (``c2pa`` or ``none``), the
+        user's own (``provaudit trust add``), then the PEM files of ``paths``."""
+        from provenance.trustlist import all_anchors, trust_list_info
+
+        if trust_list not in ("c2pa", "none"):
+            raise InputError(f"Unknown trust list {trust_list!r}; use c2pa or none.")
+        listed = "".join(anchor.pem for anchor in all_anchors(trust_list))  # type: ignore[arg-type]
+        given = read_trust_anchors(paths or []) or ""
+        return cls(listed + given, trust_list_info(trust_list))  # type: ignore[arg-type]
 
     @cached_property
     def context(self) -> c2pa.Context:
@@ -234,10 +261,15 @@ class ProvenanceVerifier:
         detailed: bool = False,
         certificates: bool = False,
         thumbnails_dir: Path | None = None,
+        crjson: bool = False,
     ) -> ProvenanceReport:
         media = read_media(path)
         return self.verify(
-            media, detailed=detailed, certificates=certificates, thumbnails_dir=thumbnails_dir
+            media,
+            detailed=detailed,
+            certificates=certificates,
+            thumbnails_dir=thumbnails_dir,
+            crjson=crjson,
         )
 
     def verify_bytes(self, data: bytes, name: str = "upload", **options: Any) -> ProvenanceReport:
@@ -251,8 +283,30 @@ class ProvenanceVerifier:
         certificates: bool = False,
         thumbnails_dir: Path | None = None,
         inline_thumbnails: bool = False,
+        crjson: bool = False,
     ) -> ProvenanceReport:
         """Validate one asset; ``inline_thumbnails`` adds them as data URIs (for web pages)."""
+        report = self._read(
+            media,
+            detailed=detailed,
+            certificates=certificates,
+            thumbnails_dir=thumbnails_dir,
+            inline_thumbnails=inline_thumbnails,
+            crjson=crjson,
+        )
+        report.trust_list = self.trust_list.to_dict() if self.trust_list else None
+        return report
+
+    def _read(
+        self,
+        media: MediaFile,
+        *,
+        detailed: bool,
+        certificates: bool,
+        thumbnails_dir: Path | None,
+        inline_thumbnails: bool,
+        crjson: bool,
+    ) -> ProvenanceReport:
         import c2pa
 
         try:
@@ -272,6 +326,8 @@ class ProvenanceVerifier:
         with reader:
             store = json.loads(reader.json())
             report = _report_from_store(media, store, reader.get_validation_state())
+            if crjson:
+                report.crjson = json.loads(reader.crjson())
             if detailed:
                 report.detailed = json.loads(reader.detailed_json())
             if certificates:
@@ -427,6 +483,25 @@ def _ai_declaration(active_label: str | None, manifests: dict[str, Any]) -> AiDe
     return None
 
 
+def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action of the manifest's actions assertions, in order, with the fields a
+    reader of an edit history wants (the software agent as a name)."""
+    found = []
+    for assertion in manifest.get("assertions", []):
+        if not assertion.get("label", "").startswith("c2pa.actions"):
+            continue
+        for action in (assertion.get("data") or {}).get("actions", []):
+            entry = {"action": action.get("action")}
+            for key in ("digitalSourceType", "when", "description", "reason"):
+                if action.get(key):
+                    entry[key] = action[key]
+            agent = _agent_name(action.get("softwareAgent"))
+            if agent:
+                entry["softwareAgent"] = agent
+            found.append(entry)
+    return found
+
+
 def _generator(manifest: dict[str, Any]) -> dict[str, Any] | None:
     for assertion in manifest.get("assertions", []):
         if assertion.get("label") == GENERATOR_ASSERTION:
@@ -560,6 +635,7 @@ def _report_from_store(
         c2pa_state=state,
         digital_source_types=source_types,
         generator=_generator(active),
+        actions=_actions(active),
         soft_bindings=read_soft_bindings(active),
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +35,9 @@ class Settings(BaseSettings):
     processing_timeout_s: float = 20.0
     """Upper bound on decoding + analysis of one upload, off the event loop."""
     trust_anchors: list[Path] = Field(default_factory=list)
-    """PEM files of trust anchors for verification."""
+    """PEM files of trust anchors for verification, beside the trust list."""
+    trust_list: Literal["c2pa", "none"] = "c2pa"
+    """The shipped C2PA trust list (with anchors added by ``provaudit trust add``), or none."""
     detector: Path | None = None
     """Detector checkpoint directory with its ONNX export; default: the bundled one."""
     generators_dir: Path = Field(

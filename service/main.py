@@ -47,7 +47,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
         default_identity_dir,
     )
     from provenance.signing import ProvenanceSigner
-    from provenance.verify import ProvenanceVerifier, read_trust_anchors
+    from provenance.verify import ProvenanceVerifier
     from service.ai_origin import load_detector
     from service.db import make_engine, make_session_factory
     from service.generation import load_generators
@@ -62,7 +62,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     anchors = list(settings.trust_anchors)
     if settings.trust_dev_identity:
         anchors.append(default_identity_dir() / ROOT_FILE)
-    verifier = ProvenanceVerifier(read_trust_anchors(anchors))
+    verifier = ProvenanceVerifier.with_trust_list(settings.trust_list, anchors)
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
@@ -73,7 +73,8 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     app.state.signer = ProvenanceSigner(
         identity,
         recorder=store.manifests if settings.record_signatures else None,
-        trust_anchors_pem=read_trust_anchors(anchors, also=identity.root_pem),
+        trust_anchors_pem=(verifier.trust_anchors_pem or "")
+        + (identity.root_pem or b"").decode("ascii"),
     )
     detector = load_detector(settings.detector)
     if detector is None:

@@ -36,7 +36,26 @@ def verify(
     trust_dev: Annotated[
         bool, typer.Option("--trust-dev", help="Also trust your development identity's root.")
     ] = False,
+    trust_list: Annotated[
+        str,
+        typer.Option(
+            "--trust-list",
+            help="Trust list checked besides --trust: c2pa (the shipped C2PA trust list, and "
+            "anchors added with `provaudit trust add`) or none.",
+        ),
+    ] = "c2pa",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Count problems of ingredients (an edited file's sources) in the exit status.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
+    crjson: Annotated[
+        bool,
+        typer.Option("--crjson", help="Include the manifest store in crJSON form (JSON only)."),
+    ] = False,
     tree: Annotated[bool, typer.Option("--tree", help="Show the ingredient tree.")] = False,
     detailed: Annotated[
         bool, typer.Option("--detailed", help="Include c2pa's detailed report (JSON only).")
@@ -66,9 +85,10 @@ def verify(
 ) -> None:
     """Report each file's provenance state: trusted, valid (untrusted signer), invalid or absent.
 
-    Exit status: 0 all trusted, 3 valid but untrusted, 4 no manifest, 5 invalid, 1 error
-    (the worst over all files). --recover does not change the state: a stripped file
-    still has no manifest; what it matches is reported beside.
+    Exit status: 0 all trusted, 3 valid but untrusted, 4 no manifest, 5 invalid (with
+    --strict also a file whose ingredients have problems), 1 error (the worst over all
+    files). --recover does not change the state: a stripped file still has no manifest;
+    what it matches is reported beside.
     """
     from provenance.cli.exit_status import ExitStatus, worst
     from provenance.cli.output import emit_json, error, fail
@@ -86,7 +106,7 @@ def verify(
             )
         anchors.append(dev_root)
     try:
-        verifier = ProvenanceVerifier.from_files(anchors)
+        verifier = ProvenanceVerifier.with_trust_list(trust_list, anchors)
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.USAGE)
 
@@ -95,7 +115,11 @@ def verify(
     for path in files:
         try:
             report = verifier.verify_file(
-                path, detailed=detailed, certificates=certs, thumbnails_dir=thumbnails
+                path,
+                detailed=detailed,
+                certificates=certs,
+                thumbnails_dir=thumbnails,
+                crjson=crjson,
             )
         except ProvauditError as exc:
             error(str(exc))
@@ -109,7 +133,10 @@ def verify(
                     }
                 )
             continue
-        statuses.append(_exit_status(report.state))
+        status = _exit_status(report.state)
+        if strict and report.ingredient_problems:
+            status = worst([status, ExitStatus.INVALID])
+        statuses.append(status)
         recovered = None
         if recover and report.state in ("absent", "invalid"):
             recovered = _recover(recoverer, path)
