@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,18 +68,88 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def truncation_problem(data: bytes, fmt: str) -> str | None:
-    """A reason if the container is visibly cut short (cheap: looks at the ends only)."""
+    """A reason if the container is visibly cut short.
+
+    Cheap for a well-formed file: the end marker is looked for near the end only. Where it
+    is not there, the JPEG's segments or the PNG's chunks are walked to tell a file cut
+    short from one that carries something after its end (a zip in a JPEG+ZIP polyglot,
+    HTML after a PNG, padding): the image in the latter is whole and is read as usual.
+    TIFF is checked when it is opened (``check_media``): its strips are found from its IFD.
+    """
     if fmt == "jpeg":
         # Some encoders pad after EOI; look for the marker near the end.
-        if b"\xff\xd9" not in data[-4096:]:
+        if b"\xff\xd9" not in data[-4096:] and not _jpeg_has_end(data):
             return "the JPEG has no end-of-image marker (the file is truncated)"
     elif fmt == "png":
-        if b"IEND" not in data[-64:]:
+        if b"IEND" not in data[-64:] and not _png_has_end(data):
             return "the PNG has no IEND chunk (the file is truncated)"
     elif fmt == "webp":
         declared = int.from_bytes(data[4:8], "little") + 8
         if len(data) < declared:
             return "the WebP is shorter than its RIFF header says (the file is truncated)"
+    return None
+
+
+# Markers without a length: TEM, RST0-7 (SOI is skipped before the walk starts).
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+# The marker that ends entropy-coded data: 0xFF followed by anything but a stuffed zero,
+# a restart marker or fill.
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def _jpeg_has_end(data: bytes) -> bool:
+    """Whether the JPEG's image reaches its EOI marker: its segments (by their lengths) and
+    its scans (up to the next marker) are walked, so an EOI inside an embedded thumbnail
+    or after the data runs out does not count, and whatever follows the EOI is ignored."""
+    pos, size = 2, len(data)
+    while pos + 1 < size:
+        if data[pos] != 0xFF:  # stray bytes between segments: decoders skip them too
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                return False
+            continue
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+        elif marker == 0xD9:
+            return True
+        elif marker in _JPEG_STANDALONE:
+            pos += 2
+        else:
+            if pos + 4 > size:
+                return False
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if marker == 0xDA:  # start of scan: entropy-coded data up to the next marker
+                found = _JPEG_SCAN_END.search(data, pos)
+                if found is None:
+                    return False
+                pos = found.start()
+    return False
+
+
+def _png_has_end(data: bytes) -> bool:
+    """Whether the PNG's chunks, followed by their lengths, reach an IEND chunk."""
+    pos, size = 8, len(data)
+    while pos + 8 <= size:
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return True
+        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
+    return False
+
+
+def _tiff_problem(image: Image.Image, size: int) -> str | None:
+    """A reason if the first page's strips or tiles end past the end of the file."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is None:
+        return None
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):  # strips, tiles
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        if any(offset + count > size for offset, count in zip(offsets, counts, strict=False)):
+            return "the TIFF's image data runs past the end of the file (the file is truncated)"
     return None
 
 
@@ -121,6 +194,9 @@ def check_media(data: bytes, name: str = "input") -> MediaFile:
     elif fmt in IMAGE_FORMATS and fmt not in ("heif", "avif"):
         with _open_image(data, name) as image:
             width, height = image.size
+            problem = _tiff_problem(image, len(data)) if fmt == "tiff" else None
+        if problem:
+            raise InputError(f"{name}: {problem}.")
     return MediaFile(data=data, format=fmt, name=name, width=width, height=height)
 
 
@@ -166,13 +242,26 @@ def read_media(path: Path | str) -> MediaFile:
     return check_media(data, str(path))
 
 
+@contextmanager
+def _pillow_warnings() -> Iterator[None]:
+    """Pillow's decompression-bomb warning raised as an error; its other warnings about a
+    damaged or odd file ("Truncated File Read", "Possibly corrupt EXIF data", palette
+    transparency...) dropped: the one sentence raised from here, or nothing when the image
+    is usable, is what the user gets, never a warning on stderr."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _open_image(data: bytes, name: str) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+        with _pillow_warnings():
+            image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLargeError(
             f"{name} has too many pixels to decode safely "
@@ -182,6 +271,14 @@ def _open_image(data: bytes, name: str) -> Image.Image:
         raise InputError(f"{name} is not a readable image.") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{name} is not a readable image ({exc}).") from None
+    # Again from the header, whatever the warning filters say: ``catch_warnings`` is
+    # process-wide, and another thread leaving its block may have reset them meanwhile.
+    try:
+        _check_pixel_count(*image.size, name)
+    except ImageTooLargeError:
+        image.close()
+        raise
+    return image
 
 
 def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> Image.Image:
@@ -251,17 +348,64 @@ def check_decode_budget(width: int, height: int, name: str) -> None:
 
 
 def _decoded(image: Image.Image, name: str, mode: str) -> Image.Image:
-    from PIL import Image
-
     # After any draft: the size is what will actually be decoded.
     check_decode_budget(*image.size, name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             image.load()
+            if image.mode == mode:
+                return image
+            if _is_wide(image.mode) and not _is_wide(mode):
+                image = _to_eight_bits(image)
+            elif image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # the same colours, without Pillow's warning
+            return image.convert(mode) if image.mode != mode else image
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{name} cannot be decoded ({exc}).") from None
-    return image.convert(mode) if image.mode != mode else image
+
+
+def _is_wide(mode: str) -> bool:
+    """More than 8 bits a sample: 16-bit (``I;16...``), 32-bit integer (``I``), float (``F``)."""
+    return mode in ("I", "F") or mode.startswith("I;")
+
+
+def _to_eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grayscale image as 8-bit ``L``, scaled, not clipped.
+
+    Pillow's own conversion clips every value to 0..255, so a 16-bit photo turns white
+    and a float one in 0..1 black. The range mapped to 0..255 is that of the mode
+    (0..65535 for ``I;16``); for ``I`` the first of 0..255 and 0..65535 that holds every
+    value, for ``F`` the first of 0..1 and 0..255; else the image's own minimum to
+    maximum (finite values; NaN is black, infinities black or white).
+    """
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        low, high = 0.0, 65535.0
+    else:
+        finite = values[np.isfinite(values)] if image.mode == "F" else values
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        nominal = (
+            ((0.0, 1.0), (0.0, 255.0)) if image.mode == "F" else ((0.0, 255.0), (0.0, 65535.0))
+        )
+        for bottom, top in nominal:
+            if bottom <= low and high <= top:
+                low, high = bottom, top
+                break
+    scale = 255.0 / (high - low) if high > low else 0.0
+    eight = np.empty(values.shape, dtype=np.uint8)
+    rows = max(1, (1 << 20) // max(1, values.shape[1]))  # about a million values at a time
+    for top in range(0, values.shape[0], rows):
+        chunk = values[top : top + rows].astype(np.float32)
+        chunk -= low
+        chunk *= scale
+        chunk += 0.5
+        np.nan_to_num(chunk, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(chunk, 0.0, 255.0, out=chunk)
+        eight[top : top + rows] = chunk
+    return Image.fromarray(eight)
 
 
 def load_image(path: Path | str, mode: str = "RGB") -> Image.Image:
