@@ -240,7 +240,15 @@ def build_manifest_definition(
         actions = [{"action": "c2pa.created", "digitalSourceType": source_type_uri(source_type)}]
     else:
         actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}]
-    assertions: list[dict[str, Any]] = [{"label": "c2pa.actions.v2", "data": {"actions": actions}}]
+    # Every action taken is listed, and the assertion is the claim's own (created, not
+    # gathered): otherwise readers following the Asset Rubrics call the history ambiguous.
+    assertions: list[dict[str, Any]] = [
+        {
+            "label": "c2pa.actions.v2",
+            "data": {"actions": actions, "allActionsIncluded": True},
+            "created": True,
+        }
+    ]
     if request.generator is not None:
         assertions.append(
             {"label": GENERATOR_ASSERTION, "data": request.generator.to_assertion_data()}

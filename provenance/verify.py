@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from provenance.errors import InputError, UnsupportedFormatError
 from provenance.media import MediaFile, check_media, read_media
+from provenance.rubrics import asset_signals
 from provenance.signing import GENERATOR_ASSERTION, declares_ai
 from provenance.softbinding import read_soft_bindings
 from provenance.xmp import iptc_digital_source_type
@@ -182,6 +183,9 @@ class ProvenanceReport:
     ingredients: list[ManifestNode] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     """The active manifest's actions (its edit history), in order."""
+    asset_signals: list[dict[str, str]] = field(default_factory=list)
+    """The C2PA Asset Rubrics' local signals that hold, per manifest, active first
+    (``provenance.rubrics``): ``{id, text, manifest}``."""
     trust_list: dict[str, Any] | None = None
     """The trust list the signer was checked against: name, issue date, SHA-256."""
     certificates: list[dict[str, Any]] | None = None
@@ -326,8 +330,10 @@ class ProvenanceVerifier:
         with reader:
             store = json.loads(reader.json())
             report = _report_from_store(media, store, reader.get_validation_state())
+            store_crjson = json.loads(reader.crjson())
+            report.asset_signals = [signal.to_dict() for signal in asset_signals(store_crjson)]
             if crjson:
-                report.crjson = json.loads(reader.crjson())
+                report.crjson = store_crjson
             if detailed:
                 report.detailed = json.loads(reader.detailed_json())
             if certificates:

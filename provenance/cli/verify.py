@@ -256,6 +256,13 @@ def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
             f"  IPTC XMP DigitalSourceType: {escape(report.iptc.digital_source_type)} "
             f"({verdict}; a weaker signal, not bound to the pixels)"
         )
+    if report.asset_signals:
+        by_manifest: dict[str, list[str]] = {}
+        for signal in report.asset_signals:
+            by_manifest.setdefault(signal["manifest"], []).append(signal["text"])
+        for manifest, texts in by_manifest.items():
+            whose = "this manifest" if manifest == report.active_manifest else manifest
+            out.print(f"  asset signals ({escape(whose)}): {escape('; '.join(texts))}")
     for entry in report.failures:
         out.print(f"  [red]failure[/]: {entry.code} - {escape(entry.explanation or '')}")
     for entry in report.warnings:
