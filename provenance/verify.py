@@ -26,12 +26,13 @@ from provenance.media import MediaFile, check_media, read_media
 from provenance.rubrics import asset_signals
 from provenance.signing import GENERATOR_ASSERTION, declares_ai
 from provenance.softbinding import read_soft_bindings
+from provenance.timestamps import carries_timestamp, check_tsa, signature_box, timestamp_token
 from provenance.xmp import iptc_digital_source_type
 
 if TYPE_CHECKING:
     import c2pa
 
-    from provenance.trustlist import TrustListInfo
+    from provenance.trustlist import TrustAnchor, TrustListInfo
 
 State = Literal["trusted", "valid", "invalid", "absent"]
 # The C2PA status code for an error no other code names; here: a manifest c2pa cannot parse.
@@ -188,6 +189,9 @@ class ProvenanceReport:
     (``provenance.rubrics``): ``{id, text, manifest}``."""
     trust_list: dict[str, Any] | None = None
     """The trust list the signer was checked against: name, issue date, SHA-256."""
+    timestamp: dict[str, Any] | None = None
+    """The signature's RFC 3161 time-stamp, where it has one that c2pa validated: its
+    authority (``tsa``) and whether the C2PA TSA trust list vouches for it."""
     certificates: list[dict[str, Any]] | None = None
     detailed: dict[str, Any] | None = None
     crjson: dict[str, Any] | None = None
@@ -228,6 +232,8 @@ class ProvenanceVerifier:
             trust_anchors_pem = trust_anchors_pem.decode("ascii", "replace")
         self.trust_anchors_pem = trust_anchors_pem or None
         self.trust_list = trust_list
+        self.tsa_anchors: list[TrustAnchor] = []
+        self.tsa_list: str | None = None
 
     @classmethod
     def from_files(cls, paths: list[Path]) -> ProvenanceVerifier:
@@ -239,13 +245,18 @@ class ProvenanceVerifier:
     ) -> ProvenanceVerifier:
         """Anchors as ``verify`` takes them: the named list (``c2pa`` or ``none``), the
         user's own (``provaudit trust add``), then the PEM files of ``paths``."""
-        from provenance.trustlist import all_anchors, trust_list_info
+        from provenance.trustlist import all_anchors, bundled_trust_list, trust_list_info
 
         if trust_list not in ("c2pa", "none"):
             raise InputError(f"Unknown trust list {trust_list!r}; use c2pa or none.")
         listed = "".join(anchor.pem for anchor in all_anchors(trust_list))  # type: ignore[arg-type]
         given = read_trust_anchors(paths or []) or ""
-        return cls(listed + given, trust_list_info(trust_list))  # type: ignore[arg-type]
+        verifier = cls(listed + given, trust_list_info(trust_list))  # type: ignore[arg-type]
+        if trust_list == "c2pa":
+            tsa = bundled_trust_list("c2pa-tsa")
+            verifier.tsa_anchors = list(tsa.anchors)
+            verifier.tsa_list = f"{tsa.info.name} ({tsa.info.issued[:10]})"
+        return verifier
 
     @cached_property
     def context(self) -> c2pa.Context:
@@ -299,6 +310,11 @@ class ProvenanceVerifier:
             crjson=crjson,
         )
         report.trust_list = self.trust_list.to_dict() if self.trust_list else None
+        if report.signer is not None and report.signer.signing_time:
+            token = timestamp_token(signature_box(media.data, report.active_manifest))
+            if token is not None:
+                check = check_tsa(token, self.tsa_anchors, self.tsa_list)
+                report.timestamp = check.to_dict()
         return report
 
     def _read(
@@ -601,6 +617,7 @@ def _report_from_store(
     source_types = _source_types(active)
     iptc_type = iptc_digital_source_type(media.data)
     signer = _signer(active)
+    box = signature_box(media.data, active_label)
     declaration = _ai_declaration(active_label, manifests)
     state = _state(validation_state)
     failure_codes = {entry.code for entry in failures}
@@ -615,7 +632,7 @@ def _report_from_store(
         and "claimSignature.validated" in verified
     )
     warnings = []
-    if signer and not signer.signing_time and _carries_timestamp(media.data, active_label):
+    if signer and not signer.signing_time and carries_timestamp(box):
         warnings.append(
             StatusEntry(
                 MALFORMED_TIMESTAMP,
@@ -646,26 +663,6 @@ def _report_from_store(
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
     )
-
-
-def _carries_timestamp(data: bytes, active_label: str | None) -> bool:
-    """Whether the active manifest's signature carries an RFC 3161 time-stamp token
-    (``sigTst`` or ``sigTst2`` in its COSE header).
-
-    c2pa reports the signing time only from a token it could validate, and drops a broken
-    one without failing the manifest, so the token is looked for in the bytes: the
-    manifest's label, then its ``c2pa.signature`` description box, then the CBOR box that
-    follows it.
-    """
-    if not active_label:
-        return False
-    label_at = data.find(active_label.encode())
-    signature_at = data.find(b"c2pa.signature", label_at) if label_at != -1 else -1
-    cbor_at = data.find(b"cbor", signature_at) if signature_at != -1 else -1
-    if cbor_at < 4:
-        return False
-    length = int.from_bytes(data[cbor_at - 4 : cbor_at], "big")
-    return b"sigTst" in data[cbor_at : cbor_at - 4 + length]
 
 
 def _certificates(store: dict[str, Any]) -> list[dict[str, Any]]:

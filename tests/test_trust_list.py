@@ -88,3 +88,27 @@ def test_json_has_the_edit_history_and_crjson_on_request(run_cli):
     assert "crjson" not in plain
     full = json.loads(run_cli("verify", path, "--json", "--crjson").stdout)
     assert full["crjson"]["manifests"]
+
+
+def test_a_time_stamps_authority_is_checked_against_the_tsa_list(run_cli):
+    """The Adobe sample was time-stamped by DigiCert's general TSA, which is not on the
+    C2PA TSA list (DigiCert's C2PA TSA is); c2pa calls the time-stamp trusted anyway."""
+    from provenance.timestamps import check_tsa, signature_box, timestamp_token, token_certificates
+    from provenance.trustlist import _anchor
+
+    path = C2PA_FIXTURES / "adobe-20220124-CA.jpg"
+    report = json.loads(run_cli("verify", path, "--json").stdout)
+    assert report["signer"]["signing_time"]
+    assert report["timestamp"] == {
+        "tsa": "DigiCert Timestamp 2022 - 2",
+        "on_tsa_list": False,
+        "tsa_list": f"C2PA TSA Trust List ({bundled_trust_list('c2pa-tsa').info.issued[:10]})",
+    }
+
+    token = timestamp_token(signature_box(path.read_bytes(), report["active_manifest"]))
+    leaf, intermediate, root = token_certificates(token)
+    assert "TimeStamping CA" in intermediate.subject.rfc4514_string()
+    for anchor in (leaf, intermediate, root):  # the chain is followed up to any listed link
+        assert check_tsa(token, [_anchor(anchor, None, "test")], "test").on_tsa_list
+    unrelated = list(bundled_trust_list("c2pa-tsa").anchors)
+    assert not check_tsa(token, unrelated, "C2PA").on_tsa_list
