@@ -601,11 +601,11 @@ def detect(
                 continue
             if result["error"] is not None:
                 failed += 1
+            if result["error"] is not None:  # on stderr with --json too, as verify and hash do
+                error(result["error"]["message"])
             if as_json:
                 emit_json(result)
-            elif result["error"] is not None:
-                error(result["error"]["message"])
-            else:
+            elif result["error"] is None:
                 stdout().print(_detect_line(result))
     if skipped:
         log(f"skipped {skipped} file(s) that are not images")

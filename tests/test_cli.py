@@ -238,3 +238,14 @@ def test_an_image_over_the_decode_budget_is_refused_before_decoding(run_cli, tmp
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert "budget 50,000,000 pixels" in line and "PROVAUDIT_MAX_DECODE_PIXELS" in line
+
+
+def test_detect_json_reports_a_bad_file_on_stderr_too(run_cli, tmp_path):
+    """A script reading --json from stdout and a person reading the terminal both learn
+    why a file failed, as with verify and hash."""
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    result = run_cli("detect", "--json", "--no-progress", empty)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["code"]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")]
