@@ -342,7 +342,14 @@ class ProvenanceSigner:
                         ingredient, parent_media.mime_type, io.BytesIO(parent_media.data)
                     )
                 except c2pa.C2paError as exc:
-                    raise InputError(f"The parent asset cannot be read: {exc}.") from None
+                    if parent is not None:
+                        raise InputError(f"The parent asset cannot be read: {exc}.") from None
+                    # The file itself is recorded as what was opened: it is its own C2PA
+                    # data that c2pa refuses to carry forward.
+                    raise InputError(
+                        f"{definition['title']} carries C2PA data that cannot be read ({exc}); "
+                        "signing would record it as this file's history."
+                    ) from None
             destination = io.BytesIO()
             try:
                 with self._lock:

@@ -448,11 +448,11 @@ def _cases() -> list[Case]:
             "jpeg-jumbf-truncated",
             "jumbf-cut.jpg",
             truncated_c2pa_jpeg(),
-            # c2pa cannot read the file to sign it (it adds the file as its own parent).
+            # c2pa cannot carry the file's broken C2PA data forward as its own history.
             accepted(
                 "invalid",
-                sign=Outcome(422, "cannot be read"),
-                cli_sign=Outcome(int(ExitStatus.ERROR), "cannot be read"),
+                sign=Outcome(422, "carries C2PA data that cannot be read"),
+                cli_sign=Outcome(int(ExitStatus.ERROR), "carries C2PA data that cannot be read"),
             ),
         ),
         ("jpeg-corrupt-exif", "bad-exif.jpg", _corrupt_exif_jpeg(), accepted()),
