@@ -17,7 +17,8 @@ from provenance.fingerprint import PDQ_HEX_LENGTH, PDQ_MIN_QUALITY, PHASH_HEX_LE
 PHASH_MATCH_DISTANCE = 10
 MAX_PDQ_THRESHOLD = 63
 MAX_PHASH_THRESHOLD = 24
-_BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+BANK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_BANK_NAME = re.compile(BANK_NAME_PATTERN)
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 IndexTable = Literal["content", "manifest"]
@@ -25,7 +26,7 @@ HashKind = Literal["pdq", "phash"]
 
 
 def check_bank_name(name: str) -> str:
-    if not isinstance(name, str) or not _BANK_NAME.match(name):
+    if not isinstance(name, str) or not _BANK_NAME.fullmatch(name):
         raise InputError(
             f"A bank name is 1-128 letters, digits, '_', '.' or '-', starting with a letter "
             f"or digit; {str(name)[:80]!r} is not."

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from provenance.hashbank import HashBank
@@ -78,8 +79,16 @@ def _key_matches(given: str | None, settings: Settings) -> bool:
     return matched
 
 
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="APIKey",
+    description="One of PROVAUDIT_API_KEYS.",
+    auto_error=False,  # require_api_key answers, in the service's own error body
+)
+
+
 def require_api_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+    settings: SettingsDep, x_api_key: Annotated[str | None, Depends(API_KEY)] = None
 ) -> None:
     if not settings.api_keys:
         raise ApiError(403, "writes_disabled", "No API keys are configured (PROVAUDIT_API_KEYS).")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, File, UploadFile
 
 from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
+from service.api.openapi import READ, UPLOAD, errors, upload_body
 from service.api.uploads import read_upload, run_bounded
 from service.db import AuditRecord
 from service.metrics import VERDICTS
 
-router = APIRouter(prefix="/v1", tags=["audit"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["audit"], dependencies=[ReadAccess], responses=READ)
 
 
 def _public(record: AuditRecord) -> dict[str, Any]:
@@ -22,13 +23,13 @@ def _public(record: AuditRecord) -> dict[str, Any]:
     return {"audit_id": record.id, "created": created.isoformat(), **record.result}
 
 
-@router.post("/audit")
+@router.post("/audit", responses=UPLOAD, openapi_extra=upload_body())
 async def audit(
     pipeline: PipelineDep,
     session: SessionDep,
     settings: SettingsDep,
     slots: WorkSlotsDep,
-    file: UploadFile | None = File(None),
+    file: UploadFile = File(),
     thumbnails: bool = False,
 ) -> dict[str, Any]:
     """Every signal separately (ai_origin, provenance, fingerprints, matches), then a verdict.
@@ -53,7 +54,7 @@ async def audit(
     return _public(record)
 
 
-@router.get("/audits/{audit_id}")
+@router.get("/audits/{audit_id}", responses=errors(404))
 async def get_audit(audit_id: str, session: SessionDep) -> dict[str, Any]:
     record = session.get(AuditRecord, audit_id)
     if record is None:

@@ -16,8 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
-from provenance.fingerprint import PDQ_MATCH_DISTANCE
-from provenance.hashrules import MAX_PDQ_THRESHOLD, MAX_PHASH_THRESHOLD, PHASH_MATCH_DISTANCE
+from provenance.fingerprint import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY
+from provenance.hashrules import (
+    BANK_NAME_PATTERN,
+    MAX_PDQ_THRESHOLD,
+    MAX_PHASH_THRESHOLD,
+    PHASH_MATCH_DISTANCE,
+)
 from provenance.registry import DuplicateError, NotFoundError
 from service.api.bodies import parse_json_body, parse_json_text, validated
 from service.api.deps import (
@@ -29,11 +34,23 @@ from service.api.deps import (
     WriteAccess,
 )
 from service.api.errors import ApiError
-from service.api.uploads import read_upload, run_bounded, upload_or_json_body
+from service.api.openapi import (
+    BODY,
+    ONE_HASH,
+    PDQ_PATTERN,
+    PHASH_PATTERN,
+    READ,
+    UPLOAD,
+    WRITE,
+    errors,
+    upload_or_json_body,
+)
+from service.api.uploads import read_upload, run_bounded
 
 # Ids are 64-bit signed integers in every database the registry runs on.
 MAX_ROW_ID = 2**63 - 1
 router = APIRouter(prefix="/v1", tags=["hash banks"])
+NO_BANK = errors(described={404: "There is no bank of that name."})
 
 
 @asynccontextmanager
@@ -50,7 +67,10 @@ async def registry_errors() -> AsyncIterator[None]:
 class BankCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Letters, digits, '_', '.', '-'; up to 128.")
+    name: str = Field(
+        description="Letters, digits, '_', '.', '-'; up to 128, starting with a letter or digit.",
+        json_schema_extra={"pattern": BANK_NAME_PATTERN},
+    )
     pdq_threshold: int = Field(PDQ_MATCH_DISTANCE, ge=0, le=MAX_PDQ_THRESHOLD)
     phash_threshold: int = Field(PHASH_MATCH_DISTANCE, ge=0, le=MAX_PHASH_THRESHOLD)
     description: str | None = Field(None, max_length=2000)
@@ -65,15 +85,43 @@ class BankUpdate(BaseModel):
 
 
 class ContentByHash(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                ONE_HASH,
+                {  # a quality goes with a PDQ hash
+                    "anyOf": [
+                        {"properties": {"pdq_quality": {"type": "null"}}},
+                        {"required": ["pdq"], "properties": {"pdq": {"type": "string"}}},
+                    ]
+                },
+            ]
+        },
+    )
 
-    pdq: str | None = Field(None, description="PDQ, 64 hex digits.")
-    pdq_quality: int | None = Field(None, ge=0, le=100)
-    phash: str | None = Field(None, description="pHash, 16 hex digits.")
+    pdq: str | None = Field(
+        None, description="PDQ, 64 hex digits.", json_schema_extra={"pattern": PDQ_PATTERN}
+    )
+    pdq_quality: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description=f"A PDQ hash below quality {PDQ_MIN_QUALITY} is never matched, so not added.",
+        json_schema_extra={"minimum": PDQ_MIN_QUALITY},
+    )
+    phash: str | None = Field(
+        None, description="pHash, 16 hex digits.", json_schema_extra={"pattern": PHASH_PATTERN}
+    )
     metadata: dict[str, Any] | None = Field(None, description="Stored with the content.")
 
 
-@router.post("/banks", status_code=201, dependencies=[WriteAccess])
+@router.post(
+    "/banks",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses={**WRITE, **BODY, **errors(described={409: "A bank of that name exists."})},
+)
 async def create_bank(
     body: BankCreate, hashbank: HashBankDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -91,21 +139,21 @@ async def create_bank(
     return JSONResponse(info.to_dict(), status_code=201)
 
 
-@router.get("/banks", dependencies=[ReadAccess])
+@router.get("/banks", dependencies=[ReadAccess], responses=READ)
 async def list_banks(hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
     """Every bank with its thresholds and content count."""
     banks = await run_bounded(hashbank.banks, settings.processing_timeout_s)
     return {"banks": [info.to_dict() for info in banks]}
 
 
-@router.get("/banks/{name}", dependencies=[ReadAccess])
+@router.get("/banks/{name}", dependencies=[ReadAccess], responses={**READ, **NO_BANK})
 async def get_bank(name: str, hashbank: HashBankDep, settings: SettingsDep) -> dict[str, Any]:
     async with registry_errors():
         info = await run_bounded(lambda: hashbank.bank(name), settings.processing_timeout_s)
     return info.to_dict()
 
 
-@router.patch("/banks/{name}", dependencies=[WriteAccess])
+@router.patch("/banks/{name}", dependencies=[WriteAccess], responses={**WRITE, **BODY, **NO_BANK})
 async def update_bank(
     name: str, body: BankUpdate, hashbank: HashBankDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -127,9 +175,15 @@ async def update_bank(
     "/banks/{name}/content",
     status_code=201,
     dependencies=[WriteAccess],
+    responses={
+        **WRITE,
+        **UPLOAD,
+        **NO_BANK,
+        **errors(described={409: "The bank holds this content already."}),
+    },
     openapi_extra=upload_or_json_body(
-        {"metadata": {"type": "string", "description": "a JSON object"}},
-        ContentByHash.model_json_schema(),
+        {"metadata": {"type": "object", "description": "Stored with the content (JSON)."}},
+        ContentByHash,
     ),
 )
 async def add_content(
@@ -175,7 +229,11 @@ async def add_content(
     return JSONResponse(info.to_dict(), status_code=201)
 
 
-@router.get("/banks/{name}/content/{content_id}", dependencies=[ReadAccess])
+@router.get(
+    "/banks/{name}/content/{content_id}",
+    dependencies=[ReadAccess],
+    responses={**READ, **errors(described={404: "No such bank, or no such content in it."})},
+)
 async def get_content(
     name: str,
     content_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Bank content id.")],
@@ -191,7 +249,7 @@ async def get_content(
     return info.to_dict()
 
 
-@router.get("/index/status", dependencies=[ReadAccess])
+@router.get("/index/status", dependencies=[ReadAccess], responses=READ)
 async def index_status(fingerprints: FingerprintsDep, settings: SettingsDep) -> dict[str, Any]:
     """Registry counts and, per index, its size and whether it agrees with the registry."""
     return await run_bounded(fingerprints.status, settings.processing_timeout_s)

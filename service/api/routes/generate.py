@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from generators.configs import Family
 from service.api.deps import GeneratorsDep, SettingsDep, SignerDep, WriteAccess
 from service.api.errors import ApiError
+from service.api.openapi import BODY, WRITE, errors
 from service.api.uploads import run_bounded
 from service.generation import (
     DEFAULT_SAMPLING_STEPS,
@@ -24,7 +25,7 @@ from service.generation import (
 )
 from service.metrics import GENERATED_IMAGES
 
-router = APIRouter(prefix="/v1", tags=["generate"], dependencies=[WriteAccess])
+router = APIRouter(prefix="/v1", tags=["generate"], dependencies=[WriteAccess], responses=WRITE)
 
 ZIP_MEDIA_TYPE = "application/zip"
 
@@ -95,7 +96,14 @@ def _zip(result: GenerationResult, summary: dict[str, Any]) -> bytes:
             "description": "JSON with base64 PNGs; with `Accept: application/zip`, a zip of "
             "the PNGs plus generation.json.",
         },
-        404: {"description": "The family's checkpoint is not in the generators directory."},
+        **BODY,
+        **errors(
+            described={
+                404: "The family's checkpoint is not in the generators directory.",
+                422: "A field is out of range, or generating took longer than "
+                "PROVAUDIT_GENERATE_TIMEOUT_S.",
+            }
+        ),
     },
 )
 async def generate(

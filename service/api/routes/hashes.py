@@ -18,27 +18,73 @@ from provenance.media import check_media, decode_image
 from service.api.bodies import parse_json_body, validated
 from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
+from service.api.openapi import (
+    ONE_HASH,
+    PDQ_PATTERN,
+    PHASH_PATTERN,
+    READ,
+    UPLOAD,
+    errors,
+    upload_body,
+    upload_or_json_body,
+)
 from service.api.routes.banks import registry_errors
-from service.api.uploads import read_upload, run_bounded, upload_or_json_body
+from service.api.uploads import read_upload, run_bounded
 
-router = APIRouter(prefix="/v1", tags=["hash banks"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["hash banks"], dependencies=[ReadAccess], responses=READ)
 
 MAX_BATCH = 1000
+UNKNOWN_BANK = errors(described={404: "A bank named in the request does not exist."})
 
 
 class HashPair(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_HASH)
 
-    pdq: str | None = Field(None, description="PDQ, 64 hex digits.")
-    phash: str | None = Field(None, description="pHash, 16 hex digits.")
+    pdq: str | None = Field(
+        None, description="PDQ, 64 hex digits.", json_schema_extra={"pattern": PDQ_PATTERN}
+    )
+    phash: str | None = Field(
+        None, description="pHash, 16 hex digits.", json_schema_extra={"pattern": PHASH_PATTERN}
+    )
     pdq_quality: int | None = Field(None, ge=0, le=100)
 
 
 class LookupBody(HashPair):
+    """One hash pair, or a batch in ``queries`` (then without a pair of its own)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["queries"],
+                    "properties": {
+                        "queries": {"type": "array"},
+                        "pdq": {"type": "null"},
+                        "phash": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["pdq"],
+                    "properties": {"pdq": {"type": "string"}, "queries": {"type": "null"}},
+                },
+                {
+                    "required": ["phash"],
+                    "properties": {"phash": {"type": "string"}, "queries": {"type": "null"}},
+                },
+            ]
+        }
+    )
+
     banks: list[str] | None = Field(None, description="Only these banks (default: all).")
     queries: list[HashPair] | None = Field(
-        None, description=f"A batch of hashes (up to {MAX_BATCH}); answered as `results`."
+        None,
+        description=f"A batch of hashes (up to {MAX_BATCH}); answered as `results`.",
+        json_schema_extra={"maxItems": MAX_BATCH},
     )
+
+
+def _or_empty(pattern: str) -> str:
+    return f"^({pattern.strip('^$')})?$"
 
 
 def image_query(data: bytes, name: str, *, dihedral: bool = True) -> HashQuery:
@@ -53,11 +99,11 @@ def image_query(data: bytes, name: str, *, dihedral: bool = True) -> HashQuery:
     return query
 
 
-@router.post("/hash")
+@router.post("/hash", responses=UPLOAD, openapi_extra=upload_body())
 async def hash_image(
     settings: SettingsDep,
     slots: WorkSlotsDep,
-    file: UploadFile | None = File(None),
+    file: UploadFile = File(),
     dihedral: bool = False,
 ) -> dict[str, Any]:
     """PDQ (with quality) and pHash of an uploaded image; ``?dihedral=true`` adds the PDQ
@@ -86,18 +132,28 @@ async def hash_image(
     return await run_bounded(work, settings.processing_timeout_s, slots)
 
 
-@router.get("/lookup")
+@router.get("/lookup", responses=UNKNOWN_BANK)
 async def lookup_get(
     hashbank: HashBankDep,
     settings: SettingsDep,
-    pdq: str | None = None,
-    phash: str | None = None,
+    pdq: str | None = Query(
+        None,
+        description="PDQ, 64 hex digits; empty is the same as absent.",
+        json_schema_extra={"pattern": _or_empty(PDQ_PATTERN)},
+    ),
+    phash: str | None = Query(
+        None,
+        description="pHash, 16 hex digits; empty is the same as absent.",
+        json_schema_extra={"pattern": _or_empty(PHASH_PATTERN)},
+    ),
     bank: list[str] | None = Query(None, description="Only these banks (repeatable)."),
 ) -> dict[str, list[dict[str, Any]]]:
-    """Look up a PDQ hash and/or pHash: ``{bank: [{bank_content_id, distance, ...}]}``."""
+    """Look up a PDQ hash and/or pHash (at least one of them):
+    ``{bank: [{bank_content_id, distance, ...}]}``."""
 
     def work() -> dict[str, list[dict[str, Any]]]:
-        query = HashQuery.from_hashes(pdq=pdq, phash=phash)
+        # A form sends a field left blank as `phash=`: that is no pHash, not a malformed one.
+        query = HashQuery.from_hashes(pdq=pdq or None, phash=phash or None)
         return hashbank.lookup([query], banks=bank)[0]
 
     async with registry_errors():
@@ -106,9 +162,9 @@ async def lookup_get(
 
 @router.post(
     "/lookup",
+    responses={**UPLOAD, **UNKNOWN_BANK},
     openapi_extra=upload_or_json_body(
-        {"bank": {"type": "array", "items": {"type": "string"}}},
-        LookupBody.model_json_schema(),
+        {"bank": {"type": "array", "items": {"type": "string"}}}, LookupBody
     ),
 )
 async def lookup_post(

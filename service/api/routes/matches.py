@@ -21,13 +21,31 @@ from provenance.recovery import ManifestMatch
 from provenance.softbinding import ALGORITHMS, PDQ_ALG, PHASH_ALG, supported_algorithms
 from service.api.deps import ManifestsDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
+from service.api.openapi import IMAGE_TYPES, READ, UPLOAD, errors, upload_form
 from service.api.routes.banks import registry_errors
 from service.api.routes.hashes import image_query
 from service.api.uploads import run_bounded
 
-router = APIRouter(prefix="/v1", tags=["soft-binding resolution"], dependencies=[ReadAccess])
+router = APIRouter(
+    prefix="/v1", tags=["soft-binding resolution"], dependencies=[ReadAccess], responses=READ
+)
 
 MaxResults = Query(10, alias="maxResults", ge=1, le=100)
+
+
+def _base64_pattern(size: int) -> str:
+    """Base64 (padded) of ``size`` bytes."""
+    whole, rest = divmod(size, 3)
+    return f"[A-Za-z0-9+/]{{{4 * whole + (rest + 1 if rest else 0)}}}{'=' * (-rest % 3)}"
+
+
+BINDING_VALUE_PATTERN = "^(?:{})$".format(
+    "|".join(
+        f"[0-9a-fA-F]{{{2 * size}}}|{_base64_pattern(size)}" for _kind, size in ALGORITHMS.values()
+    )
+)
+ALG = {"enum": list(ALGORITHMS)}
+UNSUPPORTED_ALG = "`alg` is not a supported algorithm (see /v1/services/supportedAlgorithms)."
 
 
 def _check_alg(alg: str | None) -> None:
@@ -62,13 +80,18 @@ async def supported() -> dict[str, Any]:
     return supported_algorithms()
 
 
-@router.get("/matches/byBinding")
+@router.get("/matches/byBinding", responses=errors(described={400: UNSUPPORTED_ALG}))
 async def by_binding(
     request: Request,
     manifests: ManifestsDep,
     settings: SettingsDep,
-    alg: str = Query(description=f"{PDQ_ALG} or {PHASH_ALG}"),
-    value: str = Query(description="The soft-binding value: base64 (as in the manifest) or hex."),
+    alg: str = Query(description=f"{PDQ_ALG} or {PHASH_ALG}", json_schema_extra=ALG),
+    value: str = Query(
+        description="The soft-binding value: base64 (as in the manifest) or hex, of the "
+        f"{ALGORITHMS[PDQ_ALG][1]} bytes of a PDQ hash or the {ALGORITHMS[PHASH_ALG][1]} of a "
+        "pHash, as `alg` says.",
+        json_schema_extra={"pattern": BINDING_VALUE_PATTERN},
+    ),
     max_results: int = MaxResults,
 ) -> dict[str, Any]:
     """Manifests whose image's fingerprint is within the match distance of ``value``."""
@@ -82,17 +105,20 @@ async def by_binding(
 
 @router.post(
     "/matches/byContent",
+    responses={
+        **UPLOAD,
+        **errors(described={400: f"{UNSUPPORTED_ALG} Or a malformed multipart body."}),
+    },
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
-                "image/*": {"schema": {"type": "string", "format": "binary"}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
+                **{
+                    media_type: {"schema": {"type": "string", "format": "binary"}}
+                    for media_type in IMAGE_TYPES.split(", ")
                 },
-            }
+                "multipart/form-data": upload_form(),
+            },
         }
     },
 )
@@ -101,7 +127,9 @@ async def by_content(
     manifests: ManifestsDep,
     settings: SettingsDep,
     slots: WorkSlotsDep,
-    alg: str | None = Query(None, description="Match by this algorithm only (default: both)."),
+    alg: str | None = Query(
+        None, description="Match by this algorithm only (default: both).", json_schema_extra=ALG
+    ),
     max_results: int = MaxResults,
 ) -> dict[str, Any]:
     """Fingerprint the asset in the body (raw bytes, or multipart ``file``) and return
@@ -135,7 +163,10 @@ async def by_content(
 @router.get(
     "/manifests/{manifest_id}",
     response_class=Response,
-    responses={200: {"content": {"application/c2pa": {}}, "description": "The manifest store."}},
+    responses={
+        200: {"content": {"application/c2pa": {}}, "description": "The manifest store."},
+        **errors(described={404: "No manifest with that id."}),
+    },
 )
 async def manifest(manifest_id: str, manifests: ManifestsDep, settings: SettingsDep) -> Response:
     """The manifest store (JUMBF) provaudit produced when it signed, as ``application/c2pa``."""

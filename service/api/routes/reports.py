@@ -10,16 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import ReadAccess, SettingsDep, WriteAccess
 from service.api.errors import ApiError
+from service.api.openapi import BODY, READ, WRITE, errors
 from service.report_jobs import PathRefused, ReportJobs, ReportsDisabled
 from service.report_store import ReportJob, utc
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+NO_REPORT = errors(described={404: "No report with that id."})
 FILES = {"report.html": "text/html; charset=utf-8", "images.csv": "text/csv; charset=utf-8"}
 
 
@@ -82,7 +84,22 @@ def _public(job: ReportJob, include_results: bool = True) -> dict[str, Any]:
     return out
 
 
-@router.post("/reports", status_code=202, dependencies=[WriteAccess])
+@router.post(
+    "/reports",
+    status_code=202,
+    dependencies=[WriteAccess],
+    responses={
+        **WRITE,
+        **BODY,
+        **errors(
+            described={
+                403: "No API keys are configured, reports are off (no PROVAUDIT_REPORTS_ROOT), "
+                "or a path is outside the reports root.",
+                404: "A path named in the request does not exist.",
+            }
+        ),
+    },
+)
 async def create_report(
     body: ReportRequest, request: Request, settings: SettingsDep
 ) -> JSONResponse:
@@ -127,7 +144,7 @@ async def create_report(
     )
 
 
-@router.get("/reports/{report_id}", dependencies=[ReadAccess])
+@router.get("/reports/{report_id}", dependencies=[ReadAccess], responses={**READ, **NO_REPORT})
 async def get_report(report_id: str, request: Request) -> dict[str, Any]:
     """Status (queued, running, done, failed), progress, and the report once done."""
     job = _jobs(request).get(report_id)
@@ -136,7 +153,24 @@ async def get_report(report_id: str, request: Request) -> dict[str, Any]:
     return _public(job)
 
 
-@router.get("/reports/{report_id}/{name}", dependencies=[ReadAccess])
+@router.get(
+    "/reports/{report_id}/{name}",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media_type.split(";")[0]: {} for media_type in FILES.values()},
+            "description": "The file.",
+        },
+        **READ,
+        **errors(
+            described={
+                404: f"No report with that id, or a name other than {' or '.join(FILES)}.",
+                409: "The report is not done.",
+            }
+        ),
+    },
+)
 async def get_report_file(report_id: str, name: str, request: Request) -> FileResponse:
     """``report.html`` (self-contained) or ``images.csv`` of a finished report."""
     jobs = _jobs(request)

@@ -6,29 +6,34 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from provenance.signing import GeneratorInfo, SignRequest
 from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
+from service.api.openapi import UPLOAD, WRITE, form_field, upload_body
 from service.api.uploads import read_upload, run_bounded
 
-router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess])
+router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess], responses=WRITE)
 
 
 @router.post(
     "/sign",
     response_class=Response,
-    responses={200: {"content": {"image/*": {}}, "description": "The signed image."}},
+    responses={200: {"content": {"image/*": {}}, "description": "The signed image."}, **UPLOAD},
+    openapi_extra=upload_body(),
 )
 async def sign(
     signer: SignerDep,
     settings: SettingsDep,
     slots: WorkSlotsDep,
-    file: Annotated[UploadFile | None, File()] = None,
+    file: Annotated[UploadFile, File()],
     ai_generated: Annotated[bool, Form()] = False,
-    title: Annotated[str | None, Form(max_length=512)] = None,
-    family: Annotated[str | None, Form(max_length=64)] = None,
-    model: Annotated[str | None, Form(max_length=128)] = None,
-    checkpoint_sha256: Annotated[str | None, Form(pattern="^[0-9a-fA-F]{64}$")] = None,
-    seed: Annotated[int | None, Form(ge=0, le=2**64 - 1)] = None,
-    sampler: Annotated[Literal["ddim", "ddpm"] | None, Form()] = None,
-    steps: Annotated[int | None, Form(ge=0, le=100_000)] = None,
+    title: Annotated[str | None, Form(max_length=512, json_schema_extra=form_field)] = None,
+    family: Annotated[str | None, Form(max_length=64, json_schema_extra=form_field)] = None,
+    model: Annotated[str | None, Form(max_length=128, json_schema_extra=form_field)] = None,
+    checkpoint_sha256: Annotated[
+        str | None, Form(pattern="^[0-9a-fA-F]{64}$", json_schema_extra=form_field)
+    ] = None,
+    # lt, not le=2**64 - 1: OpenAPI bounds are written as floats, and 2**64 is one exactly.
+    seed: Annotated[int | None, Form(ge=0, lt=2**64, json_schema_extra=form_field)] = None,
+    sampler: Annotated[Literal["ddim", "ddpm"] | None, Form(json_schema_extra=form_field)] = None,
+    steps: Annotated[int | None, Form(ge=0, le=100_000, json_schema_extra=form_field)] = None,
 ) -> Response:
     """Sign an image with the service's identity (API key); returns the signed file."""
     data = await read_upload(file)

@@ -5,17 +5,18 @@ from typing import Any
 from fastapi import APIRouter, File, UploadFile
 
 from service.api.deps import ReadAccess, SettingsDep, VerifierDep, WorkSlotsDep
+from service.api.openapi import DOCUMENT_TYPES, READ, UPLOAD, upload_body
 from service.api.uploads import read_upload, run_bounded
 
-router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[ReadAccess], responses=READ)
 
 
-@router.post("/verify")
+@router.post("/verify", responses=UPLOAD, openapi_extra=upload_body(DOCUMENT_TYPES))
 async def verify(
     verifier: VerifierDep,
     settings: SettingsDep,
     slots: WorkSlotsDep,
-    file: UploadFile | None = File(None),
+    file: UploadFile = File(),
 ) -> dict[str, Any]:
     """Provenance only: the same report as ``provaudit verify --json``."""
     data = await read_upload(file)
