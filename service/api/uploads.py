@@ -7,7 +7,7 @@ import ctypes
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 from fastapi import UploadFile
@@ -105,19 +105,3 @@ async def run_bounded(
         raise ApiError(
             422, "processing_timeout", f"Processing the upload took longer than {timeout_s:g} s."
         ) from None
-
-
-def upload_or_json_body(
-    fields: dict[str, dict[str, Any]], json_schema: dict[str, Any]
-) -> dict[str, Any]:
-    """``openapi_extra`` for a route that reads its body itself: a multipart form with an
-    image ``file`` plus ``fields``, or a JSON document of ``json_schema``."""
-    properties = {"file": {"type": "string", "format": "binary"}, **fields}
-    return {
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {"schema": {"type": "object", "properties": properties}},
-                "application/json": {"schema": json_schema},
-            }
-        }
-    }
