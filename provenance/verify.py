@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -429,38 +430,32 @@ def _signer(manifest: dict[str, Any]) -> SignerInfo | None:
     )
 
 
-def _source_types(manifest: dict[str, Any]) -> list[str]:
-    found: list[str] = []
+def _declared_source_types(manifest: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """Each digital source type the manifest names, in order, with its action's software
+    agent: from its actions, then from an IPTC assertion (no agent)."""
     for assertion in manifest.get("assertions", []):
         label = assertion.get("label", "")
         data = assertion.get("data") or {}
         if label.startswith("c2pa.actions"):
             for action in data.get("actions", []):
                 source_type = action.get("digitalSourceType")
-                if source_type and source_type not in found:
-                    found.append(source_type)
+                if isinstance(source_type, str) and source_type:
+                    yield source_type, _agent_name(action.get("softwareAgent"))
         elif label.startswith("stds.iptc"):
             source_type = data.get("Iptc4xmpExt:DigitalSourceType")
-            if isinstance(source_type, str) and source_type not in found:
-                found.append(source_type)
-    return found
+            if isinstance(source_type, str) and source_type:
+                yield source_type, None
+
+
+def _source_types(manifest: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(source_type for source_type, _ in _declared_source_types(manifest)))
 
 
 def _ai_action(manifest: dict[str, Any]) -> tuple[str, str | None] | None:
     """The first AI digital source type a manifest declares, with its software agent."""
-    for assertion in manifest.get("assertions", []):
-        label = assertion.get("label", "")
-        data = assertion.get("data") or {}
-        if label.startswith("c2pa.actions"):
-            for action in data.get("actions", []):
-                source_type = action.get("digitalSourceType")
-                if declares_ai(source_type):
-                    return source_type, _agent_name(action.get("softwareAgent"))
-        elif label.startswith("stds.iptc"):
-            source_type = data.get("Iptc4xmpExt:DigitalSourceType")
-            if isinstance(source_type, str) and declares_ai(source_type):
-                return source_type, None
-    return None
+    return next(
+        (found for found in _declared_source_types(manifest) if declares_ai(found[0])), None
+    )
 
 
 def _agent_name(agent: Any) -> str | None:
