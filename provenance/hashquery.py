@@ -2,7 +2,9 @@
 
 A PDQ hash of quality below 50 says too little about its image to be matched (it is
 neither indexed nor searched with); a query computed from an image carries the eight
-dihedral PDQ hashes, so a rotated or mirrored copy matches at distance 0.
+dihedral PDQ hashes, so a rotated or mirrored copy matches at distance 0. The ISCC
+Content-Code Image is only searched for (among signed manifests) when the query carries
+one: it needs the file itself (``provenance.iscc``), so it is computed only where asked.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from provenance.hashrules import HashKind, normalise_hash, usable_pdq
 if TYPE_CHECKING:
     from PIL import Image
 
-HASH_BITS: dict[HashKind, int] = {"pdq": 256, "phash": 64}
+HASH_BITS: dict[HashKind, int] = {"pdq": 256, "phash": 64, "iscc": 256}
+SIGNAL_ORDER: dict[HashKind, int] = {"pdq": 0, "iscc": 1, "phash": 2}
+"""Which signal ranks first when several find matches: PDQ, then ISCC, then pHash."""
 
 
 class TooFlatError(InputError):
@@ -35,6 +39,8 @@ class HashQuery:
     phash: str | None = None
     pdq_variants: tuple[str, ...] = ()
     """The eight dihedral PDQ hashes (``DIHEDRAL_ORDER``) when computed from the image."""
+    iscc: str | None = None
+    """The body of the ISCC Content-Code Image (64 hex digits), when asked for."""
 
     @classmethod
     def from_image(cls, image: Image.Image, *, dihedral: bool = True) -> HashQuery:
@@ -74,6 +80,8 @@ class HashQuery:
         """``(variant, hex)`` to search with; a PDQ hash below quality 50 gives none."""
         if kind == "phash":
             return [("original", self.phash)] if self.phash else []
+        if kind == "iscc":
+            return [("original", self.iscc)] if self.iscc else []
         if not self.pdq_usable:
             return []
         if self.pdq_variants:
@@ -93,8 +101,8 @@ class IndexHit:
 
 
 def ranked(hits: list[IndexHit]) -> list[IndexHit]:
-    """PDQ before pHash (the stronger signal), then closest first."""
-    return sorted(hits, key=lambda hit: (hit.signal != "pdq", hit.distance))
+    """PDQ before ISCC before pHash (``SIGNAL_ORDER``), then closest first."""
+    return sorted(hits, key=lambda hit: (SIGNAL_ORDER[hit.signal], hit.distance))
 
 
 def require_matchable(quality: int | None, name: str = "The image") -> None:

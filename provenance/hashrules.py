@@ -1,7 +1,8 @@
 """The rules every stored or searched hash follows: hex forms, thresholds, bank names.
 
-Hashes are lowercase hex (PDQ 64 digits, pHash 16): portable across databases, readable in
-a SQL shell, and what HMA, ThreatExchange and our API exchange.
+Hashes are lowercase hex (PDQ 64 digits, pHash 16, the body of an ISCC Content-Code Image
+64): portable across databases, readable in a SQL shell, and what HMA, ThreatExchange and
+our API exchange.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ _BANK_NAME = re.compile(BANK_NAME_PATTERN)
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 IndexTable = Literal["content", "manifest"]
-HashKind = Literal["pdq", "phash"]
+HashKind = Literal["pdq", "phash", "iscc"]
+"""PDQ (256 bits), pHash (64) and the ISCC Content-Code Image (256; signed manifests only)."""
+_HEX_LENGTHS: dict[str, tuple[int, str]] = {
+    "pdq": (PDQ_HEX_LENGTH, "PDQ hash"),
+    "phash": (PHASH_HEX_LENGTH, "pHash"),
+    "iscc": (64, "ISCC Content-Code Image body"),
+}
 
 
 def check_bank_name(name: str) -> str:
@@ -40,12 +47,12 @@ def check_threshold(value: int, maximum: int, what: str) -> int:
     return value
 
 
-def normalise_hash(value: str | None, kind: Literal["pdq", "phash"]) -> str | None:
-    """Lowercase hex of a PDQ (64 digits) or pHash (16 digits); one sentence otherwise."""
+def normalise_hash(value: str | None, kind: HashKind) -> str | None:
+    """Lowercase hex of a PDQ (64 digits), pHash (16 digits) or ISCC Content-Code Image
+    body (64 digits); one sentence otherwise."""
     if value is None:
         return None
-    length = PDQ_HEX_LENGTH if kind == "pdq" else PHASH_HEX_LENGTH
-    name = "PDQ hash" if kind == "pdq" else "pHash"
+    length, name = _HEX_LENGTHS[kind]
     if not isinstance(value, str):
         raise InputError(f"A {name} is a string of {length} hex digits.")
     text = value.strip().lower()

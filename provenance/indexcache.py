@@ -1,6 +1,6 @@
 """The FAISS indexes that cache the registry's hashes: load, rebuild, sync, check, save.
 
-Four exact indexes (``provenance.hashindex``) cache the registry:
+Five exact indexes (``provenance.hashindex``) cache the registry:
 
 ========== ======= ================================================================
 table      hash    what it answers
@@ -9,6 +9,7 @@ content    pdq     bank lookups (multi-hash, per-bank threshold, dihedral querie
 content    phash   bank lookups by pHash (flat, 64 bits)
 manifest   pdq     soft-binding recovery of manifests provaudit signed
 manifest   phash   recovery by pHash
+manifest   iscc    recovery by ISCC Content-Code Image (``io.iscc.v0``; multi-hash)
 ========== ======= ================================================================
 
 The registry is the truth. Every addition is committed first and then pulled into the
@@ -42,6 +43,7 @@ INDEXES: tuple[tuple[IndexTable, HashKind], ...] = (
     ("content", "phash"),
     ("manifest", "pdq"),
     ("manifest", "phash"),
+    ("manifest", "iscc"),
 )
 
 
@@ -91,7 +93,9 @@ class IndexCache:
 
     @staticmethod
     def _new_index(kind: HashKind) -> BinaryHashIndex:
-        return BinaryHashIndex(HASH_BITS[kind], "multihash" if kind == "pdq" else "flat")
+        # 256-bit codes (PDQ, ISCC) in multi-hash tables; the 64-bit pHash flat.
+        bits = HASH_BITS[kind]
+        return BinaryHashIndex(bits, "multihash" if bits == 256 else "flat")
 
     def _load_or_rebuild(self, table: IndexTable, kind: HashKind, state: _State) -> BinaryHashIndex:
         path = self._path(table, kind)
@@ -119,9 +123,7 @@ class IndexCache:
         added = 0
         for rows in self.registry.index_rows(table, kind, after_id=after_id):
             keep = [
-                row
-                for row in rows
-                if row[2] is not None and (kind == "phash" or usable_pdq(row[3]))
+                row for row in rows if row[2] is not None and (kind != "pdq" or usable_pdq(row[3]))
             ]
             if keep:
                 index.add(
@@ -141,6 +143,7 @@ class IndexCache:
         pdq: str | None,
         pdq_quality: int | None,
         phash: str | None,
+        iscc: str | None = None,
     ) -> None:
         """Index a row this process just committed, without reading it back if possible.
 
@@ -153,13 +156,19 @@ class IndexCache:
         with self.lock:
             if self._state is None:
                 return
-            values: tuple[tuple[HashKind, str | None], ...] = (("pdq", pdq), ("phash", phash))
+            values: tuple[tuple[HashKind, str | None], ...] = (
+                ("pdq", pdq),
+                ("phash", phash),
+                ("iscc", iscc),
+            )
             for kind, value in values:
-                index = self._state.indexes[(table, kind)]
+                index = self._state.indexes.get((table, kind))
+                if index is None:  # bank content has no ISCC
+                    continue
                 if index.max_id != row_id - 1:
                     self._fill(index, table, kind, after_id=index.max_id)
                 else:
-                    if value is not None and (kind == "phash" or usable_pdq(pdq_quality)):
+                    if value is not None and (kind != "pdq" or usable_pdq(pdq_quality)):
                         index.add(
                             np.asarray([row_id], np.int64),
                             hex_to_codes([value], HASH_BITS[kind]),

@@ -286,6 +286,20 @@ def decode_image(data: bytes, name: str = "input", mode: str = "RGB") -> Image.I
     return _decoded(_open_image(data, name), name, mode)
 
 
+def decode_image_native(data: bytes, name: str = "input") -> Image.Image:
+    """Fully decode image bytes in their own mode (bomb guard and budget on), EXIF kept:
+    for a hash whose normalisation starts from the file's own pixels (the ISCC code fills
+    transparency with white and applies the EXIF orientation itself)."""
+    image = _open_image(data, name)
+    return _decoded(image, name, image.mode)
+
+
+def scaled_to_eight_bits(image: Image.Image) -> Image.Image:
+    """``image`` with 16-bit, 32-bit and float grayscale scaled to 8-bit ``L`` (not
+    clipped, see ``_to_eight_bits``); any other mode as it is."""
+    return _to_eight_bits(image) if _is_wide(image.mode) else image
+
+
 HASH_DECODE_MIN_SIDE = 384
 """The smallest side a JPEG is scaled down to when it is decoded only to be hashed."""
 

@@ -76,6 +76,9 @@ class ManifestInfo:
     generator: dict[str, Any] | None
     soft_binding_alg: str | None
     soft_binding_value: str | None
+    iscc: str | None = None
+    """The body of the image's ISCC Content-Code Image, hex (``provenance.iscc.unit``
+    writes its canonical ``ISCC:`` form)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ class ManifestInfo:
             "pdq": self.pdq,
             "pdq_quality": self.pdq_quality,
             "phash": self.phash,
+            "iscc": self.iscc,
             "ai_declared": self.ai_declared,
             "generator": self.generator,
             "soft_binding": (
@@ -143,4 +147,5 @@ def manifest_info(row: ManifestRow) -> ManifestInfo:
         generator=row.generator,
         soft_binding_alg=row.soft_binding_alg,
         soft_binding_value=row.soft_binding_value,
+        iscc=row.iscc,
     )

@@ -1,6 +1,7 @@
 """Recovering the manifests provaudit signed: a stripped or re-encoded copy of a signed
-image is matched by its fingerprints, or by a C2PA soft-binding value, to the manifest
-that was recorded when it was signed.
+image is matched by its fingerprints (PDQ, pHash, and the ISCC Content-Code Image where
+the query carries one), or by a C2PA soft-binding value, to the manifest that was
+recorded when it was signed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from provenance.fingerprint import PDQ_MATCH_DISTANCE, Fingerprints
 from provenance.hashquery import HashQuery, IndexHit, ranked
 from provenance.hashrules import PHASH_MATCH_DISTANCE, HashKind
 from provenance.indexcache import IndexCache
+from provenance.iscc import ISCC_MATCH_DISTANCE
 from provenance.jumbf import active_manifest_label
 from provenance.records import ManifestInfo
 from provenance.registry import Registry
 from provenance.signing import manifest_facts, signer_names
-from provenance.softbinding import PDQ_ALG, PHASH_ALG, decode_value
+from provenance.softbinding import ALGORITHMS, decode_value
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,8 +41,8 @@ class ManifestMatch:
 
     def to_dict(self) -> dict[str, Any]:
         info = self.manifest.to_dict()
-        info.pop("pdq", None)
-        info.pop("phash", None)
+        for kind in ("pdq", "phash", "iscc"):
+            info.pop(kind, None)
         return {
             **info,
             "distance": self.distance,
@@ -51,7 +53,7 @@ class ManifestMatch:
     def reason(self) -> str:
         """The sentence an audit or ``verify --recover`` shows for it."""
         signed = self.manifest.signed_at.strftime("%Y-%m-%d %H:%M UTC")
-        how = "PDQ" if self.signal == "pdq" else "pHash"
+        how = {"pdq": "PDQ", "phash": "pHash", "iscc": "ISCC"}[self.signal]
         if self.variant != "original":
             how += f", {self.variant}"
         return (
@@ -71,6 +73,15 @@ def _fingerprints_or_none(data: bytes) -> Fingerprints | None:
         return None
 
 
+def _iscc_or_none(data: bytes) -> str | None:
+    from provenance.iscc import image_code_of_bytes
+
+    try:
+        return image_code_of_bytes(data)
+    except ProvauditError:
+        return None
+
+
 class ManifestRecovery:
     """Signed manifests of one registry: recorded at signing, recovered by fingerprint.
 
@@ -85,17 +96,23 @@ class ManifestRecovery:
         *,
         pdq_threshold: int = PDQ_MATCH_DISTANCE,
         phash_threshold: int = PHASH_MATCH_DISTANCE,
+        iscc_threshold: int = ISCC_MATCH_DISTANCE,
     ) -> None:
         self.registry = registry
         self.indexes = indexes
-        self.pdq_threshold = pdq_threshold
-        self.phash_threshold = phash_threshold
+        self.thresholds: dict[HashKind, int] = {
+            "pdq": pdq_threshold,
+            "phash": phash_threshold,
+            "iscc": iscc_threshold,
+        }
 
     def record_signature(self, signed: SignedAsset, identity: SigningIdentity) -> ManifestInfo:
         """Keep the manifest and the fingerprints of the image it was signed into."""
-        prints = signed.fingerprints
+        prints, iscc = signed.fingerprints, signed.iscc
         if prints is None and signed.mime_type.startswith("image/"):
             prints = _fingerprints_or_none(signed.data)
+        if iscc is None and signed.mime_type.startswith("image/"):
+            iscc = _iscc_or_none(signed.data)
         facts = manifest_facts(signed.manifest_definition)
         signer, issuer = signer_names(identity.cert_chain_pem)
         with self.indexes.lock:
@@ -115,9 +132,10 @@ class ManifestRecovery:
                 generator=facts.generator,
                 soft_binding_alg=facts.soft_binding_alg,
                 soft_binding_value=facts.soft_binding_value,
+                iscc=iscc,
             )
             self.indexes.add_committed(
-                "manifest", info.row_id, 0, info.pdq, info.pdq_quality, info.phash
+                "manifest", info.row_id, 0, info.pdq, info.pdq_quality, info.phash, info.iscc
             )
         return info
 
@@ -127,13 +145,21 @@ class ManifestRecovery:
     def recover(
         self, queries: list[HashQuery], *, max_results: int = 10
     ) -> list[list[ManifestMatch]]:
-        """Registered manifests whose image is within the recovery thresholds, closest first."""
-        by_pdq = self.indexes.search("manifest", "pdq", queries, self.pdq_threshold)
-        by_phash = self.indexes.search("manifest", "phash", queries, self.phash_threshold)
+        """Registered manifests whose image is within the recovery thresholds, closest first.
+
+        Each manifest is reported once, by its strongest signal (PDQ, then ISCC, then
+        pHash); a query without an ISCC code searches PDQ and pHash only.
+        """
+        kinds: tuple[HashKind, ...] = ("phash", "iscc", "pdq")  # weakest first: overwritten
+        found = {
+            kind: self.indexes.search("manifest", kind, queries, self.thresholds[kind])
+            for kind in kinds
+        }
         chosen_per_query: list[list[IndexHit]] = []
-        for pdq_hits, phash_hits in zip(by_pdq, by_phash, strict=True):
-            chosen = dict(phash_hits)
-            chosen.update(pdq_hits)
+        for position in range(len(queries)):
+            chosen: dict[int, IndexHit] = {}
+            for kind in kinds:
+                chosen.update(found[kind][position])
             chosen_per_query.append(ranked(list(chosen.values()))[:max_results])
         infos = self.registry.manifests_by_row_ids(
             sorted({hit.row_id for hits in chosen_per_query for hit in hits})
@@ -153,6 +179,6 @@ class ManifestRecovery:
     def by_binding(self, alg: str, value: str, *, max_results: int = 10) -> list[ManifestMatch]:
         """Manifests matching a soft-binding value (``c2pa.soft-binding`` alg + value)."""
         hex_value = decode_value(alg, value)
-        assert alg in (PDQ_ALG, PHASH_ALG)
-        query = HashQuery(pdq=hex_value) if alg == PDQ_ALG else HashQuery(phash=hex_value)
+        kind = ALGORITHMS[alg][0]
+        query = HashQuery(**{kind: hex_value})
         return self.recover([query], max_results=max_results)[0]

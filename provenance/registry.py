@@ -321,8 +321,12 @@ class Registry:
         generator: dict[str, Any] | None = None,
         soft_binding_alg: str | None = None,
         soft_binding_value: str | None = None,
+        iscc: str | None = None,
     ) -> ManifestInfo:
-        """Store a signed manifest; signing the same manifest twice keeps the first record."""
+        """Store a signed manifest; signing the same manifest twice keeps the first record.
+
+        ``iscc`` is the body of the image's ISCC Content-Code Image (64 hex digits).
+        """
         with self.session() as session:
             row = ManifestRow(
                 manifest_id=manifest_id,
@@ -340,6 +344,7 @@ class Registry:
                 generator=generator,
                 soft_binding_alg=soft_binding_alg,
                 soft_binding_value=soft_binding_value,
+                iscc=normalise_hash(iscc, "iscc"),
             )
             session.add(row)
             try:
@@ -375,9 +380,16 @@ class Registry:
     # --- what the indexes are built from -----------------------------------------------
 
     @staticmethod
-    def _index_query(table: IndexTable, kind: HashKind) -> tuple[Any, Any, Any, list[Any]]:
+    def _column(table: IndexTable, kind: HashKind) -> tuple[Any, Any]:
+        """The table's model and its column of ``kind`` (only signed manifests have ISCC)."""
         model = BankContentRow if table == "content" else ManifestRow
-        column = model.pdq if kind == "pdq" else model.phash
+        if kind == "iscc" and model is not ManifestRow:
+            raise ValueError("Only signed manifests keep an ISCC code.")
+        return model, {"pdq": model.pdq, "phash": model.phash, "iscc": ManifestRow.iscc}[kind]
+
+    @classmethod
+    def _index_query(cls, table: IndexTable, kind: HashKind) -> tuple[Any, Any, Any, list[Any]]:
+        model, column = cls._column(table, kind)
         group = BankContentRow.bank_id if table == "content" else None
         conditions = [column.is_not(None)]
         if kind == "pdq":
@@ -397,9 +409,8 @@ class Registry:
         key = (table, kind)
         statement = self._statements.get(key)
         if statement is None:
-            model = BankContentRow if table == "content" else ManifestRow
+            model, column = self._column(table, kind)
             group = BankContentRow.bank_id if table == "content" else literal(0)
-            column = model.pdq if kind == "pdq" else model.phash
             statement = (
                 select(model.id, group, column, model.pdq_quality)
                 .where(model.id > bindparam("after"))

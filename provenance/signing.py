@@ -185,8 +185,9 @@ class SignRequest:
     manifest_definition: dict[str, Any] | None = None
     thumbnails: Thumbnails = "off"
     soft_binding: bool = True
-    """Write a ``c2pa.soft-binding`` assertion with the image's PDQ hash (images only; a
-    ``manifest_definition`` brought by the caller is used as is)."""
+    """Write the ``c2pa.soft-binding`` assertions: the image's PDQ hash
+    (``org.provaudit.pdq``) and its ISCC Content-Code Image (``io.iscc.v0``). Images only;
+    a ``manifest_definition`` brought by the caller is used as is."""
 
     def __post_init__(self) -> None:
         if self.source_type is not None:
@@ -202,6 +203,8 @@ class SignedAsset:
     manifest_definition: dict[str, Any]
     fingerprints: Fingerprints | None = None
     """PDQ and pHash of the signed image, when a recorder needed them."""
+    iscc: str | None = None
+    """The body of the signed image's ISCC Content-Code Image (hex), when it was computed."""
 
 
 class SignatureRecorder(Protocol):
@@ -212,11 +215,14 @@ class SignatureRecorder(Protocol):
 
 
 def build_manifest_definition(
-    request: SignRequest, media: MediaFile, soft_binding: dict[str, Any] | None = None
+    request: SignRequest,
+    media: MediaFile,
+    soft_binding: dict[str, Any] | list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The c2pa-rs manifest definition for a request (unless the user brought one).
 
-    ``soft_binding`` is the ``c2pa.soft-binding`` assertion to add (``softbinding``).
+    ``soft_binding`` is the ``c2pa.soft-binding`` assertion to add, or several
+    (``softbinding``), in order: the first is the one the registry records.
     """
     if request.manifest_definition is not None:
         definition = dict(request.manifest_definition)
@@ -253,8 +259,10 @@ def build_manifest_definition(
         assertions.append(
             {"label": GENERATOR_ASSERTION, "data": request.generator.to_assertion_data()}
         )
-    if soft_binding is not None:
+    if isinstance(soft_binding, dict):
         assertions.append(soft_binding)
+    elif soft_binding:
+        assertions.extend(soft_binding)
     return {
         "claim_generator_info": [CLAIM_GENERATOR],
         "title": request.title or Path(media.name).name or f"asset.{media.format}",
@@ -309,13 +317,16 @@ class ProvenanceSigner:
 
         request = request or SignRequest()
         media = data if isinstance(data, MediaFile) else check_media(data)
-        pdq, prints = self._image_hashes(media, request)
-        binding = None
-        if pdq is not None and request.manifest_definition is None:
-            from provenance.softbinding import soft_binding_assertion
+        pdq, prints, iscc = self._image_hashes(media, request)
+        bindings: list[dict[str, Any]] = []
+        if request.soft_binding and request.manifest_definition is None:
+            from provenance.softbinding import iscc_soft_binding_assertion, soft_binding_assertion
 
-            binding = soft_binding_assertion(*pdq)
-        definition = build_manifest_definition(request, media, binding)
+            if pdq is not None:
+                bindings.append(soft_binding_assertion(*pdq))
+            if iscc is not None:
+                bindings.append(iscc_soft_binding_assertion(iscc))
+        definition = build_manifest_definition(request, media, bindings)
         try:
             builder = c2pa.Builder(
                 definition, _builder_context(request.thumbnails, self._trust_anchors)
@@ -365,6 +376,7 @@ class ProvenanceSigner:
             manifest_bytes=bytes(manifest_bytes),
             manifest_definition=definition,
             fingerprints=prints,
+            iscc=iscc,
         )
         if self.recorder is not None:
             try:
@@ -380,18 +392,23 @@ class ProvenanceSigner:
 
     def _image_hashes(
         self, media: MediaFile, request: SignRequest
-    ) -> tuple[tuple[str, int] | None, Fingerprints | None]:
-        """The PDQ hash for the soft binding, and all fingerprints when a recorder wants them.
+    ) -> tuple[tuple[str, int] | None, Fingerprints | None, str | None]:
+        """The PDQ hash for the soft binding, all fingerprints when a recorder wants them,
+        and the ISCC Content-Code Image (for the ``io.iscc.v0`` binding and the record).
 
         Signing does not touch the pixels, so the hashes of the input are those of the
         signed image. A JPEG of 768 px or more is decoded at reduced scale
-        (``decode_image_for_hashing``): the hashes barely move and the decode and PDQ cost
-        a quarter or less. Formats Pillow cannot decode are signed without a soft binding.
+        (``decode_image_for_hashing``) for PDQ and pHash: the hashes barely move and the
+        decode and PDQ cost a quarter or less. The ISCC code is computed from a full decode
+        of the file as it is (``provenance.iscc``): it is the value other ISCC tools
+        recompute from the same file, so it must be theirs bit for bit. Formats Pillow
+        cannot decode are signed without soft bindings.
         """
         wants_binding = request.soft_binding and request.manifest_definition is None
         if not media.is_image or not (wants_binding or self.recorder is not None):
-            return None, None
+            return None, None, None
         from provenance.fingerprint import fingerprint, pdq_hash
+        from provenance.iscc import image_code_of_bytes
         from provenance.media import decode_image_for_hashing
 
         try:
@@ -401,9 +418,14 @@ class ProvenanceSigner:
                 pdq = (prints.pdq, prints.pdq_quality)
             else:
                 prints, pdq = None, pdq_hash(image)
+            del image
         except ProvauditError:
-            return None, None
-        return (pdq if wants_binding else None), prints
+            return None, None, None
+        try:
+            iscc: str | None = image_code_of_bytes(media.data, media.name)
+        except ProvauditError:  # PDQ and pHash were computed: the image keeps those
+            iscc = None
+        return (pdq if wants_binding else None), prints, iscc
 
     def close(self) -> None:
         self._signer.close()

@@ -1,14 +1,18 @@
-"""C2PA soft bindings: the ``c2pa.soft-binding`` assertion provaudit writes when it signs.
+"""C2PA soft bindings: the ``c2pa.soft-binding`` assertions provaudit writes when it signs.
 
 A hard binding (the manifest's hash of the file's bytes) breaks as soon as a platform
 re-encodes or strips the file. A soft binding is a value computed from the *content*
-(here the PDQ perceptual hash) that survives those changes: a stripped copy is hashed
-again and the value looked up in a manifest repository (our registry), which hands back
-the original manifest. The assertion follows the C2PA soft-binding map (``alg``,
-``blocks`` of ``{scope, value}``, ``name``); ``value`` is the base64 of the hash bytes.
+that survives those changes: a stripped copy is fingerprinted again and the value looked
+up in a manifest repository (our registry), which hands back the original manifest. The
+assertion follows the C2PA soft-binding map (``alg``, ``blocks`` of ``{scope, value}``,
+``name``).
 
-Neither PDQ nor pHash is in the C2PA soft binding algorithm list, so the algorithm names
-are provaudit's own reverse-domain identifiers.
+Two are written. ``org.provaudit.pdq``: the PDQ perceptual hash, its ``value`` the base64
+of the hash bytes; PDQ (like pHash) is not in the C2PA soft binding algorithm list, so its
+name is provaudit's own reverse-domain identifier. ``io.iscc.v0``: the ISCC Content-Code
+Image (``provenance.iscc``), which is on that list (entry 3), so other C2PA tools can read
+and resolve it; its ``value`` is the ISCC-SEQ of IEP-0020 (the code's header and 256-bit
+body), which the resolution API carries as padded base64.
 """
 
 from __future__ import annotations
@@ -18,15 +22,23 @@ import binascii
 from typing import Any
 
 from provenance.errors import InputError
+from provenance.hashrules import HashKind
 
 SOFT_BINDING_ASSERTION = "c2pa.soft-binding"
 PDQ_ALG = "org.provaudit.pdq"
 """PDQ (256 bits, Meta's reference bit order); value: base64 of the 32 bytes."""
 PHASH_ALG = "org.provaudit.phash"
 """imagehash's 64-bit DCT pHash; value: base64 of the 8 bytes."""
+ISCC_ALG = "io.iscc.v0"
+"""ISCC Content-Code Image (ISO 24138:2024, 256 bits), on the C2PA soft binding algorithm
+list; value: the ISCC-SEQ of the one code (IEP-0020), 34 bytes (a 2-byte header)."""
 
-# alg -> (kind of fingerprint, bytes of the value)
-ALGORITHMS: dict[str, tuple[str, int]] = {PDQ_ALG: ("pdq", 32), PHASH_ALG: ("phash", 8)}
+ALGORITHMS: dict[str, tuple[HashKind, int]] = {
+    PDQ_ALG: ("pdq", 32),
+    PHASH_ALG: ("phash", 8),
+    ISCC_ALG: ("iscc", 34),
+}
+"""alg -> (the fingerprint its value carries, bytes of the value provaudit writes)."""
 
 
 def supported_algorithms() -> dict[str, list[dict[str, str]]]:
@@ -35,8 +47,12 @@ def supported_algorithms() -> dict[str, list[dict[str, str]]]:
 
 
 def encode_value(alg: str, hex_value: str) -> str:
-    """The assertion's ``value`` (base64) for a hash given as hex."""
-    _kind, size = _algorithm(alg)
+    """The value (base64, as the resolution API carries it) for a hash given as hex."""
+    kind, size = _algorithm(alg)
+    if kind == "iscc":
+        from provenance.iscc import binding_value
+
+        return binding_value(hex_value)
     raw = bytes.fromhex(hex_value)
     if len(raw) != size:
         raise InputError(f"A {alg} value is {size} bytes; this one is {len(raw)}.")
@@ -47,9 +63,15 @@ def decode_value(alg: str, value: str) -> str:
     """The hash (lowercase hex) from a soft-binding value: base64 as C2PA writes it, or hex.
 
     Users paste these into query strings, so both spellings are accepted and anything else
-    is refused with one sentence.
+    is refused with one sentence. An ``io.iscc.v0`` value is an ISCC-SEQ, as base64 or as
+    ``ISCC:`` and base32 (``provenance.iscc.decode_binding``); its Content-Code Image body
+    is returned.
     """
-    _kind, size = _algorithm(alg)
+    kind, size = _algorithm(alg)
+    if kind == "iscc":
+        from provenance.iscc import decode_binding
+
+        return decode_binding(value)
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"Give the {alg} value as base64 (or hex) of its {size} bytes.")
     text = value.strip()
@@ -69,7 +91,7 @@ def decode_value(alg: str, value: str) -> str:
     return raw.hex()
 
 
-def _algorithm(alg: str) -> tuple[str, int]:
+def _algorithm(alg: str) -> tuple[HashKind, int]:
     try:
         return ALGORITHMS[alg]
     except KeyError:
@@ -89,10 +111,33 @@ def soft_binding_assertion(pdq_hex: str, quality: int) -> dict[str, Any]:
     }
 
 
+def iscc_soft_binding_assertion(iscc_hex: str) -> dict[str, Any]:
+    """The ``io.iscc.v0`` ``c2pa.soft-binding`` assertion for an image's ISCC Content-Code
+    Image (whole-image scope).
+
+    IEP-0020 asks for the ISCC-SEQ as a CBOR byte string. A manifest definition is JSON,
+    which has none, and c2pa-rs turns JSON into CBOR as it is: the value is written as the
+    array of its bytes, which c2pa-rs reads back as those bytes (its JSON shows their
+    base64, the form the resolution API takes).
+    """
+    from provenance.iscc import seq, unit
+
+    return {
+        "label": SOFT_BINDING_ASSERTION,
+        "data": {
+            "alg": ISCC_ALG,
+            "blocks": [{"scope": {}, "value": list(seq(iscc_hex))}],
+            "name": f"ISCC Content-Code Image of the whole image ({unit(iscc_hex)})",
+        },
+    }
+
+
 def read_soft_bindings(manifest: dict[str, Any]) -> list[dict[str, str]]:
     """``[{alg, value}]`` of the soft-binding assertions in a manifest (c2pa's JSON form).
 
-    c2pa-rs labels a second assertion of the same kind ``c2pa.soft-binding__1``.
+    c2pa-rs labels a second assertion of the same kind ``c2pa.soft-binding__1``. A value
+    written as bytes (``io.iscc.v0``) is shown as their base64, as c2pa-rs shows it; a
+    reader that hands over the bytes as a list of numbers gets the same.
     """
     found: list[dict[str, str]] = []
     for assertion in manifest.get("assertions") or []:
@@ -100,6 +145,12 @@ def read_soft_bindings(manifest: dict[str, Any]) -> list[dict[str, str]]:
             continue
         data = assertion.get("data") or {}
         for block in data.get("blocks") or []:
-            if isinstance(block, dict) and isinstance(block.get("value"), str):
-                found.append({"alg": str(data.get("alg")), "value": block["value"]})
+            value = block.get("value") if isinstance(block, dict) else None
+            if isinstance(value, list) and all(
+                isinstance(item, int) and not isinstance(item, bool) and 0 <= item < 256
+                for item in value
+            ):
+                value = base64.b64encode(bytes(value)).decode("ascii")
+            if isinstance(value, str):
+                found.append({"alg": str(data.get("alg")), "value": value})
     return found

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from provenance.db import Base, utcnow
 from provenance.fingerprint import PDQ_HEX_LENGTH, PDQ_MATCH_DISTANCE, PHASH_HEX_LENGTH
 from provenance.hashrules import PHASH_MATCH_DISTANCE
+from provenance.iscc import ISCC_HEX_LENGTH
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -88,3 +89,6 @@ class ManifestRow(Base):
     generator: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     soft_binding_alg: Mapped[str | None] = mapped_column(String(64))
     soft_binding_value: Mapped[str | None] = mapped_column(String(128))
+    # The body of the image's ISCC Content-Code Image (io.iscc.v0), 256 bits as hex
+    # (migration 0002); null for manifests signed before, and for non-images.
+    iscc: Mapped[str | None] = mapped_column(String(ISCC_HEX_LENGTH))

@@ -333,8 +333,78 @@ def test_signed_then_stripped_copy_is_traced_back(server):
         _error(client.post("/v1/matches/byContent", content=b""), 422, "empty_file")
         assert client.get("/v1/services/supportedAlgorithms").json() == {
             "watermarks": [],
-            "fingerprints": [{"alg": "org.provaudit.pdq"}, {"alg": "org.provaudit.phash"}],
+            "fingerprints": [
+                {"alg": "org.provaudit.pdq"},
+                {"alg": "org.provaudit.phash"},
+                {"alg": "io.iscc.v0"},
+            ],
         }
+
+
+def test_iscc_soft_binding_resolves_a_stripped_copy(server):
+    """io.iscc.v0 (on the C2PA soft binding list): signed in, listed, and resolved by
+    content and by the value in the manifest, as a resolution API client does."""
+    from provenance.iscc import ISCC_MATCH_DISTANCE, image_code_of_bytes, unit
+
+    source = encode(make_image((640, 400), seed=41), "JPEG", quality=95)
+    with server.client() as client:
+        signed = client.post("/v1/sign", files=_file(source), headers=WRITE)
+        assert signed.status_code == 200, signed.text
+        with c2pa.Reader("image/jpeg", io.BytesIO(signed.content)) as reader:
+            store = json.loads(reader.json())
+        manifest_id = store["active_manifest"]
+        (binding,) = [
+            a["data"]
+            for a in store["manifests"][manifest_id]["assertions"]
+            if a["label"] == "c2pa.soft-binding" and a["data"]["alg"] == "io.iscc.v0"
+        ]
+        value = binding["blocks"][0]["value"]
+        assert {"alg": "io.iscc.v0"} in client.get("/v1/services/supportedAlgorithms").json()[
+            "fingerprints"
+        ]
+
+        copy = Image.open(io.BytesIO(signed.content)).convert("RGB").resize((480, 300))
+        stripped = encode(copy, "JPEG", quality=75)
+        found = client.post(
+            "/v1/matches/byContent",
+            params={"alg": "io.iscc.v0"},
+            content=stripped,
+            headers={"content-type": "image/jpeg"},
+        )
+        assert found.status_code == 200, found.text
+        (match,) = found.json()["matches"]  # the bridge signed above is far from it
+        assert (match["manifestId"], match["signal"]) == (manifest_id, "iscc")
+        assert 0 < match["distance"] <= ISCC_MATCH_DISTANCE
+        assert match["similarityScore"] == round(100 * (256 - match["distance"]) / 256, 2)
+        # Without alg every algorithm is tried and the manifest comes once, by PDQ.
+        every = client.post("/v1/matches/byContent", files=_file(stripped)).json()["matches"]
+        assert [(m["manifestId"], m["signal"]) for m in every] == [(manifest_id, "pdq")]
+
+        for given in (value, unit(image_code_of_bytes(source))):
+            by_binding = client.get(
+                "/v1/matches/byBinding", params={"alg": "io.iscc.v0", "value": given}
+            )
+            assert by_binding.json()["matches"] == [
+                {
+                    "manifestId": manifest_id,
+                    "endpoint": f"{server.url}/v1",
+                    "similarityScore": 100.0,
+                    "distance": 0,
+                    "signal": "iscc",
+                    "variant": "original",
+                }
+            ], by_binding.text
+        pdq_value = next(
+            a["data"]["blocks"][0]["value"]
+            for a in store["manifests"][manifest_id]["assertions"]
+            if a["label"] == "c2pa.soft-binding" and a["data"]["alg"] == "org.provaudit.pdq"
+        )
+        message = _error(
+            client.get("/v1/matches/byBinding", params={"alg": "io.iscc.v0", "value": pdq_value}),
+            422,
+            "bad_input",
+        )
+        assert "ISCC-SEQ" in message
 
 
 def test_audit_reports_bank_matches(server):

@@ -20,6 +20,7 @@ from provenance.jumbf import active_manifest_label
 from provenance.keys import default_identity
 from provenance.registry import DuplicateError, NotFoundError, Registry
 from provenance.signing import ProvenanceSigner, SignRequest
+from provenance.softbinding import encode_value
 from provenance.store import FingerprintStore
 from provenance.tables import BankContentRow
 from tests.conftest import encode
@@ -80,6 +81,9 @@ def test_round_trip_banks_manifests_and_saved_indexes(engine, tmp_path):
     copy = Image.open(io.BytesIO(signed.data)).convert("RGB").resize((360, 225))
     stripped = Image.open(io.BytesIO(encode(copy, "JPEG", quality=80)))
     assert store.manifests.recover_image(stripped)[0].manifest.manifest_id == manifest_id
+    assert info.iscc == signed.iscc is not None  # the io.iscc.v0 code, migration 0002
+    (by_iscc,) = store.manifests.by_binding("io.iscc.v0", encode_value("io.iscc.v0", info.iscc))
+    assert (by_iscc.manifest.manifest_id, by_iscc.distance) == (manifest_id, 0)
     store.close()
 
     # Reopened: the saved indexes belong to this registry and are reused, not rebuilt.
@@ -88,6 +92,7 @@ def test_round_trip_banks_manifests_and_saved_indexes(engine, tmp_path):
     assert status["rebuilt_on_open"] == [] and status["in_sync"] is True
     assert status["indexes"]["content-pdq"]["size"] == 2
     assert status["indexes"]["manifest-pdq"]["size"] == 1
+    assert status["indexes"]["manifest-iscc"]["size"] == 1
     assert reopened.banks.bank("KNOWN").content_count == 2
     assert reopened.registry.content(added.id).metadata is None
     reopened.close()

@@ -21,7 +21,8 @@ server runs) from the same application, and checked to be the one the server ser
 
 Two rules OpenAPI cannot state for query parameters are kept out of the generated valid
 requests (``filter_case``); the operations' descriptions state them: ``GET /v1/lookup``
-needs ``pdq`` or ``phash``, and ``byBinding``'s ``value`` has the length its ``alg`` says.
+needs ``pdq`` or ``phash``, and ``byBinding``'s ``value`` is one its ``alg`` reads (of the
+length it says; for ``io.iscc.v0``, an ISCC-SEQ holding a Content-Code Image).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from provenance.media import HASH_DECODE_MIN_SIDE, decode_image, decode_image_fo
 from provenance.registry import NotFoundError, Registry
 from provenance.signing import ProvenanceSigner, SignRequest
 from provenance.softbinding import (
+    ISCC_ALG,
     PDQ_ALG,
     PHASH_ALG,
     decode_value,
@@ -67,14 +68,18 @@ def test_c2pa_accepts_the_assertion_and_the_manifest_stays_trusted(identity):
     image = _photo()
     signed = ProvenanceSigner(identity).sign(encode(image, "JPEG", quality=92))
     label, manifest = _store(signed.data)
-    (binding,) = [a for a in manifest["assertions"] if a["label"] == "c2pa.soft-binding"]
-    assert binding["data"]["alg"] == PDQ_ALG
-    (block,) = binding["data"]["blocks"]
+    # PDQ first (the one the registry records), then io.iscc.v0 (tests/test_iscc.py).
+    pdq_binding, iscc_binding = [
+        a for a in manifest["assertions"] if a["label"] == "c2pa.soft-binding"
+    ]
+    assert (pdq_binding["data"]["alg"], iscc_binding["data"]["alg"]) == (PDQ_ALG, ISCC_ALG)
+    (block,) = pdq_binding["data"]["blocks"]
     expected = pdq_hash(decode_image(signed.data))[0]
     assert base64.b64decode(block["value"]).hex() == expected
     report = ProvenanceVerifier(identity.root_pem).verify_bytes(signed.data)
     assert report.state == "trusted" and report.failure_codes == []
-    assert report.soft_bindings == [{"alg": PDQ_ALG, "value": block["value"]}]
+    assert report.soft_bindings[0] == {"alg": PDQ_ALG, "value": block["value"]}
+    assert [binding["alg"] for binding in report.soft_bindings] == [PDQ_ALG, ISCC_ALG]
     # The label read from the returned manifest store is the reader's active manifest.
     assert active_manifest_label(signed.manifest_bytes) == label
 
@@ -241,7 +246,7 @@ def test_binding_values_and_algorithms():
         decode_value("com.example.other", value)
     assert supported_algorithms() == {
         "watermarks": [],
-        "fingerprints": [{"alg": PDQ_ALG}, {"alg": PHASH_ALG}],
+        "fingerprints": [{"alg": PDQ_ALG}, {"alg": PHASH_ALG}, {"alg": ISCC_ALG}],
     }
 
 

@@ -3,9 +3,11 @@
 ``/matches/byBinding`` and ``/matches/byContent`` answer ``{"matches": [{manifestId,
 endpoint, similarityScore}]}`` (plus provaudit's ``distance``, ``signal``, ``variant``),
 ``/manifests/{manifestId}`` returns the manifest store as ``application/c2pa``, and
-``/services/supportedAlgorithms`` lists the fingerprint algorithms. The repository is
-local: it holds the manifests this service (or ``provaudit sign`` on the same registry)
-signed.
+``/services/supportedAlgorithms`` lists the fingerprint algorithms: PDQ and pHash under
+provaudit's own names, and ``io.iscc.v0`` (the ISCC Content-Code Image, on the C2PA soft
+binding algorithm list), whose values are ISCC-SEQs in base64 as IEP-0020 says. The
+repository is local: it holds the manifests this service (or ``provaudit sign`` on the
+same registry) signed.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.hashquery import similarity_score
+from provenance.iscc import image_code_of_bytes
 from provenance.recovery import ManifestMatch
-from provenance.softbinding import ALGORITHMS, PDQ_ALG, PHASH_ALG, supported_algorithms
+from provenance.softbinding import (
+    ALGORITHMS,
+    ISCC_ALG,
+    PDQ_ALG,
+    PHASH_ALG,
+    supported_algorithms,
+)
 from service.api.deps import ManifestsDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
 from service.api.openapi import IMAGE_TYPES, READ, UPLOAD, errors, upload_form
@@ -39,9 +48,16 @@ def _base64_pattern(size: int) -> str:
     return f"[A-Za-z0-9+/]{{{4 * whole + (rest + 1 if rest else 0)}}}{'=' * (-rest % 3)}"
 
 
+ISCC_VALUE_PATTERN = (
+    "ISCC:[A-Za-z2-7]{16,}|(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+)
+"""An ``io.iscc.v0`` value: an ISCC-SEQ as padded base64, or ``ISCC:`` and base32."""
 BINDING_VALUE_PATTERN = "^(?:{})$".format(
     "|".join(
-        f"[0-9a-fA-F]{{{2 * size}}}|{_base64_pattern(size)}" for _kind, size in ALGORITHMS.values()
+        ISCC_VALUE_PATTERN
+        if kind == "iscc"
+        else f"[0-9a-fA-F]{{{2 * size}}}|{_base64_pattern(size)}"
+        for kind, size in ALGORITHMS.values()
     )
 )
 ALG = {"enum": list(ALGORITHMS)}
@@ -85,11 +101,13 @@ async def by_binding(
     request: Request,
     manifests: ManifestsDep,
     settings: SettingsDep,
-    alg: str = Query(description=f"{PDQ_ALG} or {PHASH_ALG}", json_schema_extra=ALG),
+    alg: str = Query(description=f"{PDQ_ALG}, {PHASH_ALG} or {ISCC_ALG}", json_schema_extra=ALG),
     value: str = Query(
-        description="The soft-binding value: base64 (as in the manifest) or hex, of the "
-        f"{ALGORITHMS[PDQ_ALG][1]} bytes of a PDQ hash or the {ALGORITHMS[PHASH_ALG][1]} of a "
-        "pHash, as `alg` says.",
+        description="The soft-binding value, as `alg` says: for a PDQ hash or a pHash, "
+        f"base64 (as in the manifest) or hex of its {ALGORITHMS[PDQ_ALG][1]} or "
+        f"{ALGORITHMS[PHASH_ALG][1]} bytes; for {ISCC_ALG}, the ISCC-SEQ as padded base64 "
+        "(IEP-0020, as in the manifest) or as `ISCC:` and base32 (the code's canonical "
+        "text), holding a 256-bit ISCC Content-Code Image (other units are ignored).",
         json_schema_extra={"pattern": BINDING_VALUE_PATTERN},
     ),
     max_results: int = MaxResults,
@@ -128,12 +146,15 @@ async def by_content(
     settings: SettingsDep,
     slots: WorkSlotsDep,
     alg: str | None = Query(
-        None, description="Match by this algorithm only (default: both).", json_schema_extra=ALG
+        None,
+        description="Match by this algorithm only (default: all of them).",
+        json_schema_extra=ALG,
     ),
     max_results: int = MaxResults,
 ) -> dict[str, Any]:
     """Fingerprint the asset in the body (raw bytes, or multipart ``file``) and return
-    the manifests it matches; rotations and flips are matched too."""
+    the manifests it matches (PDQ, ISCC Content-Code Image, pHash; each manifest once, by
+    its strongest signal); rotations and flips are matched too, by PDQ."""
     _check_alg(alg)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
@@ -149,11 +170,15 @@ async def by_content(
         raise ApiError(422, "empty_file", "The request carries no asset.")
 
     def work() -> list[ManifestMatch]:
-        query = image_query(data, name)
+        query = image_query(data, name, dihedral=alg in (None, PDQ_ALG))
+        if alg in (None, ISCC_ALG):
+            query = replace(query, iscc=image_code_of_bytes(data, name))
         if alg == PDQ_ALG:
             query = replace(query, phash=None)
         elif alg == PHASH_ALG:
             query = replace(query, pdq=None, pdq_variants=())
+        elif alg == ISCC_ALG:
+            query = replace(query, pdq=None, pdq_variants=(), phash=None)
         return manifests.recover([query], max_results=max_results)[0]
 
     found = await run_bounded(work, settings.processing_timeout_s, slots)
