@@ -24,7 +24,13 @@ from provenance.keys import default_identity
 from provenance.media import decode_image
 from provenance.registry import Registry
 from provenance.signing import ProvenanceSigner, SignRequest
-from provenance.softbinding import ISCC_ALG, PDQ_ALG, decode_value, encode_value
+from provenance.softbinding import (
+    ISCC_ALG,
+    PDQ_ALG,
+    decode_value,
+    encode_value,
+    read_soft_bindings,
+)
 from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceVerifier
 from tests.conftest import encode, make_image
@@ -125,6 +131,24 @@ def test_values_decode_to_the_image_code_and_others_are_refused():
     ]:
         with pytest.raises(InputError, match=words):
             decode_value(ISCC_ALG, bad)
+
+
+def test_a_value_read_as_a_list_of_bytes_is_shown_as_base64():
+    """c2pa shows bytes as base64; a reader that hands over the CBOR array of the value's
+    bytes (as IEP-0020's byte string or as provaudit writes it) gets the same."""
+    manifest = {
+        "assertions": [
+            {
+                "label": "c2pa.soft-binding",
+                "data": {
+                    "alg": ISCC_ALG,
+                    "blocks": [{"scope": {}, "value": list(base64.b64decode(BRIDGE_VALUE))}],
+                },
+            },
+            {"label": "c2pa.soft-binding__1", "data": {"alg": "x", "blocks": [{"value": [256]}]}},
+        ]
+    }
+    assert read_soft_bindings(manifest) == [{"alg": ISCC_ALG, "value": BRIDGE_VALUE}]
 
 
 @pytest.fixture
