@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -144,3 +145,45 @@ def test_page_describes_a_recovered_manifest_in_words(server, browser, tmp_path)
     assert "{" not in matches
     assert "cannot be read" in page.inner_text("#reasons")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_verify_the_api_and_the_page_agree_on_a_converted_ai_image(
+    server,  # noqa: F811
+    browser,
+    tmp_path,
+    run_cli,
+):
+    """A ChatGPT-like download (the AI declaration is its parent's): the CLI, the API and the
+    page give the same state, the same declaration and the same trust list snapshot."""
+    from provenance.keys import default_identity
+    from provenance.signing import Parent, ProvenanceSigner, SignRequest
+
+    signer = ProvenanceSigner(default_identity()[0])
+    parent = signer.sign(encode(make_image(seed=8), "PNG"), SignRequest(ai_generated=True)).data
+    child = signer.sign(
+        encode(make_image(seed=8), "JPEG", quality=92),
+        SignRequest(parent=Parent(parent, "generated.png"), edit_actions=("c2pa.converted",)),
+    ).data
+    path = tmp_path / "download.jpg"
+    path.write_bytes(child)
+
+    cli = json.loads(run_cli("verify", path, "--json").stdout)
+    with server.client() as client:
+        api = client.post("/v1/verify", files=_upload(child, "download.jpg", "image/jpeg")).json()
+        audit = client.post("/v1/audit", files=_upload(child, "download.jpg", "image/jpeg")).json()
+    for key in ("state", "ai_declared", "ai_declaration", "trust_list", "asset_signals"):
+        assert cli[key] == api[key] == audit["provenance"][key], key
+    assert cli["state"] == "valid" and cli["ai_declaration"]["where"] == "ingredient"
+    assert audit["verdict"] == "declared_ai" and audit["declared_by"] == "c2pa_ingredient"
+
+    page = browser.new_page()
+    _audit_in_page(page, server.url, path)
+    assert page.inner_text("#state") == cli["state"]
+    assert page.inner_text("#ai-declared").startswith(
+        "yes, in its parentOf ingredient generated.png"
+    )
+    assert page.inner_text("#trust-list") == (
+        f"{cli['trust_list']['name']}, issued {cli['trust_list']['issued'][:10]}"
+    )
+    assert "Fully GenAI Media (ingredient)" in page.inner_text("#asset-signals")
+    assert "declared ai" in page.inner_text("#verdict")
