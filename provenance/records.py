@@ -79,6 +79,9 @@ class ManifestInfo:
     iscc: str | None = None
     """The body of the image's ISCC Content-Code Image, hex (``provenance.iscc.unit``
     writes its canonical ``ISCC:`` form)."""
+    watermark: int | None = None
+    """The payload of the invisible watermark in the signed pixels (``provenance.watermark``),
+    a 32-bit ID unique in the registry; None when the image was not marked."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,7 @@ class ManifestInfo:
             "pdq_quality": self.pdq_quality,
             "phash": self.phash,
             "iscc": self.iscc,
+            "watermark": self.watermark,
             "ai_declared": self.ai_declared,
             "generator": self.generator,
             "soft_binding": (
@@ -148,4 +152,5 @@ def manifest_info(row: ManifestRow) -> ManifestInfo:
         soft_binding_alg=row.soft_binding_alg,
         soft_binding_value=row.soft_binding_value,
         iscc=row.iscc,
+        watermark=row.watermark,
     )

@@ -13,6 +13,7 @@ rules hashes follow ``provenance.hashrules``.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,16 @@ from provenance.records import (
     manifest_info,
 )
 from provenance.tables import BankContentRow, BankRow, ManifestRow, RegistryInfoRow
+
+WATERMARK_IDS = 1 << 32
+"""Watermark payloads are 32-bit (``provenance.watermark.PAYLOAD_BITS``)."""
+
+
+def _check_watermark(watermark: int) -> None:
+    if isinstance(watermark, bool) or not isinstance(watermark, int):
+        raise InputError(f"A watermark ID is a whole number, not {type(watermark).__name__}.")
+    if not 0 <= watermark < WATERMARK_IDS:
+        raise InputError(f"A watermark ID is in [0, 2**32), not {watermark}.")
 
 
 class NotFoundError(ProvauditError):
@@ -322,11 +333,15 @@ class Registry:
         soft_binding_alg: str | None = None,
         soft_binding_value: str | None = None,
         iscc: str | None = None,
+        watermark: int | None = None,
     ) -> ManifestInfo:
         """Store a signed manifest; signing the same manifest twice keeps the first record.
 
-        ``iscc`` is the body of the image's ISCC Content-Code Image (64 hex digits).
+        ``iscc`` is the body of the image's ISCC Content-Code Image (64 hex digits);
+        ``watermark`` the payload marked into its pixels (see :meth:`unused_watermark`).
         """
+        if watermark is not None:
+            _check_watermark(watermark)
         with self.session() as session:
             row = ManifestRow(
                 manifest_id=manifest_id,
@@ -345,6 +360,7 @@ class Registry:
                 soft_binding_alg=soft_binding_alg,
                 soft_binding_value=soft_binding_value,
                 iscc=normalise_hash(iscc, "iscc"),
+                watermark=watermark,
             )
             session.add(row)
             try:
@@ -355,6 +371,11 @@ class Registry:
                     select(ManifestRow).where(ManifestRow.manifest_id == manifest_id)
                 )
                 if existing is None:
+                    if watermark is not None and self.manifest_by_watermark(watermark):
+                        raise DuplicateError(
+                            f"Watermark {watermark} already names another manifest in the "
+                            "registry (allocate one with unused_watermark)."
+                        ) from None
                     raise
                 return manifest_info(existing)
             return manifest_info(row)
@@ -365,6 +386,34 @@ class Registry:
             if row is None:
                 raise NotFoundError(f"No manifest {str(manifest_id)[:255]!r} in the registry.")
             return manifest_info(row), bytes(row.manifest_bytes)
+
+    def manifest_by_watermark(self, watermark: int) -> ManifestInfo | None:
+        """The manifest whose image was marked with ``watermark``, if one was recorded."""
+        if isinstance(watermark, bool) or not 0 <= int(watermark) < WATERMARK_IDS:
+            return None
+        with self.session() as session:
+            row = session.scalar(select(ManifestRow).where(ManifestRow.watermark == watermark))
+            return manifest_info(row) if row is not None else None
+
+    def unused_watermark(self, *, attempts: int = 16) -> int:
+        """A random 32-bit watermark ID no recorded manifest holds yet.
+
+        Random (``secrets``), so IDs say nothing about how many images were signed or when,
+        and retried against the registry. Two signers racing for the same fresh ID (odds
+        about n / 2**32) are stopped by the unique index when the second one records.
+        """
+        for _ in range(attempts):
+            candidate = secrets.randbelow(WATERMARK_IDS)
+            with self.session() as session:
+                taken = session.scalar(
+                    select(ManifestRow.id).where(ManifestRow.watermark == candidate)
+                )
+            if taken is None:
+                return candidate
+        raise ProvauditError(
+            f"No unused watermark ID found in {attempts} random draws: the registry's "
+            "32-bit watermark space is nearly full."
+        )
 
     def manifests_by_row_ids(self, row_ids: list[int]) -> dict[int, ManifestInfo]:
         if not row_ids:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -72,6 +73,8 @@ class ManifestRow(Base):
     """A manifest provaudit signed, with the fingerprints of the image it was bound to."""
 
     __tablename__ = "signed_manifests"
+    # Unique where set: SQL unique indexes let any number of rows hold NULL.
+    __table_args__ = (Index("ix_signed_manifests_watermark", "watermark", unique=True),)
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     manifest_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -92,3 +95,7 @@ class ManifestRow(Base):
     # The body of the image's ISCC Content-Code Image (io.iscc.v0), 256 bits as hex
     # (migration 0002); null for manifests signed before, and for non-images.
     iscc: Mapped[str | None] = mapped_column(String(ISCC_HEX_LENGTH))
+    # The 32-bit payload of the invisible watermark (provenance.watermark) in the signed
+    # pixels, which points back to this row (migration 0003); null when unmarked. 64-bit
+    # storage: an unsigned 32-bit value does not fit PostgreSQL's INTEGER.
+    watermark: Mapped[int | None] = mapped_column(BigInteger)
