@@ -24,7 +24,7 @@ from provenance.errors import (
 )
 from provenance.keys import SigningIdentity, check_signing_certificate
 from provenance.media import MediaFile, check_media, read_media
-from provenance.softbinding import SOFT_BINDING_ASSERTION
+from provenance.softbinding import SOFT_BINDING_ASSERTION, WATERMARK_ALG
 
 if TYPE_CHECKING:
     import c2pa
@@ -36,6 +36,9 @@ TRAINED_ALGORITHMIC_MEDIA = IPTC_SOURCE_TYPE + "trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = IPTC_SOURCE_TYPE + "compositeWithTrainedAlgorithmicMedia"
 GENERATOR_ASSERTION = "org.provaudit.generator"
 CLAIM_GENERATOR = {"name": "provaudit", "version": __version__}
+WATERMARKED_BOUND = "c2pa.watermarked.bound"
+"""The C2PA action for an invisible watermark bound to this manifest (a soft binding)."""
+WATERMARK_IDS = 1 << 32
 
 Thumbnails = Literal["off", "small", "default"]
 _THUMBNAIL_SETTINGS: dict[str, dict[str, Any]] = {
@@ -188,10 +191,26 @@ class SignRequest:
     """Write the ``c2pa.soft-binding`` assertions: the image's PDQ hash
     (``org.provaudit.pdq``) and its ISCC Content-Code Image (``io.iscc.v0``). Images only;
     a ``manifest_definition`` brought by the caller is used as is."""
+    watermark: int | None = None
+    """The 32-bit payload of the invisible watermark (``provenance.watermark``) the caller
+    has already marked into the pixels being signed: declared by a
+    ``c2pa.watermarked.bound`` action and an ``org.provaudit.dwtdct`` soft binding, and
+    recorded with the manifest. Signing does not embed it; see
+    :meth:`ProvenanceSigner.new_watermark` for an ID the registry does not hold yet."""
 
     def __post_init__(self) -> None:
         if self.source_type is not None:
             source_type_uri(self.source_type)  # refused before anything is signed
+        if self.watermark is not None:
+            if isinstance(self.watermark, bool) or not isinstance(self.watermark, int):
+                raise InputError("A watermark payload is a whole number in [0, 2**32).")
+            if not 0 <= self.watermark < WATERMARK_IDS:
+                raise InputError(f"A watermark payload is in [0, 2**32), not {self.watermark}.")
+            if self.manifest_definition is not None:
+                raise InputError(
+                    "A watermark is declared by the manifest provaudit writes; a manifest "
+                    "definition brought as is cannot have one added."
+                )
 
 
 @dataclass(frozen=True)
@@ -205,6 +224,8 @@ class SignedAsset:
     """PDQ and pHash of the signed image, when a recorder needed them."""
     iscc: str | None = None
     """The body of the signed image's ISCC Content-Code Image (hex), when it was computed."""
+    watermark: int | None = None
+    """The watermark payload the manifest declares (``SignRequest.watermark``)."""
 
 
 class SignatureRecorder(Protocol):
@@ -246,6 +267,15 @@ def build_manifest_definition(
         actions = [{"action": "c2pa.created", "digitalSourceType": source_type_uri(source_type)}]
     else:
         actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}]
+    if request.watermark is not None:
+        # After the inception (and edits): the mark is the last change to the pixels.
+        actions.append(
+            {
+                "action": WATERMARKED_BOUND,
+                "description": f"Invisible {WATERMARK_ALG} watermark carrying this "
+                "manifest's 32-bit ID",
+            }
+        )
     # Every action taken is listed, and the assertion is the claim's own (created, not
     # gathered): otherwise readers following the Asset Rubrics call the history ambiguous.
     assertions: list[dict[str, Any]] = [
@@ -326,6 +356,10 @@ class ProvenanceSigner:
                 bindings.append(soft_binding_assertion(*pdq))
             if iscc is not None:
                 bindings.append(iscc_soft_binding_assertion(iscc))
+        if request.watermark is not None:
+            from provenance.softbinding import watermark_soft_binding_assertion
+
+            bindings.append(watermark_soft_binding_assertion(request.watermark))
         definition = build_manifest_definition(request, media, bindings)
         try:
             builder = c2pa.Builder(
@@ -377,6 +411,7 @@ class ProvenanceSigner:
             manifest_definition=definition,
             fingerprints=prints,
             iscc=iscc,
+            watermark=request.watermark,
         )
         if self.recorder is not None:
             try:
@@ -389,6 +424,16 @@ class ProvenanceSigner:
                     f"registry ({type(exc).__name__}: {exc})."
                 ) from None
         return signed
+
+    def new_watermark(self) -> int:
+        """A fresh 32-bit watermark payload: one the recorder's registry does not hold yet
+        (``unused_watermark``), or, with no registry, a random one."""
+        allocate = getattr(self.recorder, "unused_watermark", None)
+        if callable(allocate):
+            return int(allocate())
+        import secrets
+
+        return secrets.randbelow(WATERMARK_IDS)
 
     def _image_hashes(
         self, media: MediaFile, request: SignRequest

@@ -13,6 +13,11 @@ name is provaudit's own reverse-domain identifier. ``io.iscc.v0``: the ISCC Cont
 Image (``provenance.iscc``), which is on that list (entry 3), so other C2PA tools can read
 and resolve it; its ``value`` is the ISCC-SEQ of IEP-0020 (the code's header and 256-bit
 body), which the resolution API carries as padded base64.
+
+A third is written when the pixels carry provaudit's invisible watermark
+(``provenance.watermark``): ``org.provaudit.dwtdct``, its ``value`` the base64 of the 4-byte
+payload (big-endian), a 32-bit ID the registry resolves to the manifest directly. Its
+manifest also lists the ``c2pa.watermarked.bound`` action.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ ISCC_ALG = "io.iscc.v0"
 """ISCC Content-Code Image (ISO 24138:2024, 256 bits), on the C2PA soft binding algorithm
 list; value: the ISCC-SEQ of the one code (IEP-0020), 34 bytes (a 2-byte header)."""
 
+WATERMARK_ALG = "org.provaudit.dwtdct"
+"""provaudit's DWT-DCT watermark (``provenance.watermark.WATERMARK_ALG``); value: base64 of
+its 4-byte payload, big-endian."""
+WATERMARK_BYTES = 4
+
 ALGORITHMS: dict[str, tuple[HashKind, int]] = {
     PDQ_ALG: ("pdq", 32),
     PHASH_ALG: ("phash", 8),
@@ -43,7 +53,57 @@ ALGORITHMS: dict[str, tuple[HashKind, int]] = {
 
 def supported_algorithms() -> dict[str, list[dict[str, str]]]:
     """The body of the soft-binding resolution API's ``/services/supportedAlgorithms``."""
-    return {"watermarks": [], "fingerprints": [{"alg": alg} for alg in ALGORITHMS]}
+    return {
+        "watermarks": [{"alg": WATERMARK_ALG}],
+        "fingerprints": [{"alg": alg} for alg in ALGORITHMS],
+    }
+
+
+def watermark_value(payload: int) -> str:
+    """The ``org.provaudit.dwtdct`` block value of a 32-bit payload: base64 of 4 bytes."""
+    return base64.b64encode(int(payload).to_bytes(WATERMARK_BYTES, "big")).decode("ascii")
+
+
+def decode_watermark_value(value: str) -> int:
+    """The payload of an ``org.provaudit.dwtdct`` value: base64 of 4 bytes, or 8 hex digits."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"Give the {WATERMARK_ALG} value as base64 (or hex) of its 4 bytes.")
+    text = value.strip()
+    if len(text) == 2 * WATERMARK_BYTES and all(c in "0123456789abcdefABCDEF" for c in text):
+        return int(text, 16)
+    try:
+        raw = base64.b64decode(text.replace(" ", "+"), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != WATERMARK_BYTES:
+        raise InputError(
+            f"The {WATERMARK_ALG} value {text[:80]!r} is neither base64 of 4 bytes nor 8 hex "
+            "digits."
+        )
+    return int.from_bytes(raw, "big")
+
+
+def watermark_soft_binding_assertion(payload: int) -> dict[str, Any]:
+    """The ``c2pa.soft-binding`` assertion declaring the watermark marked into the pixels."""
+    return {
+        "label": SOFT_BINDING_ASSERTION,
+        "data": {
+            "alg": WATERMARK_ALG,
+            "blocks": [{"scope": {}, "value": watermark_value(payload)}],
+            "name": "Invisible DWT-DCT watermark carrying a 32-bit manifest ID",
+        },
+    }
+
+
+def declared_watermark(manifest: dict[str, Any]) -> int | None:
+    """The watermark payload a manifest (c2pa's JSON form) declares, if any."""
+    for binding in read_soft_bindings(manifest):
+        if binding["alg"] == WATERMARK_ALG:
+            try:
+                return decode_watermark_value(binding["value"])
+            except InputError:
+                return None
+    return None
 
 
 def encode_value(alg: str, hex_value: str) -> str:
