@@ -1,7 +1,8 @@
 """Recovering the manifests provaudit signed: a stripped or re-encoded copy of a signed
-image is matched by its fingerprints (PDQ, pHash, and the ISCC Content-Code Image where
-the query carries one), or by a C2PA soft-binding value, to the manifest that was
-recorded when it was signed.
+image is matched by its invisible watermark (``provenance.watermark``, whose payload is
+the manifest's ID in the registry), by its fingerprints (PDQ, pHash, and the ISCC
+Content-Code Image where the query carries one), or by a C2PA soft-binding value, to the
+manifest that was recorded when it was signed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from provenance.errors import ProvauditError
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, Fingerprints
@@ -30,18 +31,22 @@ if TYPE_CHECKING:
     from provenance.signing import SignedAsset
 
 
+MatchSignal = HashKind | Literal["watermark"]
+
+
 @dataclass(frozen=True)
 class ManifestMatch:
-    """A registered manifest whose image is within the threshold of the query."""
+    """A registered manifest whose image is within the threshold of the query, or whose
+    watermark payload the query's pixels carry (``signal`` "watermark", distance 0)."""
 
     manifest: ManifestInfo
     distance: int
-    signal: HashKind
+    signal: MatchSignal
     variant: str
 
     def to_dict(self) -> dict[str, Any]:
         info = self.manifest.to_dict()
-        for kind in ("pdq", "phash", "iscc"):
+        for kind in ("pdq", "phash", "iscc", "watermark"):
             info.pop(kind, None)
         return {
             **info,
@@ -53,6 +58,12 @@ class ManifestMatch:
     def reason(self) -> str:
         """The sentence an audit or ``verify --recover`` shows for it."""
         signed = self.manifest.signed_at.strftime("%Y-%m-%d %H:%M UTC")
+        if self.signal == "watermark":
+            return (
+                f"No manifest in the file; its invisible watermark "
+                f"{self.manifest.watermark} names manifest {self.manifest.manifest_id} signed "
+                f"on {signed} by {self.manifest.signer or 'an unknown signer'} (watermark)."
+            )
         how = {"pdq": "PDQ", "phash": "pHash", "iscc": "ISCC"}[self.signal]
         if self.variant != "original":
             how += f", {self.variant}"
@@ -71,6 +82,15 @@ def _fingerprints_or_none(data: bytes) -> Fingerprints | None:
         return fingerprint(decode_image(data))
     except ProvauditError:
         return None
+
+
+def read_watermark(image: Image.Image) -> int | None:
+    """The payload of the invisible watermark ``image`` carries, or None (unmarked, too
+    damaged to decode, or too small)."""
+    from provenance.watermark import read
+
+    found = read(image)
+    return found.payload if found is not None else None
 
 
 def _iscc_or_none(data: bytes) -> str | None:
@@ -133,6 +153,7 @@ class ManifestRecovery:
                 soft_binding_alg=facts.soft_binding_alg,
                 soft_binding_value=facts.soft_binding_value,
                 iscc=iscc,
+                watermark=signed.watermark,
             )
             self.indexes.add_committed(
                 "manifest", info.row_id, 0, info.pdq, info.pdq_quality, info.phash, info.iscc
@@ -141,6 +162,17 @@ class ManifestRecovery:
 
     def manifest(self, manifest_id: str) -> tuple[ManifestInfo, bytes]:
         return self.registry.manifest(manifest_id)
+
+    def unused_watermark(self) -> int:
+        """A 32-bit watermark ID no recorded manifest holds (``ProvenanceSigner.new_watermark``)."""
+        return self.registry.unused_watermark()
+
+    def by_watermark(self, payload: int | None) -> ManifestMatch | None:
+        """The manifest a watermark payload names, as a match at distance 0, if recorded."""
+        if payload is None:
+            return None
+        info = self.registry.manifest_by_watermark(payload)
+        return ManifestMatch(info, 0, "watermark", "original") if info is not None else None
 
     def recover(
         self, queries: list[HashQuery], *, max_results: int = 10
@@ -173,8 +205,23 @@ class ManifestRecovery:
             for hits in chosen_per_query
         ]
 
+    def recover_query(
+        self, query: HashQuery, *, watermark: int | None = None, max_results: int = 10
+    ) -> list[ManifestMatch]:
+        """The manifest the image's watermark payload names (if the registry holds it)
+        first, then the fingerprint matches of the other manifests, closest first."""
+        marked = self.by_watermark(watermark)
+        matches = self.recover([query], max_results=max_results)[0]
+        if marked is None:
+            return matches
+        others = [m for m in matches if m.manifest.row_id != marked.manifest.row_id]
+        return [marked, *others][:max_results]
+
     def recover_image(self, image: Image.Image, *, max_results: int = 10) -> list[ManifestMatch]:
-        return self.recover([HashQuery.from_image(image)], max_results=max_results)[0]
+        """Watermark first, then fingerprints (``recover_query``)."""
+        return self.recover_query(
+            HashQuery.from_image(image), watermark=read_watermark(image), max_results=max_results
+        )
 
     def by_binding(self, alg: str, value: str, *, max_results: int = 10) -> list[ManifestMatch]:
         """Manifests matching a soft-binding value (``c2pa.soft-binding`` alg + value)."""

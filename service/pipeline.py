@@ -12,9 +12,10 @@ A missing manifest is "no provenance signal", never evidence of authenticity. Ve
 
 ``matches`` comes from the registry (``provenance.store``): for a file without an
 intact manifest, the manifests provaudit signed whose image it matches (soft-binding
-recovery), and, for every file, the hash-bank content it matches. A recovered manifest is
-reported as a reason, but it does not change the verdict: a perceptual match is evidence
-about the pixels, not a signature over this file.
+recovery: the one its invisible watermark names first, then fingerprint matches), and,
+for every file, the hash-bank content it matches. A recovered manifest is reported as a
+reason, but it does not change the verdict: a perceptual match (or a watermark, which
+anyone could write) is evidence about the pixels, not a signature over this file.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Literal, Protocol
 from provenance.errors import InputError
 from provenance.hashquery import HashQuery
 from provenance.media import check_media, decode_image
-from provenance.recovery import ManifestMatch
+from provenance.recovery import ManifestMatch, read_watermark
 from provenance.store import FingerprintStore
 from provenance.verify import UNREADABLE_MANIFEST, ProvenanceReport, ProvenanceVerifier
 
@@ -112,11 +113,19 @@ class AuditPipeline:
         # The eight dihedral PDQ hashes cost one DCT, as much as the plain hash.
         query = HashQuery.from_image(image, dihedral=True)
         checkpoint()
+        # Where recovery will run (no intact manifest), the watermark is read from the
+        # pixels before they are dropped: its payload names a manifest directly.
+        watermark = (
+            read_watermark(image)
+            if self.fingerprints is not None and report.state in ("absent", "invalid")
+            else None
+        )
+        checkpoint()
         ai_origin = self.scorer.score(image) if self.scorer is not None else None
         del image  # the largest thing an audit holds; matching needs only the hashes
         checkpoint()
         verdict, reasons = combine(report, ai_origin)
-        matches, match_reasons = self.matches(query, report)
+        matches, match_reasons = self.matches(query, report, watermark=watermark)
         # Right after the provenance sentence, before the detector's.
         reasons[1:1] = match_reasons
         return AuditResult(
@@ -132,17 +141,18 @@ class AuditPipeline:
         )
 
     def matches(
-        self, query: HashQuery, report: ProvenanceReport
+        self, query: HashQuery, report: ProvenanceReport, *, watermark: int | None = None
     ) -> tuple[list[dict[str, Any]], list[str]]:
-        """Recovered manifests (no intact manifest only) and bank matches, with reasons."""
+        """Recovered manifests (no intact manifest only: the one the image's ``watermark``
+        payload names first, then fingerprint matches) and bank matches, with reasons."""
         if self.fingerprints is None:
             return [], []
         found: list[dict[str, Any]] = []
         reasons: list[str] = []
         if report.state in ("absent", "invalid"):
-            recovered: list[ManifestMatch] = self.fingerprints.manifests.recover(
-                [query], max_results=5
-            )[0]
+            recovered: list[ManifestMatch] = self.fingerprints.manifests.recover_query(
+                query, watermark=watermark, max_results=5
+            )
             for match in recovered:
                 found.append({"kind": "manifest", **match.to_dict()})
             if recovered:
