@@ -332,7 +332,7 @@ def test_signed_then_stripped_copy_is_traced_back(server):
         )
         _error(client.post("/v1/matches/byContent", content=b""), 422, "empty_file")
         assert client.get("/v1/services/supportedAlgorithms").json() == {
-            "watermarks": [],
+            "watermarks": [{"alg": "org.provaudit.dwtdct"}],
             "fingerprints": [
                 {"alg": "org.provaudit.pdq"},
                 {"alg": "org.provaudit.phash"},

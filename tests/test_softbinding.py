@@ -245,7 +245,7 @@ def test_binding_values_and_algorithms():
     with pytest.raises(InputError, match="Unknown soft-binding algorithm"):
         decode_value("com.example.other", value)
     assert supported_algorithms() == {
-        "watermarks": [],
+        "watermarks": [{"alg": "org.provaudit.dwtdct"}],
         "fingerprints": [{"alg": PDQ_ALG}, {"alg": PHASH_ALG}, {"alg": ISCC_ALG}],
     }
 
