@@ -88,6 +88,12 @@ def test_every_generated_image_verifies_and_declares_ai(server, family):  # noqa
             assert (report.generator["sampler"], report.generator["steps"]) == ("ddim", 10)
 
 
+def _same_draw(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same sampled pixels up to the invisible watermark each image gets at birth (a
+    fresh random ID each time, about 40 dB PSNR): different seeds differ far more."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) < 3.0
+
+
 def test_same_seed_same_pixels_and_image_i_is_seed_plus_i(server):  # noqa: F811
     def pixels(body: dict) -> list[np.ndarray]:
         images = _generate(server, body).json()["images"]
@@ -99,9 +105,9 @@ def test_same_seed_same_pixels_and_image_i_is_seed_plus_i(server):  # noqa: F811
     first = pixels({"family": "gan", "n": 3, "seed": 7})
     again = pixels({"family": "gan", "n": 3, "seed": 7})
     alone = pixels({"family": "gan", "n": 1, "seed": 9})
-    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
-    assert np.array_equal(first[2], alone[0])
-    assert not np.array_equal(first[0], first[1])
+    assert all(_same_draw(a, b) for a, b in zip(first, again, strict=True))
+    assert _same_draw(first[2], alone[0])
+    assert not _same_draw(first[0], first[1])
 
 
 def test_the_service_draws_the_images_provaudit_generate_draws(server, tmp_path):  # noqa: F811
@@ -114,7 +120,7 @@ def test_the_service_draws_the_images_provaudit_generate_draws(server, tmp_path)
     )
     for image, record in zip(images, written.records, strict=True):
         served = Image.open(io.BytesIO(base64.b64decode(image["data_base64"])))
-        assert np.array_equal(np.asarray(served), np.asarray(Image.open(tmp_path / record.path)))
+        assert _same_draw(np.asarray(served), np.asarray(Image.open(tmp_path / record.path)))
 
 
 def test_seed_is_drawn_and_reported_when_absent(server):  # noqa: F811
