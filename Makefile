@@ -139,7 +139,7 @@ detector-data: corpus
 	rm -rf $(WILD_DATA)
 	for family in gan vae diffusion; do \
 		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $(FAKES_PER_FAMILY) \
-			-o $(WILD_DATA)/generated --sampling-steps 25 --no-record || exit 1; \
+			-o $(WILD_DATA)/generated --sampling-steps 25 --no-record --no-watermark || exit 1; \
 	done
 	$(BIN)/provaudit generators export-renders -o $(WILD_DATA)/renders -n $(RENDERS) --seed 0
 	$(ONE_THREAD) $(BIN)/provaudit generators export-aligned -o $(WILD_DATA)/aligned \

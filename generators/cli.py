@@ -621,13 +621,22 @@ def generate_command(
     ] = BackendChoice.auto,
     record: RecordOption = True,
     registry: RegistryOption = None,
+    watermark: Annotated[
+        bool,
+        typer.Option(
+            help="Mark every signed image with an invisible watermark naming its manifest. "
+            "--no-watermark for detector training data: real photos carry no such mark, so "
+            "a detector must not learn it as the sign of a fake."
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Write N images to DATASET/<family>/1_fake/*.png and record them in labels.jsonl.
 
     Every image is C2PA-signed at birth as AI generated, with the checkpoint sha256,
-    seed, sampler and steps in its manifest, unless --no-sign; each signature is
-    recorded in the registry, as `provaudit sign` does, unless --no-record.
+    seed, sampler and steps in its manifest, unless --no-sign, and carries an invisible
+    watermark naming that manifest, unless --no-watermark; each signature is recorded in
+    the registry, as `provaudit sign` does, unless --no-record.
     """
     from provenance.cli.output import emit
 
@@ -649,6 +658,7 @@ def generate_command(
             eta=eta,
             record=record,
             registry=registry,
+            watermark=watermark,
             progress=progress,
         )
     _identity_notice(result.identity_created)

@@ -179,6 +179,7 @@ def generate(
     eta: float = 0.0,
     record: bool = True,
     registry: str | None = None,
+    watermark: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetWriteResult:
     """Sample ``n`` images into ``DATASET/<family>/1_fake`` and record them in the labels.
@@ -213,7 +214,14 @@ def generate(
                 data = encode_png(pixels)
                 if signer is not None:
                     data = sign_generated(
-                        signer, data, name, info, image_seed, used_sampler, used_steps
+                        signer,
+                        data,
+                        name,
+                        info,
+                        image_seed,
+                        used_sampler,
+                        used_steps,
+                        watermark=watermark,
                     )
                 path = image_dir / name
                 atomic_write(path, data)

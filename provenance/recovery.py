@@ -84,12 +84,13 @@ def _fingerprints_or_none(data: bytes) -> Fingerprints | None:
         return None
 
 
-def read_watermark(image: Image.Image) -> int | None:
+def read_watermark(image: Image.Image, *, search_crops: bool = True) -> int | None:
     """The payload of the invisible watermark ``image`` carries, or None (unmarked, too
-    damaged to decode, or too small)."""
+    damaged to decode, or too small). ``search_crops`` also tries the image as a crop of
+    the marked one, at about ten times the cost of the plain read."""
     from provenance.watermark import read
 
-    found = read(image)
+    found = read(image, search_crops=search_crops)
     return found.payload if found is not None else None
 
 

@@ -114,9 +114,11 @@ class AuditPipeline:
         query = HashQuery.from_image(image, dihedral=True)
         checkpoint()
         # Where recovery will run (no intact manifest), the watermark is read from the
-        # pixels before they are dropped: its payload names a manifest directly.
+        # pixels before they are dropped: its payload names a manifest directly. Every
+        # unsigned upload pays for this read, so it skips the crop search (resized and
+        # re-encoded copies still read; `verify --recover` also searches crops).
         watermark = (
-            read_watermark(image)
+            read_watermark(image, search_crops=False)
             if self.fingerprints is not None and report.state in ("absent", "invalid")
             else None
         )

@@ -194,3 +194,17 @@ def test_a_stripped_jpeg_q75_copy_of_a_64px_image_is_recovered_by_watermark(
             assert not any("watermark" in r for r in other["reasons"])
     finally:
         servers.stop_server(server)
+
+
+def test_no_watermark_leaves_training_fakes_unmarked(run_cli, tmp_path):
+    """Detector training data: real photos carry no mark, so the fakes must not either."""
+    result = run_cli(
+        "generate", "-c", GAN, "-n", "1", "-o", tmp_path / "ds", "--no-record", "--no-watermark"
+    )
+    assert result.returncode == 0, result.stderr
+    (path,) = (tmp_path / "ds" / "gan" / "1_fake").glob("*.png")
+    report = _verify(run_cli, path, "--trust-dev")
+    assert report["state"] == "trusted"
+    assert [a["action"] for a in report["actions"]] == ["c2pa.created"]
+    assert WATERMARK_ALG not in {b["alg"] for b in report["soft_bindings"]}
+    assert read(Image.open(path)) is None
