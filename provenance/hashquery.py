@@ -114,7 +114,10 @@ def require_matchable(quality: int | None, name: str = "The image") -> None:
         )
 
 
-def similarity_score(distance: int, signal: HashKind) -> float:
-    """The resolution API's 0-100 ``similarityScore``: the share of bits that agree."""
-    bits = HASH_BITS[signal]
+def similarity_score(distance: int, signal: str) -> float:
+    """The resolution API's 0-100 ``similarityScore``: the share of bits that agree (a
+    watermark's payload is read exactly or not at all: 100)."""
+    if signal not in HASH_BITS:
+        return 100.0
+    bits = HASH_BITS[signal]  # type: ignore[index]
     return round(100.0 * (bits - distance) / bits, 2)

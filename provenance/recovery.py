@@ -22,7 +22,7 @@ from provenance.jumbf import active_manifest_label
 from provenance.records import ManifestInfo
 from provenance.registry import Registry
 from provenance.signing import manifest_facts, signer_names
-from provenance.softbinding import ALGORITHMS, decode_value
+from provenance.softbinding import ALGORITHMS, WATERMARK_ALG, decode_value, decode_watermark_value
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -225,7 +225,11 @@ class ManifestRecovery:
         )
 
     def by_binding(self, alg: str, value: str, *, max_results: int = 10) -> list[ManifestMatch]:
-        """Manifests matching a soft-binding value (``c2pa.soft-binding`` alg + value)."""
+        """Manifests matching a soft-binding value (``c2pa.soft-binding`` alg + value); for
+        the watermark, the manifest its payload names."""
+        if alg == WATERMARK_ALG:
+            marked = self.by_watermark(decode_watermark_value(value))
+            return [marked] if marked is not None else []
         hex_value = decode_value(alg, value)
         kind = ALGORITHMS[alg][0]
         query = HashQuery(**{kind: hex_value})

@@ -22,7 +22,8 @@ server runs) from the same application, and checked to be the one the server ser
 Two rules OpenAPI cannot state for query parameters are kept out of the generated valid
 requests (``filter_case``); the operations' descriptions state them: ``GET /v1/lookup``
 needs ``pdq`` or ``phash``, and ``byBinding``'s ``value`` is one its ``alg`` reads (of the
-length it says; for ``io.iscc.v0``, an ISCC-SEQ holding a Content-Code Image).
+length it says; for ``io.iscc.v0``, an ISCC-SEQ holding a Content-Code Image; for the
+watermark, its 4-byte payload).
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from provenance.errors import InputError
-from provenance.softbinding import ALGORITHMS, decode_value
+from provenance.softbinding import (
+    ALGORITHMS,
+    WATERMARK_ALG,
+    decode_value,
+    decode_watermark_value,
+)
 from service.config import Settings
 from service.main import create_app
 from tests.conftest import REPO_ROOT, encode
@@ -101,9 +107,12 @@ def _breaks_a_cross_parameter_rule(case: schemathesis.Case) -> bool:
         return not (query.get("pdq") or query.get("phash"))
     if case.operation.path == "/v1/matches/byBinding":
         alg, value = query.get("alg"), query.get("value")
-        if isinstance(alg, str) and alg in ALGORITHMS and isinstance(value, str):
+        if isinstance(value, str) and alg in (*ALGORITHMS, WATERMARK_ALG):
             try:
-                decode_value(alg, value)
+                if alg == WATERMARK_ALG:
+                    decode_watermark_value(value)
+                else:
+                    decode_value(alg, value)
             except InputError:
                 return True
     return False

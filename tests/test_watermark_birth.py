@@ -192,6 +192,32 @@ def test_a_stripped_jpeg_q75_copy_of_a_64px_image_is_recovered_by_watermark(
             ).json()
             assert other["matches"][0]["signal"] == "pdq"
             assert not any("watermark" in r for r in other["reasons"])
+
+            # The resolution API resolves the watermark like the fingerprints it lists.
+            assert {"alg": WATERMARK_ALG} in client.get("/v1/services/supportedAlgorithms").json()[
+                "watermarks"
+            ]
+            value = payload.to_bytes(4, "big").hex()
+            by_binding = client.get(
+                "/v1/matches/byBinding", params={"alg": WATERMARK_ALG, "value": value}
+            ).json()["matches"]
+            assert [m["manifestId"] for m in by_binding] == [first["manifest_id"]]
+            for alg in (WATERMARK_ALG, None):
+                found = client.post(
+                    "/v1/matches/byContent",
+                    params={"alg": alg} if alg else {},
+                    content=copy.read_bytes(),
+                    headers={"content-type": "image/jpeg"},
+                ).json()["matches"]
+                assert (found[0]["manifestId"], found[0]["signal"]) == (
+                    first["manifest_id"],
+                    "watermark",
+                ), alg
+            unknown = client.get(
+                "/v1/matches/byBinding",
+                params={"alg": WATERMARK_ALG, "value": (payload ^ 1).to_bytes(4, "big").hex()},
+            )
+            assert unknown.status_code == 200 and unknown.json()["matches"] == []
     finally:
         servers.stop_server(server)
 

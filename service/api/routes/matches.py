@@ -20,12 +20,15 @@ from starlette.datastructures import UploadFile as FormFile
 
 from provenance.hashquery import similarity_score
 from provenance.iscc import image_code_of_bytes
-from provenance.recovery import ManifestMatch
+from provenance.media import decode_image
+from provenance.recovery import ManifestMatch, read_watermark
 from provenance.softbinding import (
     ALGORITHMS,
     ISCC_ALG,
     PDQ_ALG,
     PHASH_ALG,
+    WATERMARK_ALG,
+    WATERMARK_BYTES,
     supported_algorithms,
 )
 from service.api.deps import ManifestsDep, ReadAccess, SettingsDep, WorkSlotsDep
@@ -54,18 +57,22 @@ ISCC_VALUE_PATTERN = (
 """An ``io.iscc.v0`` value: an ISCC-SEQ as padded base64, or ``ISCC:`` and base32."""
 BINDING_VALUE_PATTERN = "^(?:{})$".format(
     "|".join(
-        ISCC_VALUE_PATTERN
-        if kind == "iscc"
-        else f"[0-9a-fA-F]{{{2 * size}}}|{_base64_pattern(size)}"
-        for kind, size in ALGORITHMS.values()
+        [
+            ISCC_VALUE_PATTERN
+            if kind == "iscc"
+            else f"[0-9a-fA-F]{{{2 * size}}}|{_base64_pattern(size)}"
+            for kind, size in ALGORITHMS.values()
+        ]
+        + [f"[0-9a-fA-F]{{{2 * WATERMARK_BYTES}}}|{_base64_pattern(WATERMARK_BYTES)}"]
     )
 )
-ALG = {"enum": list(ALGORITHMS)}
+RESOLVED = [*ALGORITHMS, WATERMARK_ALG]
+ALG = {"enum": RESOLVED}
 UNSUPPORTED_ALG = "`alg` is not a supported algorithm (see /v1/services/supportedAlgorithms)."
 
 
 def _check_alg(alg: str | None) -> None:
-    if alg is not None and alg not in ALGORITHMS:
+    if alg is not None and alg not in RESOLVED:
         raise ApiError(
             400,
             "unsupported_algorithm",
@@ -101,13 +108,14 @@ async def by_binding(
     request: Request,
     manifests: ManifestsDep,
     settings: SettingsDep,
-    alg: str = Query(description=f"{PDQ_ALG}, {PHASH_ALG} or {ISCC_ALG}", json_schema_extra=ALG),
+    alg: str = Query(description=", ".join(RESOLVED), json_schema_extra=ALG),
     value: str = Query(
         description="The soft-binding value, as `alg` says: for a PDQ hash or a pHash, "
         f"base64 (as in the manifest) or hex of its {ALGORITHMS[PDQ_ALG][1]} or "
         f"{ALGORITHMS[PHASH_ALG][1]} bytes; for {ISCC_ALG}, the ISCC-SEQ as padded base64 "
         "(IEP-0020, as in the manifest) or as `ISCC:` and base32 (the code's canonical "
-        "text), holding a 256-bit ISCC Content-Code Image (other units are ignored).",
+        "text), holding a 256-bit ISCC Content-Code Image (other units are ignored); for "
+        f"{WATERMARK_ALG}, base64 or hex of the watermark's 4-byte payload.",
         json_schema_extra={"pattern": BINDING_VALUE_PATTERN},
     ),
     max_results: int = MaxResults,
@@ -170,6 +178,9 @@ async def by_content(
         raise ApiError(422, "empty_file", "The request carries no asset.")
 
     def work() -> list[ManifestMatch]:
+        if alg == WATERMARK_ALG:
+            marked = manifests.by_watermark(read_watermark(decode_image(data, name)))
+            return [marked] if marked is not None else []
         query = image_query(data, name, dihedral=alg in (None, PDQ_ALG))
         if alg in (None, ISCC_ALG):
             query = replace(query, iscc=image_code_of_bytes(data, name))
@@ -179,6 +190,9 @@ async def by_content(
             query = replace(query, pdq=None, pdq_variants=())
         elif alg == ISCC_ALG:
             query = replace(query, pdq=None, pdq_variants=(), phash=None)
+        if alg is None:  # the watermark's payload names a manifest: it comes first
+            watermark = read_watermark(decode_image(data, name))
+            return manifests.recover_query(query, watermark=watermark, max_results=max_results)
         return manifests.recover([query], max_results=max_results)[0]
 
     found = await run_bounded(work, settings.processing_timeout_s, slots)
