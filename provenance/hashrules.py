@@ -7,6 +7,7 @@ our API exchange.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Literal
 
@@ -66,3 +67,10 @@ def normalise_hash(value: str | None, kind: HashKind) -> str | None:
 def usable_pdq(quality: int | None) -> bool:
     """PDQ hashes below quality 50 are never matched; a hash added without one is trusted."""
     return quality is None or quality >= PDQ_MIN_QUALITY
+
+
+def query_base64(value: str) -> bytes:
+    """The bytes of a base64 value pasted into a query string, where a ``+`` arrives as a
+    space (a leading one too): it is put back, since base64 of whole bytes never ends in
+    one. Raises ``binascii.Error`` (a ``ValueError``) for anything else."""
+    return base64.b64decode(value.strip("\t\r\n").rstrip(" ").replace(" ", "+"), validate=True)

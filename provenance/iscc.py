@@ -32,6 +32,7 @@ import binascii
 from typing import TYPE_CHECKING
 
 from provenance.errors import InputError
+from provenance.hashrules import query_base64
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -206,8 +207,7 @@ def decode_binding(value: str) -> str:
         if text[:5].upper() == "ISCC:":
             raw = ic.decode_base32(text[5:].replace("-", "").upper())
         else:
-            spaced = value.strip("\t\r\n").rstrip(" ").replace(" ", "+")
-            raw = base64.b64decode(spaced, validate=True)
+            raw = query_base64(value)
     except (binascii.Error, ValueError):
         raise InputError(
             f"The io.iscc.v0 value {shown!r} is neither base64 nor ISCC: and base32."

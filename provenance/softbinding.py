@@ -23,11 +23,10 @@ manifest also lists the ``c2pa.watermarked.bound`` action.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from provenance.errors import InputError
-from provenance.hashrules import HashKind
+from provenance.hashrules import HashKind, query_base64
 
 SOFT_BINDING_ASSERTION = "c2pa.soft-binding"
 PDQ_ALG = "org.provaudit.pdq"
@@ -66,21 +65,7 @@ def watermark_value(payload: int) -> str:
 
 def decode_watermark_value(value: str) -> int:
     """The payload of an ``org.provaudit.dwtdct`` value: base64 of 4 bytes, or 8 hex digits."""
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"Give the {WATERMARK_ALG} value as base64 (or hex) of its 4 bytes.")
-    text = value.strip()
-    if len(text) == 2 * WATERMARK_BYTES and all(c in "0123456789abcdefABCDEF" for c in text):
-        return int(text, 16)
-    try:
-        raw = base64.b64decode(text.replace(" ", "+"), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != WATERMARK_BYTES:
-        raise InputError(
-            f"The {WATERMARK_ALG} value {text[:80]!r} is neither base64 of 4 bytes nor 8 hex "
-            "digits."
-        )
-    return int.from_bytes(raw, "big")
+    return int.from_bytes(_hex_or_base64(WATERMARK_ALG, value, WATERMARK_BYTES), "big")
 
 
 def watermark_soft_binding_assertion(payload: int) -> dict[str, Any]:
@@ -132,23 +117,27 @@ def decode_value(alg: str, value: str) -> str:
         from provenance.iscc import decode_binding
 
         return decode_binding(value)
+    return _hex_or_base64(alg, value, size).hex()
+
+
+def _hex_or_base64(alg: str, value: str, size: int) -> bytes:
+    """``size`` bytes given as base64 (as C2PA writes them) or as hex. Users paste these
+    into query strings, so both spellings are accepted and anything else is refused with
+    one sentence."""
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"Give the {alg} value as base64 (or hex) of its {size} bytes.")
     text = value.strip()
     if len(text) == 2 * size and all(c in "0123456789abcdefABCDEF" for c in text):
-        return text.lower()
+        return bytes.fromhex(text)
     try:
-        # A '+' in an unencoded query string arrives as a space (a leading one too): put
-        # it back; base64 of a whole number of bytes never ends in one.
-        spaced = value.strip("\t\r\n").rstrip(" ").replace(" ", "+")
-        raw = base64.b64decode(spaced, validate=True)
-    except (binascii.Error, ValueError):
+        raw = query_base64(value)
+    except ValueError:
         raise InputError(
             f"The {alg} value {text[:80]!r} is neither base64 nor {2 * size} hex digits."
         ) from None
     if len(raw) != size:
         raise InputError(f"A {alg} value decodes to {size} bytes; {text[:80]!r} gives {len(raw)}.")
-    return raw.hex()
+    return raw
 
 
 def _algorithm(alg: str) -> tuple[HashKind, int]:
