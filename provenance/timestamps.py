@@ -124,7 +124,7 @@ def check_tsa(token: bytes, anchors: list[TrustAnchor], list_name: str | None) -
     names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     tsa = str(names[0].value) if names else leaf.subject.rfc4514_string()
     trusted = {anchor.sha256 for anchor in anchors}
-    anchor_certificates = [x509.load_pem_x509_certificate(a.pem.encode()) for a in anchors]
+    anchor_certificates = [anchor.certificate for anchor in anchors]
     current, seen = leaf, set()
     while current is not None and current.fingerprint(hashes.SHA256()).hex() not in seen:
         fingerprint = current.fingerprint(hashes.SHA256()).hex()

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +57,13 @@ class TrustAnchor:
 
     def summary(self) -> dict[str, str]:
         return {key: value for key, value in asdict(self).items() if key != "pem"}
+
+    @cached_property
+    def certificate(self) -> Any:
+        """The parsed certificate, parsed once: the TSA check of every report uses it."""
+        from cryptography import x509
+
+        return x509.load_pem_x509_certificate(self.pem.encode("ascii"))
 
 
 @dataclass(frozen=True)

@@ -612,7 +612,6 @@ def _report_from_store(
     source_types = _source_types(active)
     iptc_type = iptc_digital_source_type(media.data)
     signer = _signer(active)
-    box = signature_box(media.data, active_label)
     declaration = _ai_declaration(active_label, manifests)
     state = _state(validation_state)
     failure_codes = {entry.code for entry in failures}
@@ -627,7 +626,12 @@ def _report_from_store(
         and "claimSignature.validated" in verified
     )
     warnings = []
-    if signer and not signer.signing_time and carries_timestamp(box):
+    # Only a signature without a signing time is searched for a token c2pa dropped.
+    if (
+        signer
+        and not signer.signing_time
+        and carries_timestamp(signature_box(media.data, active_label))
+    ):
         warnings.append(
             StatusEntry(
                 MALFORMED_TIMESTAMP,
