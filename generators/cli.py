@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from provenance.cli.exit_status import ExitStatus
 from provenance.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from generators.conditioning import Condition
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -587,6 +590,37 @@ def model_card_command(
     emit({"model_card": str(path)}, as_json)
 
 
+def _condition(
+    prompt: str | None,
+    class_name: str | None,
+    guidance: float | None,
+    content: Path | None,
+    style: Path | None,
+) -> Condition | None:
+    """The generate options as one Condition (None when nothing is asked for)."""
+    from generators.conditioning import Condition, ConditionImage
+    from provenance.errors import InputError
+
+    if all(value is None for value in (prompt, class_name, guidance, content, style)):
+        return None
+
+    def image(path: Path | None, what: str) -> ConditionImage | None:
+        if path is None:
+            return None
+        try:
+            return ConditionImage(path.read_bytes(), path.name)
+        except OSError as exc:
+            raise InputError(f"Cannot read the {what} image {path}: {exc.strerror}.") from None
+
+    return Condition(
+        prompt=prompt,
+        class_name=class_name,
+        guidance=guidance,
+        content=image(content, "content"),
+        style=image(style, "style"),
+    )
+
+
 @generate_app.command("generate")
 def generate_command(
     checkpoint: Annotated[
@@ -629,6 +663,30 @@ def generate_command(
             "a detector must not learn it as the sign of a fake."
         ),
     ] = True,
+    prompt: Annotated[
+        str | None,
+        typer.Option(help="Describe the image (a text-conditioned checkpoint only)."),
+    ] = None,
+    class_name: Annotated[
+        str | None,
+        typer.Option("--class", help="Generate this class (a class-conditional checkpoint)."),
+    ] = None,
+    guidance: Annotated[
+        float | None,
+        typer.Option(
+            help="Classifier-free guidance scale of conditional diffusion (1: none; "
+            "default: the checkpoint's).",
+            show_default=False,
+        ),
+    ] = None,
+    content: Annotated[
+        Path | None,
+        typer.Option(help="Style transfer: the photo whose content is kept.", show_default=False),
+    ] = None,
+    style: Annotated[
+        Path | None,
+        typer.Option(help="Style transfer: the image whose style is applied.", show_default=False),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write N images to DATASET/<family>/1_fake/*.png and record them in labels.jsonl.
@@ -643,6 +701,7 @@ def generate_command(
     with _reported(), _count_progress("generating", n) as progress:
         from generators.sample import generate
 
+        condition = _condition(prompt, class_name, guidance, content, style)
         result = generate(
             checkpoint,
             n,
@@ -659,6 +718,7 @@ def generate_command(
             record=record,
             registry=registry,
             watermark=watermark,
+            condition=condition,
             progress=progress,
         )
     _identity_notice(result.identity_created)

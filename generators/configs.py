@@ -19,6 +19,8 @@ from provenance.errors import ProvauditError
 
 Family = Literal["gan", "diffusion", "vae"]
 FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae")
+# Families whose sampling walks a noise schedule (--sampler and --sampling-steps apply).
+STEPPED_FAMILIES: frozenset[str] = frozenset({"diffusion"})
 # "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
 Preset = Literal["small", "compact", "tiny"]
 # small: the reference sizes; compact: a UNet a quarter of small's cost, what a 2-core CPU

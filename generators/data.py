@@ -18,11 +18,15 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from provenance.errors import DataError, ImageTooSmallError, InputError
 from provenance.files import IMAGE_SUFFIXES, find_image_files
+
+if TYPE_CHECKING:
+    from generators.conditioning import TrainingLabels
 
 SUPPORTED_SIZES = (32, 64)
 # Decoded images above this many bytes are re-decoded on use instead of kept in memory.
@@ -180,6 +184,13 @@ class ImageFolder:
         indices = rng.integers(0, len(self), size=batch_size)
         images = np.stack([self.crop(int(i), rng, flip=flip) for i in indices])
         return ImageBatch(images, self.label_ids[indices], tuple(self.paths[i] for i in indices))
+
+    def training_labels(self, batch: ImageBatch) -> TrainingLabels:
+        """What a conditional model learns beside ``batch``: its class ids (with class
+        subfolders) and its captions (``image.txt`` beside ``image.png``)."""
+        from generators.conditioning import TrainingLabels
+
+        return TrainingLabels(class_ids=batch.labels if self.class_names else None)
 
     def crops(self, n: int, seed: int) -> Iterator[tuple[np.ndarray, Path]]:
         """``n`` crops spread evenly over the images (image i gets crops i, i+N, ...).

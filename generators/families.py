@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generators.conditioning import Condition, TrainingLabels
 from generators.configs import (
     FAMILIES,
     ConfigError,
@@ -60,6 +61,7 @@ class GeneratorFamily(ABC):
         images: torch.Tensor,
         generator: torch.Generator,
         autocast: Autocast,
+        labels: TrainingLabels | None = None,
     ) -> dict[str, float]: ...
 
     @abstractmethod
@@ -72,7 +74,11 @@ class GeneratorFamily(ABC):
         sampler: str = "ddim",
         sampling_steps: int | None = None,
         eta: float = 0.0,
+        condition: Condition | None = None,
     ) -> SampleOutput: ...
+
+    # Whether train_step wants the batch's class ids and captions (TrainingLabels).
+    uses_labels: bool = False
 
     def check_config(self, config: ModelConfig) -> None:
         if not isinstance(config, self.config_type):
@@ -122,6 +128,7 @@ class GANFamily(GeneratorFamily):
         images: torch.Tensor,
         generator: torch.Generator,
         autocast: Autocast,
+        labels: TrainingLabels | None = None,
     ) -> dict[str, float]:
         """One discriminator and one generator update (non-saturating loss)."""
         batch = images.shape[0]
@@ -155,6 +162,7 @@ class GANFamily(GeneratorFamily):
         sampler: str = "ddim",
         sampling_steps: int | None = None,
         eta: float = 0.0,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         latent = torch.from_numpy(noise.normal((config.latent_dim, 1, 1))).to(device)
         return SampleOutput(_to_numpy(model.generator(latent)), None, None)
@@ -179,6 +187,7 @@ class DiffusionFamily(GeneratorFamily):
         images: torch.Tensor,
         generator: torch.Generator,
         autocast: Autocast,
+        labels: TrainingLabels | None = None,
     ) -> dict[str, float]:
         """The simple epsilon-prediction loss of Ho et al. at a uniform random timestep."""
         schedule = model.schedule
@@ -209,6 +218,7 @@ class DiffusionFamily(GeneratorFamily):
         sampler: str = "ddim",
         sampling_steps: int | None = None,
         eta: float = 0.0,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         chosen = make_sampler(model.schedule, sampler, sampling_steps, eta)
         batch = len(noise)
@@ -280,6 +290,7 @@ class VAEFamily(GeneratorFamily):
         images: torch.Tensor,
         generator: torch.Generator,
         autocast: Autocast,
+        labels: TrainingLabels | None = None,
     ) -> dict[str, float]:
         epsilon = _randn((images.shape[0], model.config.latent_dim), generator, images.device)
         with autocast():
@@ -305,6 +316,7 @@ class VAEFamily(GeneratorFamily):
         sampler: str = "ddim",
         sampling_steps: int | None = None,
         eta: float = 0.0,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         latent = torch.from_numpy(noise.normal((config.latent_dim,))).to(device)
         return SampleOutput(_to_numpy(model.decode(latent)), None, None)

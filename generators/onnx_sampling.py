@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from generators.checkpoint import GeneratorCheckpoint
+from generators.conditioning import Condition
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
@@ -65,6 +66,7 @@ class OnnxGenerator:
         sampler: str = "ddim",
         sampling_steps: int | None = None,
         eta: float = 0.0,
+        condition: Condition | None = None,
     ) -> SampleOutput:
         config: Any = self.info.config
         family = self.info.family

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from generators.checkpoint import GeneratorCheckpoint, read_checkpoint_info
+from generators.conditioning import Condition, check_condition
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.layout import (
     FAKE_SUBDIR,
@@ -128,6 +129,7 @@ def _sample_function(
     sampling_steps: int | None,
     eta: float,
     device: str,
+    condition: Condition | None = None,
 ) -> SampleFn:
     if backend == "onnx":
         from generators.onnx_sampling import OnnxGenerator
@@ -135,7 +137,7 @@ def _sample_function(
         onnx_generator = OnnxGenerator.open(info)
 
         def sample_onnx(noise: PerImageNoise) -> tuple[np.ndarray, str | None, int | None]:
-            output = onnx_generator.sample(noise, sampler, sampling_steps, eta)
+            output = onnx_generator.sample(noise, sampler, sampling_steps, eta, condition)
             return output.images, output.sampler, output.steps
 
         return sample_onnx
@@ -150,11 +152,25 @@ def _sample_function(
 
     def sample_torch(noise: PerImageNoise) -> tuple[np.ndarray, str | None, int | None]:
         output = spec.sample(
-            loaded.model, loaded.config, noise, torch_device, sampler, sampling_steps, eta
+            loaded.model,
+            loaded.config,
+            noise,
+            torch_device,
+            sampler,
+            sampling_steps,
+            eta,
+            condition=condition,
         )
         return output.images, output.sampler, output.steps
 
     return sample_torch
+
+
+def uses_sampling_steps(family: str) -> bool:
+    """Whether a family samples by steps (diffusion's sampler and step count apply)."""
+    from generators.configs import STEPPED_FAMILIES
+
+    return family in STEPPED_FAMILIES
 
 
 def fake_file_name(sha256: str, seed: int, sampler: str | None, steps: int | None) -> str:
@@ -180,6 +196,7 @@ def generate(
     record: bool = True,
     registry: str | None = None,
     watermark: bool = True,
+    condition: Condition | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetWriteResult:
     """Sample ``n`` images into ``DATASET/<family>/1_fake`` and record them in the labels.
@@ -188,15 +205,18 @@ def generate(
     by itself; ``family`` (optional) refuses a checkpoint of another family. With
     ``sign`` and ``record``, each signature (manifest and fingerprints) is also recorded
     in the registry at ``registry`` (default: the one ``provaudit sign`` uses).
+    ``condition`` (a prompt, a class, content and style images) is checked against what
+    the checkpoint accepts before anything is loaded, and recorded in every manifest.
     """
     started = time.perf_counter()
     if n < 1 or batch < 1:
         raise ProvauditError("-n and --batch must be at least 1.")
     info = read_checkpoint_info(checkpoint_dir, family)
+    check_condition(info.family, info.config, condition)
     chosen_backend = _choose_backend(info, backend, device)
-    if info.family != "diffusion":
+    if not uses_sampling_steps(info.family):
         sampling_steps = None  # single pass: nothing to step
-    sample = _sample_function(info, chosen_backend, sampler, sampling_steps, eta, device)
+    sample = _sample_function(info, chosen_backend, sampler, sampling_steps, eta, device, condition)
     signing = open_signing(record, registry) if sign else None
     signer = signing.signer if signing is not None else None
     dataset_dir = Path(out_dataset_dir)
@@ -222,6 +242,7 @@ def generate(
                         used_sampler,
                         used_steps,
                         watermark=watermark,
+                        condition=condition,
                     )
                 path = image_dir / name
                 atomic_write(path, data)

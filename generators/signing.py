@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generators.checkpoint import GeneratorCheckpoint
+from generators.conditioning import Condition
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
@@ -94,9 +95,11 @@ def sign_generated(
     steps: int | None,
     *,
     watermark: bool = True,
+    condition: Condition | None = None,
 ) -> bytes:
     """The generated PNG, watermarked (``watermark``, when large enough) and signed as
-    trainedAlgorithmicMedia with the generator assertion."""
+    trainedAlgorithmicMedia with the generator assertion (and the ``condition`` it was
+    asked for: prompt, class, content and style digests)."""
     from provenance.signing import GeneratorInfo, SignRequest
 
     payload = None
@@ -112,6 +115,7 @@ def sign_generated(
             seed=seed,
             sampler=sampler,
             steps=steps,
+            extra=condition.assertion_data() if condition is not None else {},
         ),
         watermark=payload,
     )

@@ -239,10 +239,12 @@ def train(
     with _TrainingProgress(progress, steps, start_step, family) as advance:
         try:
             for step in range(start_step, steps):
-                images = torch.from_numpy(folder.batch(step, batch, seed).as_float())
+                crops = folder.batch(step, batch, seed)
+                images = torch.from_numpy(crops.as_float())
                 generator = torch.Generator().manual_seed(step_seed(seed, step))
+                labels = folder.training_labels(crops) if spec.uses_labels else None
                 losses = spec.train_step(
-                    model, optimizers, images.to(torch_device), generator, autocast
+                    model, optimizers, images.to(torch_device), generator, autocast, labels
                 )
                 if not all(np.isfinite(value) for value in losses.values()):
                     raise TrainingError(
