@@ -212,6 +212,14 @@ def train_command(
         PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized) or tiny (tests).")
     ] = PresetChoice.small,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    class_conditional: Annotated[
+        bool,
+        typer.Option(
+            "--class-conditional",
+            help="gan: learn the class subfolders of --data as conditions "
+            "(then generate --class NAME).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train a generator on random crops; writes config.json + model.safetensors to --out.
@@ -239,6 +247,7 @@ def train_command(
             preset=preset.value,
             checkpoint_every=checkpoint_every,
             progress=not no_progress,
+            class_conditional=class_conditional,
         )
     emit(
         {

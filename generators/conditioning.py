@@ -126,6 +126,26 @@ def check_condition(family: str, config: Any, condition: Condition | None) -> No
     )
 
 
+def class_index(config: Any, condition: Condition | None) -> int | None:
+    """The class id a class-conditional model is asked for (None: not class-conditional).
+
+    Such a model needs its class: there is no unconditional mode to fall back to.
+    """
+    names = tuple(getattr(config, "class_names", ()))
+    if not names:
+        return None
+    listed = ", ".join(names)
+    if condition is None or condition.class_name is None:
+        raise ConditionError(
+            f"This checkpoint is class-conditional; pass --class (one of {listed})."
+        )
+    if condition.class_name not in names:
+        raise ConditionError(
+            f"Unknown class {condition.class_name!r}; this checkpoint knows {listed}."
+        )
+    return names.index(condition.class_name)
+
+
 @dataclass(frozen=True)
 class TrainingLabels:
     """What a conditional model learns alongside a batch of crops: the class id of each

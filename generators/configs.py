@@ -44,6 +44,13 @@ class DCGANConfig:
     learning_rate: float = 2e-4
     adam_beta1: float = 0.5
     adam_beta2: float = 0.999
+    # Class-conditional (Mirza & Osindero 2014) when not empty: the class subfolder names
+    # of the training data, in the order of their ids.
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def conditioning(self) -> tuple[str, ...]:
+        return ("class",) if self.class_names else ()
 
 
 @dataclass(frozen=True)

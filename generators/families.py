@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.conditioning import Condition, TrainingLabels
+from generators.conditioning import Condition, TrainingLabels, class_index
 from generators.configs import (
     FAMILIES,
     ConfigError,
@@ -104,6 +104,7 @@ class GANFamily(GeneratorFamily):
     config_type = DCGANConfig
     main_loss = "loss_d"
     sampling_module_name = "generator"
+    uses_labels = True
 
     def build(self, config: DCGANConfig) -> nn.Module:
         from generators.dcgan import DCGAN
@@ -133,20 +134,29 @@ class GANFamily(GeneratorFamily):
         """One discriminator and one generator update (non-saturating loss)."""
         batch = images.shape[0]
         latent = _randn((batch, model.config.latent_dim, 1, 1), generator, images.device)
+        class_ids = None
+        if model.config.class_names:
+            if labels is None or labels.class_ids is None:
+                raise ConfigError(
+                    "A class-conditional GAN trains on class subfolders; none were read."
+                )
+            class_ids = torch.as_tensor(labels.class_ids, dtype=torch.int64).to(images.device)
         real = torch.ones(batch, device=images.device)
         fake_target = torch.zeros(batch, device=images.device)
         with autocast():
-            fakes = model.generator(latent)
+            fakes = model.generator(latent, class_ids)
             loss_d = F.binary_cross_entropy_with_logits(
-                model.discriminator(images).float(), real
+                model.discriminator(images, class_ids).float(), real
             ) + F.binary_cross_entropy_with_logits(
-                model.discriminator(fakes.detach()).float(), fake_target
+                model.discriminator(fakes.detach(), class_ids).float(), fake_target
             )
         optimizers["discriminator"].zero_grad(set_to_none=True)
         loss_d.backward()
         optimizers["discriminator"].step()
         with autocast():
-            loss_g = F.binary_cross_entropy_with_logits(model.discriminator(fakes).float(), real)
+            loss_g = F.binary_cross_entropy_with_logits(
+                model.discriminator(fakes, class_ids).float(), real
+            )
         optimizers["generator"].zero_grad(set_to_none=True)
         loss_g.backward()
         optimizers["generator"].step()
@@ -165,7 +175,11 @@ class GANFamily(GeneratorFamily):
         condition: Condition | None = None,
     ) -> SampleOutput:
         latent = torch.from_numpy(noise.normal((config.latent_dim, 1, 1))).to(device)
-        return SampleOutput(_to_numpy(model.generator(latent)), None, None)
+        class_ids = None
+        index = class_index(config, condition)
+        if index is not None:
+            class_ids = torch.full((len(noise),), index, dtype=torch.int64, device=device)
+        return SampleOutput(_to_numpy(model.generator(latent, class_ids)), None, None)
 
 
 class DiffusionFamily(GeneratorFamily):

@@ -47,6 +47,9 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
     if family == "gan":
         module = model.generator
         example: tuple[torch.Tensor, ...] = (torch.zeros(2, config.latent_dim, 1, 1),)
+        if config.class_names:
+            signature = {**signature, "inputs": [*signature["inputs"], "class_id"]}
+            example = (*example, torch.zeros(2, dtype=torch.int64))
     elif family == "vae":
         from generators.vae import VAEDecoder
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from generators.checkpoint import GeneratorCheckpoint
-from generators.conditioning import Condition
+from generators.conditioning import Condition, class_index
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
@@ -71,8 +71,11 @@ class OnnxGenerator:
         config: Any = self.info.config
         family = self.info.family
         if family == "gan":
-            latent = noise.normal((config.latent_dim, 1, 1))
-            return SampleOutput(self._run({"latent": latent}), None, None)
+            feeds = {"latent": noise.normal((config.latent_dim, 1, 1))}
+            index = class_index(config, condition)
+            if index is not None:
+                feeds["class_id"] = np.full((len(noise),), index, dtype=np.int64)
+            return SampleOutput(self._run(feeds), None, None)
         if family == "vae":
             latent = noise.normal((config.latent_dim,))
             return SampleOutput(self._run({"latent": latent}), None, None)

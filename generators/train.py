@@ -11,6 +11,7 @@ eval mode, so looking at samples never changes the training trajectory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from generators.checkpoint import (
     save_checkpoint,
     save_optimizers,
 )
-from generators.configs import ModelConfig, check_family, default_config
+from generators.conditioning import Condition
+from generators.configs import CONFIG_TYPES, ModelConfig, check_family, default_config
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from provenance.errors import ProvauditError
@@ -135,6 +137,7 @@ def train(
     config: ModelConfig | None = None,
     checkpoint_every: int = 0,
     progress: bool = True,
+    class_conditional: bool = False,
 ) -> TrainResult:
     """Train ``family`` on crops of the images in ``data_dir``; ``steps`` is the total.
 
@@ -143,6 +146,9 @@ def train(
     The checkpoint in ``out`` is written at the end, every ``checkpoint_every`` steps
     (0: only at the end) and on Ctrl-C, so an interrupted run can be resumed with
     ``resume=True`` and the same ``seed``, ``size`` and ``batch``.
+
+    ``class_conditional`` learns the class subfolders of ``data_dir`` as conditions
+    (``generate --class NAME``); only families whose configuration has ``class_names``.
     """
     started = time.perf_counter()
     check_family(family)
@@ -155,12 +161,21 @@ def train(
     if resume:
         state = _read_train_state(out)
         _check_same_run(state, seed=seed, size=size, batch=batch)
-        read_checkpoint_info(out, expected_family=family)
+        saved = read_checkpoint_info(out, expected_family=family)
+        class_conditional = bool(getattr(saved.config, "class_names", ()))
     elif (out / CONFIG_FILE).exists():
         raise TrainingError(
             f"{out} already holds a checkpoint; pass --resume to continue it or choose "
             "another --out."
         )
+    if class_conditional:
+        if "class_names" not in {item.name for item in dataclasses.fields(CONFIG_TYPES[family])}:
+            raise TrainingError(f"The {family} family cannot be trained class-conditional.")
+        if data_dir is None:
+            raise TrainingError(
+                "Class-conditional training learns the class subfolders of --data DIR; "
+                "the built-in photos have none."
+            )
     if data_dir is None:
         from generators.realphotos import builtin_photo_folder
 
@@ -168,7 +183,12 @@ def train(
             folder = ImageFolder.open(photos_dir, size)
             folder.load_all()
     else:
-        folder = ImageFolder.open(data_dir, size)
+        folder = ImageFolder.open(data_dir, size, labels=class_conditional)
+        if class_conditional and len(folder.class_names) < 2:
+            raise TrainingError(
+                f"Class-conditional training needs at least two class subfolders in "
+                f"{data_dir}; found {len(folder.class_names)}."
+            )
 
     import torch
 
@@ -189,6 +209,8 @@ def train(
         history = _read_losses(out, start_step)
     else:
         model_config = config or default_config(family, size, preset)
+        if class_conditional:
+            model_config = dataclasses.replace(model_config, class_names=tuple(folder.class_names))
         if model_config.image_size != size:
             raise TrainingError(
                 f"The model configuration is for {model_config.image_size} px but --size is {size}."
@@ -229,11 +251,23 @@ def train(
         sampling_steps = None
         if family == "diffusion":
             sampling_steps = min(GRID_SAMPLING_STEPS, model.schedule.num_train_timesteps)
-        noise = PerImageNoise(image_seeds(seed, GRID_SIDE * GRID_SIDE))
-        output = spec.sample(
-            model, model_config, noise, torch_device, "ddim", sampling_steps=sampling_steps
-        )
-        grids.append(save_grid(output.images, out / SAMPLES_DIR / f"step_{current_step:06d}.png"))
+        class_names = getattr(model_config, "class_names", ())
+        if class_names:
+            # One row per class (cycling when there are fewer classes than rows).
+            rows = []
+            for row in range(GRID_SIDE):
+                condition = Condition(class_name=class_names[row % len(class_names)])
+                noise = PerImageNoise(image_seeds(seed, GRID_SIDE, row * GRID_SIDE))
+                rows.append(
+                    spec.sample(model, model_config, noise, torch_device, condition=condition)
+                )
+            images = np.concatenate([output.images for output in rows])
+        else:
+            noise = PerImageNoise(image_seeds(seed, GRID_SIDE * GRID_SIDE))
+            images = spec.sample(
+                model, model_config, noise, torch_device, "ddim", sampling_steps=sampling_steps
+            ).images
+        grids.append(save_grid(images, out / SAMPLES_DIR / f"step_{current_step:06d}.png"))
         model.train()
 
     with _TrainingProgress(progress, steps, start_step, family) as advance:
