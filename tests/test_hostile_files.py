@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from provenance.cli.exit_status import ExitStatus, worst
+from service.pipeline import VERDICTS
 from tests.hostile import (
     CLI_SIGN_CASES,
     HTTP_SURFACES,
@@ -118,7 +119,7 @@ def test_upload_routes(server: Server, case: Case, surface: str) -> None:
         elif surface == "audit":
             audit = response.json()
             assert audit["provenance"]["state"] == expected.state
-            assert audit["verdict"] in ("declared_ai", "likely_ai", "likely_real", "inconclusive")
+            assert audit["verdict"] in VERDICTS
         elif surface == "verify":
             report = response.json()
             assert report["state"] == expected.state
