@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from provenance.errors import InputError, UnsupportedFormatError
+from provenance.keys import DEV_ORGANIZATION
 from provenance.media import MediaFile, check_media, read_media
 from provenance.rubrics import asset_signals
 from provenance.signing import GENERATOR_ASSERTION, declares_ai
@@ -90,6 +91,9 @@ class SignerInfo:
     algorithm: str | None
     signing_time: str | None
     serial_number: str | None
+    development: bool = False
+    """Issued by a provaudit development identity (``provaudit keys``, the dev server's
+    own): self-made and for testing, whatever a trust setting makes of it."""
 
 
 @dataclass
@@ -427,6 +431,7 @@ def _signer(manifest: dict[str, Any]) -> SignerInfo | None:
         algorithm=alg.upper() if isinstance(alg, str) else alg,
         signing_time=info.get("time"),
         serial_number=info.get("cert_serial_number"),
+        development=info.get("issuer") == DEV_ORGANIZATION,
     )
 
 

@@ -290,6 +290,8 @@ def _provenance_sentence(report: ProvenanceReport) -> str:
             + "): its claims cannot be relied on."
         )
     who = report.signer.common_name if report.signer else "an unknown signer"
+    if report.signer is not None and report.signer.development:
+        who += "; a development identity, for testing only"
     if report.credential_expired:
         return (
             f"Intact C2PA manifest, but its signer's certificate ({who}) has expired and no "
