@@ -201,6 +201,9 @@ class ProvenanceReport:
     detailed: dict[str, Any] | None = None
     crjson: dict[str, Any] | None = None
     thumbnails: dict[str, str] | None = None
+    thumbnail: str | None = None
+    """The identifier of the active manifest's claim thumbnail (a key of ``thumbnails``
+    when they are inlined), or None when the manifest carries none."""
 
     @property
     def failure_codes(self) -> list[str]:
@@ -666,6 +669,7 @@ def _report_from_store(
         soft_bindings=read_soft_bindings(active),
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
+        thumbnail=(active.get("thumbnail") or {}).get("identifier"),
     )
 
 
@@ -730,3 +734,23 @@ def _export_thumbnails(
                 reader.resource_to_stream(uri, handle)
         except c2pa.C2paError:
             target.unlink(missing_ok=True)
+
+
+def claim_thumbnail(manifest_store: bytes) -> tuple[str, bytes] | None:
+    """``(media type, bytes)`` of the active manifest's claim thumbnail in a bare manifest
+    store (``application/c2pa``, as the registry keeps what it signed), or None."""
+    import c2pa
+
+    try:
+        reader = c2pa.Reader("application/c2pa", io.BytesIO(manifest_store))
+        store = json.loads(reader.json())
+        active = (store.get("manifests") or {}).get(store.get("active_manifest") or "", {})
+        identifier = (active.get("thumbnail") or {}).get("identifier")
+        if not identifier:
+            return None
+        buffer = io.BytesIO()
+        reader.resource_to_stream(identifier, buffer)
+    except c2pa.C2paError:
+        return None
+    data = buffer.getvalue()
+    return ("image/png" if data[:4] == b"\x89PNG" else "image/jpeg"), data
