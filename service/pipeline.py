@@ -241,7 +241,8 @@ def _recovery_reason(closest: list[ManifestMatch], report: ProvenanceReport) -> 
     )
     if ai and not_ai:
         return sentence + (
-            f"{len(ai)} declare generative AI ({', '.join(ai)}) and {len(not_ai)} do not "
+            f"{len(ai)} {'declares' if len(ai) == 1 else 'declare'} generative AI "
+            f"({', '.join(ai)}) and {len(not_ai)} {'does' if len(not_ai) == 1 else 'do'} not "
             f"({', '.join(not_ai)}), so which one this file comes from, and whether it was "
             "declared AI, cannot be told."
         )

@@ -175,7 +175,7 @@ def test_row6_equally_close_matches_that_disagree_are_inconclusive_in_one_reason
     assert (result.verdict, result.declared_by) == ("inconclusive", None)
     disagreement = [r for r in result.reasons if "equally closely" in r]
     assert len(disagreement) == 1
-    assert "2 declare generative AI" in disagreement[0] and "1 do not" in disagreement[0]
+    assert "2 declare generative AI" in disagreement[0] and "1 does not" in disagreement[0]
     assert result.reasons[-1].startswith("Inconclusive: the equally close recorded manifests")
     assert not any(r.startswith("Detector score") for r in result.reasons)
 

@@ -174,6 +174,35 @@ def test_page_shows_a_stripped_ai_image_as_recovered_with_the_match_thumbnail(
     _screenshots(page, "recovered")
 
 
+def test_page_says_equally_close_matches_disagree_instead_of_picking_one(
+    server,  # noqa: F811
+    browser,
+    tmp_path,
+):
+    """The issue's contradiction: the same pixels signed once declaring AI and once not.
+    A stripped copy matches both equally closely: the page says so in one reason beside an
+    ``inconclusive`` verdict, never a "likely real" beside "declares generative AI"."""
+    pixels = encode(make_image(seed=33), "PNG")
+    _sign(server, pixels, "one.png", ai_generated="true")
+    signed = _sign(server, pixels, "two.png")
+    path = tmp_path / "reposted.jpg"
+    path.write_bytes(encode(Image.open(io.BytesIO(signed)).convert("RGB"), "JPEG", quality=80))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _audit_in_page(page, server.url, path)
+    assert page.inner_text("#verdict") == "inconclusive"
+    reasons = page.locator("#reasons li").all_inner_texts()
+    disagreement = [r for r in reasons if "equally closely" in r]
+    assert len(disagreement) == 1
+    assert "1 declares generative AI" in disagreement[0] and "1 does not" in disagreement[0]
+    assert reasons[-1].startswith("Inconclusive: the equally close recorded manifests disagree")
+    rows = page.locator("table.matches tbody tr.closest")
+    assert rows.count() == 2
+    declares = rows.locator("td[data-label='Declares AI']").all_inner_texts()
+    assert sorted(declares) == ["no", "yes"]
+    _no_contradiction(page)
+    _screenshots(page, "disagreement")
+
+
 def test_page_shows_a_plain_photo_as_no_provenance_signal(server, browser, tmp_path):  # noqa: F811
     photo = tmp_path / "photo.jpg"
     make_image(seed=5).save(photo, "JPEG", quality=92)
