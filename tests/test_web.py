@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO_ROOT, SHARED, encode, make_image
+from tests.conftest import C2PA_FIXTURES, REPO_ROOT, SHARED, encode, make_image
 from tests.test_service import API_KEY, _upload, detector_checkpoint, server  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -140,6 +140,18 @@ def test_page_shows_a_c2pa_test_file_with_its_ingredients(server, browser):  # n
     assert page.inner_text("#claim-generator") != "-"
     assert page.locator("#actions li").count() >= 1
     _screenshots(page, "c2pa-ingredients")
+
+
+def test_page_shows_an_ingredients_problems_in_the_tree(server, browser):  # noqa: F811
+    """The vendored test file whose ingredient's signature is invalid (EXPECTED.md)."""
+    page = browser.new_page(viewport={"width": PHONE, "height": 844})
+    _audit_in_page(page, server.url, C2PA_FIXTURES / "adobe-20220124-CIE-sig-CA.jpg")
+    assert page.inner_text("#state") == "valid"  # the consortium's roots are not trusted here
+    tree = page.inner_text("#tree")
+    assert "E-sig-CA.jpg" in tree and "A.jpg" in tree
+    assert "claimSignature.mismatch" in tree
+    assert page.locator("#tree img").count() >= 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
 
 
 def test_page_shows_a_stripped_ai_image_as_recovered_with_the_match_thumbnail(
