@@ -27,6 +27,8 @@ $(VENV)/.dev: $(VENV)/.serve
 
 # The main job: the moderation service on the embedded default (SQLite file, development
 # signing identity created on first start), at http://127.0.0.1:8000 (API docs at /docs).
+# What it signs reads "valid, development signer" there as in `provaudit verify`: the dev
+# root is no trust anchor unless PROVAUDIT_TRUST_DEV_IDENTITY=true (docs/api.md).
 run: $(VENV)/.serve
 	$(BIN)/provaudit serve --host 127.0.0.1 --port 8000
 

@@ -31,6 +31,9 @@ DEV_IDENTITY_NOTICE = (
     "where you pass root-ca.pem as a trust anchor (e.g. `provaudit verify --trust`). "
     "Do not use it to sign content for publication."
 )
+DEV_ORGANIZATION = "provaudit (development)"
+"""The organization of every development identity's certificates (``issue_certificates``):
+verify reports flag a signer it issued as a development signer, whoever's machine made it."""
 ROOT_FILE = "root-ca.pem"
 ROOT_KEY_FILE = "root-ca.key"
 CERT_FILE = "signer.pem"
@@ -314,7 +317,7 @@ def issue_certificates(
     *,
     alg: str = "es256",
     common_name: str = "provaudit development signer",
-    organization: str = "provaudit (development)",
+    organization: str = DEV_ORGANIZATION,
     valid_days: int = 730,
     not_before: dt.datetime | None = None,
     extended_key_usages: list[str] | None = None,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from provenance.errors import InputError, UnsupportedFormatError
+from provenance.keys import DEV_ORGANIZATION
 from provenance.media import MediaFile, check_media, read_media
 from provenance.rubrics import asset_signals
 from provenance.signing import GENERATOR_ASSERTION, declares_ai
@@ -90,6 +91,9 @@ class SignerInfo:
     algorithm: str | None
     signing_time: str | None
     serial_number: str | None
+    development: bool = False
+    """Issued by a provaudit development identity (``provaudit keys``, the dev server's
+    own): self-made and for testing, whatever a trust setting makes of it."""
 
 
 @dataclass
@@ -197,6 +201,9 @@ class ProvenanceReport:
     detailed: dict[str, Any] | None = None
     crjson: dict[str, Any] | None = None
     thumbnails: dict[str, str] | None = None
+    thumbnail: str | None = None
+    """The identifier of the active manifest's claim thumbnail (a key of ``thumbnails``
+    when they are inlined), or None when the manifest carries none."""
 
     @property
     def failure_codes(self) -> list[str]:
@@ -427,6 +434,7 @@ def _signer(manifest: dict[str, Any]) -> SignerInfo | None:
         algorithm=alg.upper() if isinstance(alg, str) else alg,
         signing_time=info.get("time"),
         serial_number=info.get("cert_serial_number"),
+        development=info.get("issuer") == DEV_ORGANIZATION,
     )
 
 
@@ -661,6 +669,7 @@ def _report_from_store(
         soft_bindings=read_soft_bindings(active),
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
+        thumbnail=(active.get("thumbnail") or {}).get("identifier"),
     )
 
 
@@ -725,3 +734,23 @@ def _export_thumbnails(
                 reader.resource_to_stream(uri, handle)
         except c2pa.C2paError:
             target.unlink(missing_ok=True)
+
+
+def claim_thumbnail(manifest_store: bytes) -> tuple[str, bytes] | None:
+    """``(media type, bytes)`` of the active manifest's claim thumbnail in a bare manifest
+    store (``application/c2pa``, as the registry keeps what it signed), or None."""
+    import c2pa
+
+    try:
+        reader = c2pa.Reader("application/c2pa", io.BytesIO(manifest_store))
+        store = json.loads(reader.json())
+        active = (store.get("manifests") or {}).get(store.get("active_manifest") or "", {})
+        identifier = (active.get("thumbnail") or {}).get("identifier")
+        if not identifier:
+            return None
+        buffer = io.BytesIO()
+        reader.resource_to_stream(identifier, buffer)
+    except c2pa.C2paError:
+        return None
+    data = buffer.getvalue()
+    return ("image/png" if data[:4] == b"\x89PNG" else "image/jpeg"), data

@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     """Folder of generator checkpoints (``gan``, ``vae``, ``diffusion``) for /v1/generate."""
     generate_timeout_s: float = 60.0
     """Upper bound on one /v1/generate call (diffusion is the slow one), off the event loop."""
-    trust_dev_identity: bool = True
-    """Trust the development identity's root, so the dev server's own output reads trusted."""
+    trust_dev_identity: bool = False
+    """Opt in: make the development identity's root a trust anchor, so the dev server's own
+    output reads ``trusted``. Off by default, as in ``provaudit verify``: the same file
+    reads the same everywhere (``valid``, flagged as a development signer)."""
     reports_root: Path | None = None
     """Server folder that POST /v1/reports may read datasets from; unset: reports are off."""
     report_workers: int = 1

@@ -140,6 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="AI-origin audit, C2PA verification and signing.",
         lifespan=lifespan,
+        # Served by service.api.routes.web from local files: FastAPI's own load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)

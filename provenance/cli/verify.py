@@ -228,6 +228,11 @@ def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
             f"  signer: {escape(signer.common_name or '?')} "
             f"(issuer {escape(signer.issuer or '?')}, {signer.algorithm}{when})"
         )
+        if signer.development:
+            out.print(
+                "  [yellow]development signer[/]: a provaudit development identity, for "
+                "testing; not an identity anyone vouches for"
+            )
     if report.credential_expired:
         out.print(
             "  intact, but the signer's certificate has expired and no time-stamp proves the "

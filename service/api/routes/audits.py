@@ -12,6 +12,11 @@ from service.api.openapi import READ, UPLOAD, errors, upload_body
 from service.api.uploads import read_upload, run_bounded
 from service.db import AuditRecord
 from service.metrics import VERDICTS
+from service.pipeline import VERDICTS as VERDICT_VALUES
+
+# Every verdict's series exists from the start, at zero, so a rate over it is defined.
+for _verdict in VERDICT_VALUES:
+    VERDICTS.labels(_verdict)
 
 router = APIRouter(prefix="/v1", tags=["audit"], dependencies=[ReadAccess], responses=READ)
 
@@ -34,7 +39,13 @@ async def audit(
 ) -> dict[str, Any]:
     """Every signal separately (ai_origin, provenance, fingerprints, matches), then a verdict.
 
-    ``?thumbnails=true`` adds the manifests' thumbnails as data URIs (the web page uses it).
+    ``verdict`` is one of ``declared_ai``, ``declared_ai_recovered`` (the closest recorded
+    manifest the pixels match declares AI: not a signature over this file), ``likely_ai``,
+    ``likely_real``, ``inconclusive``; ``declared_by`` names what a declared verdict rests
+    on (``c2pa_manifest``, ``c2pa_ingredient``, ``recovered_watermark``,
+    ``recovered_fingerprint``, ``iptc_metadata``). The policy, one row per case, is in
+    docs/api.md. ``?thumbnails=true`` adds the manifests' thumbnails as data URIs (the web
+    page uses it).
     """
     data = await read_upload(file)
     filename = file.filename if file else None

@@ -214,3 +214,29 @@ async def manifest(manifest_id: str, manifests: ManifestsDep, settings: Settings
             lambda: manifests.manifest(manifest_id), settings.processing_timeout_s
         )
     return Response(data, media_type="application/c2pa")
+
+
+@router.get(
+    "/manifests/{manifest_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The thumbnail."},
+        **errors(described={404: "No manifest with that id, or it carries no thumbnail."}),
+    },
+)
+async def manifest_thumbnail(
+    manifest_id: str, manifests: ManifestsDep, settings: SettingsDep
+) -> Response:
+    """The claim thumbnail of a recorded manifest, where it was signed with one (``/v1/sign``
+    with ``thumbnail=true``): what the web page shows beside a match."""
+    from provenance.verify import claim_thumbnail
+
+    async with registry_errors():
+        found = await run_bounded(
+            lambda: claim_thumbnail(manifests.manifest(manifest_id)[1]),
+            settings.processing_timeout_s,
+        )
+    if found is None:
+        raise ApiError(404, "no_thumbnail", f"Manifest {manifest_id} carries no thumbnail.")
+    media_type, data = found
+    return Response(data, media_type=media_type, headers={"Cache-Control": "max-age=86400"})

@@ -34,6 +34,7 @@ async def sign(
     seed: Annotated[int | None, Form(ge=0, lt=2**64, json_schema_extra=form_field)] = None,
     sampler: Annotated[Literal["ddim", "ddpm"] | None, Form(json_schema_extra=form_field)] = None,
     steps: Annotated[int | None, Form(ge=0, le=100_000, json_schema_extra=form_field)] = None,
+    thumbnail: Annotated[bool, Form()] = False,
 ) -> Response:
     """Sign an image with the service's identity (API key); returns the signed file."""
     data = await read_upload(file)
@@ -47,6 +48,8 @@ async def sign(
         title=title or (file.filename if file else None),
         ai_generated=ai_generated,
         generator=generator,
+        # A small claim thumbnail (256 px long edge): what the web page shows for a match.
+        thumbnails="small" if thumbnail else "off",
     )
     signed = await run_bounded(
         lambda: signer.sign(data, request), settings.processing_timeout_s, slots
