@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
-from generators.configs import DCGANConfig, DiffusionConfig, ModelConfig, VAEConfig
+from generators.configs import (
+    DCGANConfig,
+    DiffusionConfig,
+    ModelConfig,
+    PixelCNNConfig,
+    VAEConfig,
+)
 from generators.train import SAMPLES_DIR
 
 CARD_FILE = "MODEL_CARD.md"
@@ -60,6 +66,12 @@ def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
         what = (
             f"convolutional VAE (GroupNorm, latent {config.latent_dim}, "
             f"KL weight {config.kl_weight})"
+        )
+    elif isinstance(config, PixelCNNConfig):
+        what = (
+            f"gated PixelCNN ({config.layers} gated layers, width {config.hidden_width}, "
+            f"no blind spot) with a {config.mixture_components}-component discretised "
+            "logistic mixture (PixelCNN++), sampled pixel by pixel"
         )
     else:  # pragma: no cover - the families are closed
         raise TypeError(type(config).__name__)
