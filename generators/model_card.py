@@ -143,6 +143,14 @@ def render_card(inputs: CardInputs) -> str:
         f" | {evaluation['recall']:.3f} | {evaluation['density']:.3f}"
         f" | {evaluation['coverage']:.3f} |",
         "",
+    ]
+    if evaluation.get("bits_per_dim") is not None:
+        lines += [
+            f"Exact negative log-likelihood of the {evaluation['real_images']} real crops: "
+            f"{evaluation['bits_per_dim']:.3f} bits per sub-pixel (8 is a uniform guess).",
+            "",
+        ]
+    lines += [
         f"(`{EVALUATION_FILE}` holds the same figures.)",
         "",
         "## Limits",
