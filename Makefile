@@ -50,13 +50,14 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # The shipped models, trained by the project's own commands on the built-in real photos:
-# three generators (`make generator-models`), a labelled and signed data set from them, and
+# four generators (`make generator-models`), a labelled and signed data set from them, and
 # the default detector. Each generator's MODEL_CARD.md is written from its run's records.
 # On a 2-core CPU the generators take about two hours with these step counts; a GPU
 # (--device auto picks it) takes minutes.
 GAN_STEPS ?= 3000
 VAE_STEPS ?= 1000
 DIFFUSION_STEPS ?= 4000
+PIXELCNN_STEPS ?= 600
 FAKES_PER_FAMILY ?= 2500
 DETECTOR_EPOCHS ?= 8
 HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
@@ -69,23 +70,30 @@ TRAIN_vae = provaudit generators train vae --builtin --size 32 --steps $(VAE_STE
 TRAIN_diffusion = provaudit generators train diffusion --builtin --size 32 \
 	--steps $(DIFFUSION_STEPS) --batch 32 --preset compact --sample-every 1000 \
 	--out $(WEIGHTS)/diffusion
+TRAIN_pixelcnn = provaudit generators train pixelcnn --builtin --size 32 \
+	--steps $(PIXELCNN_STEPS) --batch 16 --preset compact --sample-every $(PIXELCNN_STEPS) \
+	--out $(WEIGHTS)/pixelcnn
 EVALUATE_GENERATOR = provaudit generators evaluate --builtin -n 300 --sampling-steps 25
+# The PixelCNN samples with one network pass per pixel: fewer samples keep it to minutes.
+EVALUATE_pixelcnn = provaudit generators evaluate --builtin -n 32
 
 generator-models: $(VENV)/.dev
 	mkdir -p build
-	for family in gan vae diffusion; do \
+	for family in gan vae diffusion pixelcnn; do \
+		evaluate="$(EVALUATE_GENERATOR)"; \
 		case $$family in \
 			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
 			diffusion) train="$(TRAIN_diffusion)";; \
+			pixelcnn) train="$(TRAIN_pixelcnn)"; evaluate="$(EVALUATE_pixelcnn)";; \
 		esac; \
 		rm -rf $(WEIGHTS)/$$family; \
 		$(BIN)/$$train --no-progress --json > build/$$family-train.json || exit 1; \
 		$(BIN)/provaudit generators export-onnx $(WEIGHTS)/$$family || exit 1; \
-		$(BIN)/$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family --json > $(WEIGHTS)/$$family/evaluation.json \
+		$(BIN)/$$evaluate $(WEIGHTS)/$$family --json > $(WEIGHTS)/$$family/evaluation.json \
 			|| exit 1; \
 		$(BIN)/provaudit generators model-card $(WEIGHTS)/$$family --command "$$train" \
 			--hardware "$(HARDWARE)" --train-log build/$$family-train.json \
-			--evaluate-command "$(EVALUATE_GENERATOR) $(WEIGHTS)/$$family" || exit 1; \
+			--evaluate-command "$$evaluate $(WEIGHTS)/$$family" || exit 1; \
 	done
 
 models: generator-models

@@ -1,9 +1,13 @@
-"""Generator benchmark: DDIM-50 vs DDPM-1000 sampling speed, training steps/s per family.
+"""Generator benchmark: sampling speed (DDIM-50 vs DDPM-1000; the PixelCNN's fast loop vs
+its naive loop), training steps/s per family.
 
 Both samplers run the same UNet (same weights, same images, same process), so their
 ratio isolates the sampler: it should be close to 1000/50 = 20, and a ratio far below
-that means per-step overhead outside the network dominates. Training throughput is
-measured per family after warm-up steps (first-call allocation, oneDNN/cuDNN selection).
+that means per-step overhead outside the network dominates. The PixelCNN's two loops
+likewise draw the same pixels from the same network (the bench checks it): the fast one
+feeds only the receptive field's rows for each pixel, the naive one the full image, so
+their ratio is what the cropping saves. Training throughput is measured per family after
+warm-up steps (first-call allocation, oneDNN/cuDNN selection).
 
 Prints a table on stderr and one JSON line on stdout::
 
@@ -67,6 +71,44 @@ def bench_sampling(preset: str, size: int, images: int, device: Any) -> dict[str
     }
 
 
+def bench_pixelcnn_sampling(preset: str, size: int, images: int, device: Any) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from generators.configs import default_config
+    from generators.families import build_model, sample_pixelcnn
+    from generators.noise import PerImageNoise
+    from generators.pixelcnn import parameter_total
+    from generators.pixelcnn_sampling import receptive_field_rows
+
+    config = default_config("pixelcnn", size, preset)
+    torch.manual_seed(0)
+    model = build_model("pixelcnn", config).to(device).eval()
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    seeds = list(range(images))
+    drawn: dict[str, np.ndarray] = {}
+
+    def run(loop: str) -> None:
+        drawn[loop] = sample_pixelcnn(model, config, PerImageNoise(seeds), device, loop)
+
+    with torch.no_grad():  # warm-up: one forward pass at each height the fast loop uses
+        for height in range(1, size + 1):
+            model(torch.zeros(images, config.channels, height, size, device=device))
+    fast_seconds = _timed(lambda: run("fast"), synchronize)
+    naive_seconds = _timed(lambda: run("naive"), synchronize)
+    return {
+        "parameters": parameter_total(model),
+        "receptive_field_rows": receptive_field_rows(
+            config.layers, config.kernel_size, config.first_kernel_size
+        ),
+        "images": images,
+        "fast_images_per_s": images / fast_seconds,
+        "naive_images_per_s": images / naive_seconds,
+        "fast_over_naive": naive_seconds / fast_seconds,
+        "identical_samples": bool(np.array_equal(drawn["fast"], drawn["naive"])),
+    }
+
+
 def bench_training(
     family_name: str, preset: str, size: int, batch: int, steps: int, device: Any
 ) -> float:
@@ -100,10 +142,16 @@ def bench_training(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=("small", "tiny"), default="small")
+    parser.add_argument("--preset", choices=("small", "compact", "tiny"), default="small")
     parser.add_argument("--size", type=int, choices=(32, 64), default=32)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--images", type=int, default=8, help="images per sampling run")
+    parser.add_argument(
+        "--pixelcnn-images",
+        type=int,
+        default=4,
+        help="images per PixelCNN sampling run (each loop runs one network pass per pixel)",
+    )
     parser.add_argument("--batch", type=int, default=64, help="training batch size")
     parser.add_argument("--train-steps", type=int, default=10, help="timed steps per family")
     args = parser.parse_args(argv)
@@ -111,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from generators.configs import FAMILIES
-    from generators.train import resolve_device
+    from generators.training_utils import pick_device
 
-    device = resolve_device(args.device)
+    device = pick_device(args.device)
     sampling = bench_sampling(args.preset, args.size, args.images, device)
+    pixelcnn = bench_pixelcnn_sampling(args.preset, args.size, args.pixelcnn_images, device)
     training = {
         family: bench_training(family, args.preset, args.size, args.batch, args.train_steps, device)
         for family in FAMILIES
@@ -130,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size,
         "batch": args.batch,
         "sampling": sampling,
+        "pixelcnn_sampling": pixelcnn,
         "train_steps_per_s": training,
         "train_speed_vs_slowest": {name: value / slowest for name, value in training.items()},
     }
@@ -140,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         f"DDIM-50 {sampling['ddim50_images_per_s']:.3f} img/s, "
         f"DDPM-1000 {sampling['ddpm1000_images_per_s']:.4f} img/s, "
         f"ratio {sampling['ddim50_over_ddpm1000']:.1f}x (ideal 20x)",
+        file=err,
+    )
+    print(
+        f"PixelCNN {pixelcnn['parameters'] / 1e6:.2f}M params, {pixelcnn['images']} images: "
+        f"fast loop {pixelcnn['fast_images_per_s']:.4f} img/s, naive loop "
+        f"{pixelcnn['naive_images_per_s']:.4f} img/s, ratio {pixelcnn['fast_over_naive']:.1f}x "
+        f"(receptive field {pixelcnn['receptive_field_rows']} rows; identical samples: "
+        f"{pixelcnn['identical_samples']})",
         file=err,
     )
     for name, value in training.items():

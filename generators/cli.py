@@ -28,7 +28,7 @@ _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="generators",
     help=(
-        "Train small image generators (DCGAN, DDPM, VAE) and write signed real/fake "
+        "Train small image generators (DCGAN, DDPM, VAE, PixelCNN) and write signed real/fake "
         "data sets for detector training."
     ),
     add_completion=False,
@@ -50,6 +50,7 @@ class FamilyChoice(str, Enum):
     gan = "gan"
     diffusion = "diffusion"
     vae = "vae"
+    pixelcnn = "pixelcnn"
 
 
 class SamplerChoice(str, Enum):
@@ -638,13 +639,13 @@ def generate_command(
     n: Annotated[int, typer.Option("-n", help="Number of images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Data set folder (DATASET).")],
     sampler: Annotated[
-        SamplerChoice, typer.Option(help="Diffusion sampler (ignored by gan and vae).")
+        SamplerChoice, typer.Option(help="Diffusion sampler (ignored by the other families).")
     ] = SamplerChoice.ddim,
     sampling_steps: Annotated[
         int,
         typer.Option(
             help="Diffusion sampling steps; with ddpm, fewer than the model's T (1000) "
-            "is strided DDPM (ignored by gan and vae)."
+            "is strided DDPM (ignored by the other families)."
         ),
     ] = 50,
     seed: Annotated[int, typer.Option(help="Image i is drawn from seed + i.")] = 0,

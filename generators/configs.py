@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeVar, Union
 from generators.ddpm import DDPMScheduleConfig
 from provenance.errors import ProvauditError
 
-Family = Literal["gan", "diffusion", "vae"]
-FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae")
+Family = Literal["gan", "diffusion", "vae", "pixelcnn"]
+FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae", "pixelcnn")
 # Families whose sampling walks a noise schedule (--sampler and --sampling-steps apply).
 STEPPED_FAMILIES: frozenset[str] = frozenset({"diffusion"})
 # "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
@@ -104,12 +104,31 @@ class VAEConfig:
     learning_rate: float = 1e-3
 
 
-ModelConfig = Union[DCGANConfig, DiffusionConfig, VAEConfig]  # noqa: UP007 - runtime alias
+@dataclass(frozen=True)
+class PixelCNNConfig:
+    """A gated PixelCNN (van den Oord et al.) with PixelCNN++'s discretised logistic mixture."""
+
+    image_size: int = 32
+    channels: int = 3
+    hidden_width: int = 64
+    layers: int = 12
+    kernel_size: int = 3
+    # The first layer's kernel: a wide first receptive field, as in the gated PixelCNN.
+    first_kernel_size: int = 7
+    # Width of the 1x1 layers between the horizontal stack and the mixture parameters.
+    output_width: int = 128
+    mixture_components: int = 10
+    learning_rate: float = 1e-3
+    grad_clip: float = 1.0
+
+
+ModelConfig = Union[DCGANConfig, DiffusionConfig, VAEConfig, PixelCNNConfig]  # noqa: UP007
 
 CONFIG_TYPES: dict[str, type] = {
     "gan": DCGANConfig,
     "diffusion": DiffusionConfig,
     "vae": VAEConfig,
+    "pixelcnn": PixelCNNConfig,
 }
 
 
@@ -155,6 +174,25 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
                 attention_levels=(len(multipliers) - 1,),
             ),
             ema_decay=0.999,
+        )
+    if family == "pixelcnn":
+        if tiny:
+            return PixelCNNConfig(
+                image_size=image_size,
+                hidden_width=16,
+                layers=2,
+                first_kernel_size=5,
+                output_width=32,
+                mixture_components=3,
+                learning_rate=3e-3,
+            )
+        compact = preset == "compact"
+        return PixelCNNConfig(
+            image_size=image_size,
+            hidden_width=32 if compact else 64,
+            layers=6 if compact else 12,
+            output_width=64 if compact else 128,
+            mixture_components=5 if compact else 10,
         )
     return VAEConfig(
         image_size=image_size,

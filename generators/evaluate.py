@@ -12,6 +12,9 @@ the same reference data; they are not comparable with published Inception-based 
 * Precision, recall, density, coverage (Naeem et al., 2020): k-nearest-neighbour
   manifolds of real and fake features; precision/density measure fidelity,
   recall/coverage diversity.
+* For families with an exact likelihood (the PixelCNN), the negative log-likelihood of
+  the same real crops in bits per sub-pixel: no features involved, comparable with any
+  other model of the same crops.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class EvaluationReport:
     feature_dim: int
     nearest_neighbours: int = NEAREST_NEIGHBOURS
     features: str = "random-cnn-v1 (numpy seed 0)"
+    # Exact negative log2-likelihood per sub-pixel of the real crops; None for families
+    # without a tractable likelihood.
+    bits_per_dim: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,7 +204,9 @@ def evaluate(
             loaded.model, loaded.config, noise, torch_device, sampler, sampling_steps
         )
         fakes.append(output.images)
-    return compare_images(real, np.concatenate(fakes), seed=seed)
+    report = compare_images(real, np.concatenate(fakes), seed=seed)
+    report.bits_per_dim = spec.bits_per_dim(loaded.model, loaded.config, real, torch_device)
+    return report
 
 
 def _real_crops(data_dir: Path | str | None, n: int, size: int, seed: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from generators.configs import (
     DCGANConfig,
     DiffusionConfig,
     ModelConfig,
+    PixelCNNConfig,
     VAEConfig,
     check_family,
 )
@@ -79,6 +80,13 @@ class GeneratorFamily(ABC):
 
     # Whether train_step wants the batch's class ids and captions (TrainingLabels).
     uses_labels: bool = False
+
+    def bits_per_dim(
+        self, model: nn.Module, config: Any, images: np.ndarray, device: torch.device
+    ) -> float | None:
+        """The exact negative log2-likelihood per sub-pixel of ``images`` (float NCHW in
+        [-1, 1] on the 256 levels), for families that have one; None for the others."""
+        return None
 
     def check_config(self, config: ModelConfig) -> None:
         if not isinstance(config, self.config_type):
@@ -336,8 +344,122 @@ class VAEFamily(GeneratorFamily):
         return SampleOutput(_to_numpy(model.decode(latent)), None, None)
 
 
+class PixelCNNFamily(GeneratorFamily):
+    name = "pixelcnn"
+    config_type = PixelCNNConfig
+    main_loss = "bits_per_dim"
+    sampling_module_name = "network"
+
+    def build(self, config: PixelCNNConfig) -> nn.Module:
+        return PixelCNNModel(config)
+
+    def make_optimizers(self, model: nn.Module, config: PixelCNNConfig) -> Optimizers:
+        return {"pixelcnn": torch.optim.Adam(model.parameters(), lr=config.learning_rate)}
+
+    def train_step(
+        self,
+        model: nn.Module,
+        optimizers: Optimizers,
+        images: torch.Tensor,
+        generator: torch.Generator,
+        autocast: Autocast,
+        labels: TrainingLabels | None = None,
+    ) -> dict[str, float]:
+        """Maximum likelihood: the exact negative log-likelihood, in bits per sub-pixel.
+
+        Nothing here is random (no dropout, no noise), so ``generator`` goes unused.
+        """
+        from generators.pixelcnn import bits_per_dim
+
+        with autocast():
+            raw = model.network(images)
+        loss = bits_per_dim(images, raw, model.config.mixture_components)
+        optimizer = optimizers["pixelcnn"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if model.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), model.config.grad_clip)
+        optimizer.step()
+        return {"bits_per_dim": loss.item()}
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: nn.Module,
+        config: PixelCNNConfig,
+        noise: PerImageNoise,
+        device: torch.device,
+        sampler: str = "ddim",
+        sampling_steps: int | None = None,
+        eta: float = 0.0,
+        condition: Condition | None = None,
+    ) -> SampleOutput:
+        return SampleOutput(sample_pixelcnn(model, config, noise, device), None, None)
+
+    @torch.no_grad()
+    def bits_per_dim(
+        self,
+        model: nn.Module,
+        config: PixelCNNConfig,
+        images: np.ndarray,
+        device: torch.device,
+        batch: int = 64,
+    ) -> float:
+        from generators.pixelcnn import mixture_nll
+
+        total = 0.0
+        for start in range(0, len(images), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + batch]))
+            chunk = chunk.to(device)
+            nats = mixture_nll(chunk, model.network(chunk), config.mixture_components)
+            total += float(nats.double().sum())
+        return total / (images[0].size * len(images) * np.log(2.0))
+
+
+def sample_pixelcnn(
+    model: nn.Module,
+    config: PixelCNNConfig,
+    noise: PerImageNoise,
+    device: torch.device,
+    loop: str = "fast",
+) -> np.ndarray:
+    """Float32 NCHW samples in [-1, 1]; ``loop`` "naive" re-reads the full image per pixel."""
+    from generators.pixelcnn_sampling import receptive_field_rows, sample_autoregressive
+
+    network = model.network
+
+    def parameters_of(images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return _to_numpy(network(torch.from_numpy(images).to(device)))
+
+    return sample_autoregressive(
+        parameters_of,
+        noise,
+        config.channels,
+        config.image_size,
+        config.mixture_components,
+        receptive_field_rows(config.layers, config.kernel_size, config.first_kernel_size),
+        loop,  # type: ignore[arg-type]
+    )
+
+
+class PixelCNNModel(nn.Module):
+    """The network under the name the checkpoint, the export and the model card use."""
+
+    def __init__(self, config: PixelCNNConfig) -> None:
+        from generators.pixelcnn import PixelCNN
+
+        super().__init__()
+        self.config = config
+        self.network = PixelCNN(config)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(images)
+
+
 _FAMILIES: dict[str, GeneratorFamily] = {
-    family.name: family for family in (GANFamily(), DiffusionFamily(), VAEFamily())
+    family.name: family
+    for family in (GANFamily(), DiffusionFamily(), VAEFamily(), PixelCNNFamily())
 }
 assert tuple(_FAMILIES) == FAMILIES
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
-from generators.configs import DCGANConfig, DiffusionConfig, ModelConfig, VAEConfig
+from generators.configs import (
+    DCGANConfig,
+    DiffusionConfig,
+    ModelConfig,
+    PixelCNNConfig,
+    VAEConfig,
+)
 from generators.train import SAMPLES_DIR
 
 CARD_FILE = "MODEL_CARD.md"
@@ -60,6 +66,12 @@ def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
         what = (
             f"convolutional VAE (GroupNorm, latent {config.latent_dim}, "
             f"KL weight {config.kl_weight})"
+        )
+    elif isinstance(config, PixelCNNConfig):
+        what = (
+            f"gated PixelCNN ({config.layers} gated layers, width {config.hidden_width}, "
+            f"no blind spot) with a {config.mixture_components}-component discretised "
+            "logistic mixture (PixelCNN++), sampled pixel by pixel"
         )
     else:  # pragma: no cover - the families are closed
         raise TypeError(type(config).__name__)
@@ -131,6 +143,14 @@ def render_card(inputs: CardInputs) -> str:
         f" | {evaluation['recall']:.3f} | {evaluation['density']:.3f}"
         f" | {evaluation['coverage']:.3f} |",
         "",
+    ]
+    if evaluation.get("bits_per_dim") is not None:
+        lines += [
+            f"Exact negative log-likelihood of the {evaluation['real_images']} real crops: "
+            f"{evaluation['bits_per_dim']:.3f} bits per sub-pixel (8 is a uniform guess).",
+            "",
+        ]
+    lines += [
         f"(`{EVALUATION_FILE}` holds the same figures.)",
         "",
         "## Limits",

@@ -15,7 +15,7 @@ import numpy as np
 
 
 class PerImageNoise:
-    """Standard normal draws for a batch, each row from the generator of its own seed."""
+    """Standard normal (or uniform) draws for a batch, each row from its own seed's generator."""
 
     def __init__(self, seeds: Sequence[int]) -> None:
         self.seeds = [int(seed) for seed in seeds]
@@ -29,6 +29,10 @@ class PerImageNoise:
         return np.stack(
             [rng.standard_normal(tuple(shape), dtype=np.float32) for rng in self._generators]
         )
+
+    def uniform(self, shape: Sequence[int]) -> np.ndarray:
+        """A float64 array of shape ``(len(self), *shape)`` in [0, 1)."""
+        return np.stack([rng.random(tuple(shape)) for rng in self._generators])
 
 
 def image_seeds(seed: int, count: int, start: int = 0) -> list[int]:

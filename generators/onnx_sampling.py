@@ -3,7 +3,9 @@
 The DDIM and DDPM loops are the same code the torch path runs (:mod:`generators.ddim`,
 :mod:`generators.ddpm` step numpy arrays as readily as tensors) and the latents and
 sampler noise come from the same per-image numpy generators, so the ONNX images differ
-from the torch ones only by float rounding inside the network; the tests bound it.
+from the torch ones only by float rounding inside the network; the tests bound it. The
+PixelCNN's pixel-by-pixel loop is likewise the torch path's own
+(:mod:`generators.pixelcnn_sampling`), on the exported network's mixture parameters.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class OnnxGenerator:
         if family == "vae":
             latent = noise.normal((config.latent_dim,))
             return SampleOutput(self._run({"latent": latent}), None, None)
+        if family == "pixelcnn":
+            return SampleOutput(self.sample_pixels(noise), None, None)
         chosen = make_sampler(DDPMSchedule(config.schedule), sampler, sampling_steps, eta)
         batch = len(noise)
 
@@ -89,6 +93,21 @@ class OnnxGenerator:
         shape = (config.channels, config.image_size, config.image_size)
         result = chosen.sample(epsilon, noise, shape)
         return SampleOutput(np.asarray(result.images, np.float32), chosen.name, chosen.num_steps)
+
+    def sample_pixels(self, noise: PerImageNoise, loop: str = "fast") -> np.ndarray:
+        """PixelCNN samples; ``loop`` "naive" feeds the full image for every pixel."""
+        from generators.pixelcnn_sampling import receptive_field_rows, sample_autoregressive
+
+        config: Any = self.info.config
+        return sample_autoregressive(
+            lambda images: self._run({"image": images}),
+            noise,
+            config.channels,
+            config.image_size,
+            config.mixture_components,
+            receptive_field_rows(config.layers, config.kernel_size, config.first_kernel_size),
+            loop,  # type: ignore[arg-type]
+        )
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0]

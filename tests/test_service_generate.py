@@ -57,7 +57,7 @@ def _generate(server, body: dict, headers: dict | None = None, **kwargs):  # noq
         )
 
 
-@pytest.mark.parametrize("family", ["gan", "vae", "diffusion"])
+@pytest.mark.parametrize("family", ["gan", "vae", "diffusion", "pixelcnn"])
 def test_every_generated_image_verifies_and_declares_ai(server, family):  # noqa: F811
     body = {"family": family, "n": 2, "seed": 40}
     if family == "diffusion":

@@ -28,7 +28,7 @@ def test_default_detector_loads_on_onnxruntime_and_scores():
     assert (DETECTOR / "MODEL_CARD.md").is_file()
 
 
-@pytest.mark.parametrize("family", ["gan", "vae", "diffusion"])
+@pytest.mark.parametrize("family", ["gan", "vae", "diffusion", "pixelcnn"])
 def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
     from generators.layout import read_labels
     from generators.sample import generate
@@ -49,7 +49,7 @@ def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
 
 def test_model_cards_quote_the_shipped_figures():
     """A retrained model with a stale card would claim figures it no longer has."""
-    for family in ("gan", "vae", "diffusion"):
+    for family in ("gan", "vae", "diffusion", "pixelcnn"):
         figures = json.loads((GENERATORS / family / "evaluation.json").read_text())
         card = (GENERATORS / family / "MODEL_CARD.md").read_text()
         assert f"| {figures['kid']:.4f} ± {figures['kid_std']:.4f} |" in card, family

@@ -53,11 +53,13 @@ def test_layout_is_cnndetection_style(dataset: Path) -> None:
         "diffusion",
         "gan",
         "labels.jsonl",
+        "pixelcnn",
         "real",
         "vae",
     ]
     assert len(list((dataset / "gan" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "vae" / "1_fake").glob("*.png"))) == 3
+    assert len(list((dataset / "pixelcnn" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "diffusion" / "1_fake").glob("*.png"))) == 5
     assert len(list((dataset / "real" / "0_real").glob("*.png"))) == 4
     sizes = {Image.open(path).size for path in dataset.rglob("*.png")}
@@ -82,7 +84,8 @@ def test_labels_match_the_files(dataset: Path, trained: dict) -> None:
     diffusion = [row for row in rows if row["family"] == "diffusion"]
     assert {(row["sampler"], row["steps"]) for row in diffusion} == {("ddim", 5), ("ddpm", 100)}
     assert sorted(row["seed"] for row in rows if row["family"] == "gan") == [100, 101, 102]
-    assert {row["sampler"] for row in rows if row["family"] in ("gan", "vae")} == {None}
+    single_pass = ("gan", "vae", "pixelcnn")
+    assert {row["sampler"] for row in rows if row["family"] in single_pass} == {None}
 
 
 def test_every_image_verifies_trusted_and_declares_ai_only_when_fake(
