@@ -77,6 +77,21 @@ def bias_report(
     ] = "local",
     workers: Annotated[int, typer.Option(help="Ray: parallel map tasks (0 = Ray's choice).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of every resample and split.")] = 0,
+    consent_bank: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Hash bank (provaudit bank) of images whose subjects or owners withdrew "
+            "consent; matches are listed in section 7 (repeatable).",
+        ),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry of the consent banks (default: PROVAUDIT_DATABASE_URL, else the "
+            "SQLite file in your data directory).",
+            show_default=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -110,6 +125,8 @@ def bias_report(
             workers=workers,
             training_split=training_split,
             exclude=[out],
+            consent_banks=list(consent_bank or []),
+            registry=registry,
         )
         if out.exists() and not out.is_dir():
             fail(f"--out {out} is a file; pass a folder.", ExitStatus.USAGE)
