@@ -141,3 +141,22 @@ def test_face_sizes_are_in_pixels_of_the_original_image():
     (reduced,) = finder.face_sizes(small, long_side=512)
     assert abs(full - reduced) <= 0.15 * full
     assert finder.face_sizes(planted_pixels(0)) == []
+
+
+def test_scrub_out_writes_clean_copies_and_leaves_the_dataset_untouched(run_cli, dataset, tmp_path):
+    import hashlib
+
+    from provenance.personaldata import find_personal_metadata
+
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in dataset.rglob("*.*")}
+    clean = tmp_path / "clean"
+    result = run_cli(
+        "bias-report", dataset, "--out", tmp_path / "out", "--scrub-out", clean,
+        "--bootstrap", "20",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in dataset.rglob("*.*")} == before
+    scrubbed = json.loads((tmp_path / "out" / "report.json").read_text())["privacy"]["scrubbed"]
+    assert scrubbed["copies"] == len(before) and scrubbed["changed"] == ["street.jpg"]
+    assert find_personal_metadata((clean / "street.jpg").read_bytes()) == []
+    assert (clean / "no_training.png").read_bytes() == (dataset / "no_training.png").read_bytes()

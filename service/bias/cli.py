@@ -92,6 +92,13 @@ def bias_report(
             show_default=False,
         ),
     ] = None,
+    scrub_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write copies of every readable image without personal metadata here "
+            "(as provaudit scrub does; the originals are only read).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -124,10 +131,15 @@ def bias_report(
             engine=engine,  # type: ignore[arg-type]
             workers=workers,
             training_split=training_split,
-            exclude=[out],
+            exclude=[out, *([scrub_out] if scrub_out else [])],
             consent_banks=list(consent_bank or []),
             registry=registry,
+            scrub_out=scrub_out,
         )
+        if scrub_out is not None and scrub_out.exists() and not scrub_out.is_dir():
+            fail(f"--scrub-out {scrub_out} is a file; pass a folder.", ExitStatus.USAGE)
+        if scrub_out is not None and scrub_out.resolve() == dataset.resolve():
+            fail("--scrub-out must not be the dataset folder itself.", ExitStatus.USAGE)
         if out.exists() and not out.is_dir():
             fail(f"--out {out} is a file; pass a folder.", ExitStatus.USAGE)
         report, data, table = _run(options, progress and not as_json)

@@ -76,6 +76,8 @@ class ReportOptions:
     """Hash banks of images whose subjects or owners withdrew consent (section 7)."""
     registry: str | None = None
     """The registry holding the consent banks (default: the one ``provaudit bank`` uses)."""
+    scrub_out: Path | None = None
+    """Where to write copies of the images without personal metadata (section 7)."""
 
     @property
     def radius(self) -> int:

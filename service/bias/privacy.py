@@ -12,6 +12,7 @@ whose subjects or owners withdrew consent; only their hashes are stored, StopNCI
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,11 +205,47 @@ def consent_matches(
     return matches
 
 
+def write_scrubbed(
+    table: dict[str, np.ndarray], keys: list[str], paths: list[Path], out_dir: Path
+) -> dict[str, Any]:
+    """Copies of every readable image under ``out_dir`` without personal metadata
+    (``provaudit scrub``'s rewrite), named by their report key; the originals are only read."""
+    from provenance.errors import ProvauditError
+    from provenance.files import atomic_write
+    from provenance.personaldata import scrub_bytes
+
+    jobs = [
+        (i, key, out_dir / key.replace(":", "/", 1)) for i, key in enumerate(keys) if table["ok"][i]
+    ]
+    originals = {path.resolve() for path in paths}
+    for _i, key, destination in jobs:
+        if destination.resolve() in originals:
+            raise BiasReportError(
+                f"--scrub-out {out_dir} would write the copy of {key} over an original; "
+                "pick a folder that holds no image of the dataset."
+            )
+    copies, changed, refused = 0, [], []
+    for i, key, destination in jobs:
+        try:
+            result = scrub_bytes(paths[i].read_bytes(), key)
+        except ProvauditError as exc:
+            refused.append({"image": key, "reason": str(exc)})
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(destination, result.data)
+        copies += 1
+        if result.changed:
+            changed.append(key)
+    return {"folder": str(out_dir), "copies": copies, "changed": changed, "refused": refused}
+
+
 def privacy_section(
     table: dict[str, np.ndarray],
     keys: list[str],
     banks: list[str],
     registry: str | None,
+    paths: list[Path] | None = None,
+    scrub_out: Path | None = None,
 ) -> dict[str, Any]:
     ok = [bool(value) for value in table["ok"]]
     readable = sum(ok)
@@ -238,7 +275,11 @@ def privacy_section(
     ]
     declared = sum(1 for value in table["training_uses"] if value)
     matches = consent_matches(table, keys, banks, registry)
+    scrubbed = None
+    if scrub_out is not None and paths is not None:
+        scrubbed = write_scrubbed(table, keys, paths, scrub_out)
     return {
+        "scrubbed": scrubbed,
         "readable_images": readable,
         "faces": {
             "checked": checked,
@@ -326,5 +367,12 @@ def privacy_findings(section: dict[str, Any]) -> list[str]:
             f"{training['do_not_train_count']} images were published with a signed "
             '"do not train" (AI training or generative-AI training notAllowed in an intact '
             f"C2PA manifest): {_names(listed)}."
+        )
+    scrubbed = section.get("scrubbed")
+    if scrubbed and scrubbed["refused"]:
+        listed = [row["image"] for row in scrubbed["refused"]]
+        out.append(
+            f"{len(listed)} images with personal metadata could not be scrubbed (only JPEG "
+            f"and PNG are rewritten) and have no copy in {scrubbed['folder']}: {_names(listed)}."
         )
     return out

@@ -199,7 +199,14 @@ def build_report(
         "detector": detector_part,
         "generator_bias": generator,
         "mitigation": mitigation,
-        "privacy": privacy_section(table, keys, options.consent_banks, options.registry),
+        "privacy": privacy_section(
+            table,
+            keys,
+            options.consent_banks,
+            options.registry,
+            [entry.path for entry in entries],
+            options.scrub_out,
+        ),
     }
     report["findings"] = _findings(report) + privacy_findings(report["privacy"])
     report["meta"]["seconds"]["total"] = round(time.perf_counter() - started, 3)
