@@ -241,7 +241,10 @@ def _scrub_xmp(packet: bytes) -> bytes | None:
     except ElementTree.ParseError:
         return None
     for uri, prefix in prefixes.items():
-        ElementTree.register_namespace(prefix, uri)
+        # The file's own prefixes, so the rewritten packet reads like the original; a
+        # default namespace or a reserved ns0-style prefix keeps ElementTree's own.
+        if prefix and not re.fullmatch(r"ns\d+", prefix):
+            ElementTree.register_namespace(prefix, uri)
     for element in root.iter():
         for attribute in list(element.attrib):
             if _split(attribute) in XMP_PERSONAL:

@@ -112,8 +112,12 @@ def image_privacy(
     reduced copy of an image whose long side is ``long_side``)."""
     row: dict[str, Any] = {}
     if faces.available:
-        sizes = faces.face_sizes(rgb, long_side)
-        row["faces"], row["face_sizes"] = len(sizes), ",".join(map(str, sizes))
+        try:
+            sizes = faces.face_sizes(rgb, long_side)
+        except Exception:  # an OpenCV error on odd pixels leaves this image unchecked (-1)
+            sizes = None
+        if sizes is not None:
+            row["faces"], row["face_sizes"] = len(sizes), ",".join(map(str, sizes))
     row["personal_metadata"] = "; ".join(f.name for f in find_personal_metadata(data))
     return row
 
