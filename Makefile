@@ -19,7 +19,7 @@ $(VENV)/.serve: $(BIN)/python pyproject.toml
 	@touch $@
 
 # Tests need the training weight too (torch, torchvision, timm: CUDA builds from the
-# registry, ~5.5 GB, they run on CPU), the bias-report extra (fairlearn, matplotlib) and
+# registry, ~5.5 GB, they run on CPU), the bias-report extra (fairlearn, matplotlib, OpenCV) and
 # Ray Data (~80 MB), whose test runs `bias-report --engine ray` on a local Ray.
 $(VENV)/.dev: $(VENV)/.serve
 	$(PIP) install -q -e '.[dev,train,bias,ray]'

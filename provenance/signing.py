@@ -25,6 +25,7 @@ from provenance.errors import (
 from provenance.keys import SigningIdentity, check_signing_certificate
 from provenance.media import MediaFile, check_media, read_media
 from provenance.softbinding import SOFT_BINDING_ASSERTION, WATERMARK_ALG
+from provenance.trainingmining import TrainingMining
 
 if TYPE_CHECKING:
     import c2pa
@@ -197,6 +198,9 @@ class SignRequest:
     ``c2pa.watermarked.bound`` action and an ``org.provaudit.dwtdct`` soft binding, and
     recorded with the manifest. Signing does not embed it; see
     :meth:`ProvenanceSigner.new_watermark` for an ID the registry does not hold yet."""
+    training_mining: TrainingMining | None = None
+    """Whether the image may be used to train AI or be mined: written as the
+    ``cawg.training-mining`` assertion (``provenance.trainingmining``)."""
 
     def __post_init__(self) -> None:
         if self.source_type is not None:
@@ -211,6 +215,11 @@ class SignRequest:
                     "A watermark is declared by the manifest provaudit writes; a manifest "
                     "definition brought as is cannot have one added."
                 )
+        if self.training_mining is not None and self.manifest_definition is not None:
+            raise InputError(
+                "A training-and-mining statement is written into the manifest provaudit "
+                "builds; add it to your own manifest definition instead."
+            )
 
 
 @dataclass(frozen=True)
@@ -289,6 +298,8 @@ def build_manifest_definition(
         assertions.append(
             {"label": GENERATOR_ASSERTION, "data": request.generator.to_assertion_data()}
         )
+    if request.training_mining is not None:
+        assertions.append(request.training_mining.to_assertion())
     if isinstance(soft_binding, dict):
         assertions.append(soft_binding)
     elif soft_binding:

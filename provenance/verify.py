@@ -29,6 +29,7 @@ from provenance.rubrics import asset_signals
 from provenance.signing import GENERATOR_ASSERTION, declares_ai
 from provenance.softbinding import read_soft_bindings
 from provenance.timestamps import carries_timestamp, check_tsa, signature_box, timestamp_token
+from provenance.trainingmining import TrainingMiningStatement, read_training_mining
 from provenance.xmp import iptc_digital_source_type
 
 if TYPE_CHECKING:
@@ -185,6 +186,9 @@ class ProvenanceReport:
     digital_source_types: list[str] = field(default_factory=list)
     generator: dict[str, Any] | None = None
     soft_bindings: list[dict[str, str]] = field(default_factory=list)
+    training_mining: TrainingMiningStatement | None = None
+    """The active manifest's training-and-data-mining assertion (``cawg.training-mining``
+    or C2PA 1.x's ``c2pa.training-mining``): which AI uses its signer allows."""
     iptc: IptcSignal | None = None
     ingredients: list[ManifestNode] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
@@ -217,6 +221,8 @@ class ProvenanceReport:
         data = asdict(self)
         data["failure_codes"] = self.failure_codes
         data["ingredient_problem_codes"] = self.ingredient_problem_codes
+        if self.training_mining is not None:
+            data["training_mining"] = self.training_mining.to_dict()
         for optional in ("certificates", "detailed", "crjson", "thumbnails"):
             if data[optional] is None:
                 del data[optional]
@@ -667,6 +673,7 @@ def _report_from_store(
         generator=_generator(active),
         actions=_actions(active),
         soft_bindings=read_soft_bindings(active),
+        training_mining=read_training_mining(active),
         iptc=IptcSignal(iptc_type, declares_ai(iptc_type)) if iptc_type else None,
         ingredients=tree,
         thumbnail=(active.get("thumbnail") or {}).get("identifier"),

@@ -106,7 +106,7 @@ def test_json_summary_and_attributes_file_naming_missing_images(run_cli, small, 
     weights = report["mitigation"]["reweighting"]["tone"]
     assert weights["uniform"] == {"a": 1.0, "b": 1.0}
     assert weights["reference"]["b"] == pytest.approx(0.75 * 6 / 3)
-    assert (out / "report.html").read_text().count("<section") == 7
+    assert (out / "report.html").read_text().count("<section") == 8
 
 
 def test_detector_path_never_imports_torch(small, tmp_path):

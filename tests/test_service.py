@@ -416,3 +416,28 @@ def test_an_audit_whose_request_timed_out_stops_at_its_next_stage():
     assert UPLOADS_STOPPED._value.get() == before + 1
     # Without a timeout the same audit runs every stage.
     assert pipeline.audit(data, "x.jpg").verdict in ("inconclusive", "likely_real", "likely_ai")
+
+
+def test_sign_writes_do_not_train_and_verify_reports_it(server):
+    with server.client() as client:
+        response = client.post(
+            "/v1/sign",
+            files=_upload(encode(make_image(), "PNG")),
+            data={"training_mining": "notAllowed", "ai_inference": "allowed"},
+            headers={"X-API-Key": API_KEY},
+        )
+        assert response.status_code == 200, response.text
+        verify = client.post("/v1/verify", files=_upload(response.content)).json()
+        assert verify["training_mining"]["forbids_training"] is True
+        assert verify["training_mining"]["entries"]["ai_inference"] == {"use": "allowed"}
+        assert verify["training_mining"]["entries"]["ai_training"] == {"use": "notAllowed"}
+
+        for data in ({"training_mining": "maybe"}, {"constraint_info": "ask"}):
+            refused = client.post(
+                "/v1/sign",
+                files=_upload(encode(make_image(), "PNG")),
+                data=data,
+                headers={"X-API-Key": API_KEY},
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["message"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from provenance.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from provenance.trainingmining import TrainingMining
 
 app = typer.Typer(help="Sign an image with a C2PA manifest.")
 
@@ -75,6 +78,50 @@ def sign(
             show_default=False,
         ),
     ] = None,
+    training_mining: Annotated[
+        str | None,
+        typer.Option(
+            help="May the image be used to train AI or be mined: allowed, notAllowed or "
+            "constrained, for all four uses (cawg.training-mining); the options below "
+            "override one use each.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
+    ai_training: Annotated[
+        str | None,
+        typer.Option(
+            help="AI training: allowed, notAllowed or constrained.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
+    ai_generative_training: Annotated[
+        str | None,
+        typer.Option(
+            help="Generative-AI training: allowed, notAllowed or constrained.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
+    ai_inference: Annotated[
+        str | None,
+        typer.Option(
+            help="Use as AI input (inference): allowed, notAllowed or constrained.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
+    data_mining: Annotated[
+        str | None,
+        typer.Option(
+            help="Data mining: allowed, notAllowed or constrained.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
+    constraint_info: Annotated[
+        str | None,
+        typer.Option(
+            help="For constrained uses: a URL or a sentence saying how to ask.",
+            rich_help_panel="Training and data mining",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Sign SOURCE into OUTPUT.
@@ -106,6 +153,17 @@ def sign(
         fail("--thumbnails must be off, small or default.", ExitStatus.USAGE)
     if (cert is None) != (key is None):
         fail("--cert and --key go together.", ExitStatus.USAGE)
+    try:
+        statement = _training_mining(
+            training_mining,
+            ai_training,
+            ai_generative_training,
+            ai_inference,
+            data_mining,
+            constraint_info,
+        )
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.USAGE)
     try:
         media = read_media(source)  # bad input is reported before any key is made
         if cert is not None and key is not None:
@@ -142,6 +200,7 @@ def sign(
             edit_actions=tuple(action) if action else ("c2pa.edited",),
             manifest_definition=load_manifest_definition(manifest) if manifest else None,
             thumbnails=thumbnails,  # type: ignore[arg-type]
+            training_mining=statement,
         )
         store = None
         if record:
@@ -173,7 +232,37 @@ def sign(
         "signer": identity.source,
         "development_identity": identity.is_development,
     }
+    if request.training_mining is not None:
+        result["training_mining"] = request.training_mining.uses()
     if json_output:
         emit_json(result)
     else:
         stdout().print(f"Signed {source} -> {output} ({len(signed.data):,} bytes)")
+
+
+def _training_mining(
+    every: str | None,
+    ai_training: str | None,
+    ai_generative_training: str | None,
+    ai_inference: str | None,
+    data_mining: str | None,
+    constraint_info: str | None,
+) -> TrainingMining | None:
+    """The statement the options make, or None when none was given."""
+    from provenance.trainingmining import TrainingMining, check_use
+
+    given = {
+        "ai_training": ai_training,
+        "ai_generative_training": ai_generative_training,
+        "ai_inference": ai_inference,
+        "data_mining": data_mining,
+    }
+    if every is None and all(value is None for value in given.values()):
+        if constraint_info is not None:
+            from provenance.errors import InputError
+
+            raise InputError("--constraint-info goes with a constrained use.")
+        return None
+    base = check_use(every, "--training-mining") if every is not None else None
+    uses = {entry: (value if value is not None else base) for entry, value in given.items()}
+    return TrainingMining(**uses, constraint_info=constraint_info)  # type: ignore[arg-type]

@@ -255,6 +255,8 @@ def _print_report(report: ProvenanceReport, *, tree: bool, certs: bool) -> None:
     if report.generator:
         fields = ", ".join(f"{k}={v}" for k, v in report.generator.items())
         out.print(f"  generator: {escape(fields)}")
+    if report.training_mining:
+        out.print(f"  training and data mining: {escape(report.training_mining.sentence())}")
     if report.iptc:
         verdict = "declares AI" if report.iptc.ai_declared else "no AI declaration"
         out.print(

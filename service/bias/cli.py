@@ -77,6 +77,28 @@ def bias_report(
     ] = "local",
     workers: Annotated[int, typer.Option(help="Ray: parallel map tasks (0 = Ray's choice).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of every resample and split.")] = 0,
+    consent_bank: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Hash bank (provaudit bank) of images whose subjects or owners withdrew "
+            "consent; matches are listed in section 7 (repeatable).",
+        ),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry of the consent banks (default: PROVAUDIT_DATABASE_URL, else the "
+            "SQLite file in your data directory).",
+            show_default=False,
+        ),
+    ] = None,
+    scrub_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write copies of every readable image without personal metadata here "
+            "(as provaudit scrub does; the originals are only read).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -109,8 +131,15 @@ def bias_report(
             engine=engine,  # type: ignore[arg-type]
             workers=workers,
             training_split=training_split,
-            exclude=[out],
+            exclude=[out, *([scrub_out] if scrub_out else [])],
+            consent_banks=list(consent_bank or []),
+            registry=registry,
+            scrub_out=scrub_out,
         )
+        if scrub_out is not None and scrub_out.exists() and not scrub_out.is_dir():
+            fail(f"--scrub-out {scrub_out} is a file; pass a folder.", ExitStatus.USAGE)
+        if scrub_out is not None and scrub_out.resolve() == dataset.resolve():
+            fail("--scrub-out must not be the dataset folder itself.", ExitStatus.USAGE)
         if out.exists() and not out.is_dir():
             fail(f"--out {out} is a file; pass a folder.", ExitStatus.USAGE)
         report, data, table = _run(options, progress and not as_json)

@@ -21,6 +21,14 @@ from typing import Any
 import numpy as np
 
 from provenance.errors import ProvauditError
+from service.bias.privacy import (
+    PRIVACY_BOOL_COLUMNS,
+    PRIVACY_DEFAULTS,
+    PRIVACY_STRING_COLUMNS,
+    FaceFinder,
+    image_privacy,
+    training_privacy,
+)
 
 # Quality statistics are computed on a copy whose longest side is at most this, so a 50 Mpx
 # photo costs what a 512 px one does (and blur is judged at a common scale).
@@ -38,6 +46,7 @@ STRING_COLUMNS = (
     "c2pa_state",
     "declared_family",
     "score_error",
+    *PRIVACY_STRING_COLUMNS,
 )
 
 
@@ -117,6 +126,7 @@ def _empty_row(path: str) -> dict[str, Any]:
         "p_ai": np.nan,
         "ai_label": -1,
         "score_error": "",
+        **PRIVACY_DEFAULTS,
     }
 
 
@@ -138,6 +148,7 @@ class BatchAnalyser:
             from detectors.detect import open_scorer
 
             self.scorer = open_scorer(detector, backend="onnx")
+        self.faces = FaceFinder()
 
     def analyse(self, path: str) -> tuple[dict[str, Any], np.ndarray | None]:
         """One file's row, and its decoded pixels for the detector (None if unreadable)."""
@@ -181,6 +192,7 @@ class BatchAnalyser:
         small_rgb = np.asarray(small, dtype=np.uint8)
         row["brightness"], row["sharpness"], row["entropy"] = quality_stats(small_rgb)
         row["features"] = features(small)
+        row.update(image_privacy(media.data, small_rgb, max(image.size), self.faces))
         if self.verifier is not None:
             self._provenance(media, row)
         return row, rgb
@@ -197,6 +209,7 @@ class BatchAnalyser:
         row["iptc_ai"] = bool(report.iptc is not None and report.iptc.ai_declared)
         if report.generator and report.generator.get("family"):
             row["declared_family"] = str(report.generator["family"])
+        row.update(training_privacy(report))
 
     def _score(self, rows: list[dict[str, Any]], pixels: list[np.ndarray | None]) -> None:
         from detectors.tiles import min_side
@@ -248,7 +261,7 @@ def to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
             columns[name] = np.stack(values).astype(np.float32)
         elif name in STRING_COLUMNS:
             columns[name] = np.array(values, dtype=object)
-        elif name in ("ok", "c2pa_ai", "iptc_ai"):
+        elif name in ("ok", "c2pa_ai", "iptc_ai", *PRIVACY_BOOL_COLUMNS):
             columns[name] = np.array(values, dtype=bool)
         elif name in ("brightness", "sharpness", "entropy", "p_ai"):
             columns[name] = np.array(values, dtype=np.float64)

@@ -72,6 +72,12 @@ class ReportOptions:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     exclude: list[Path] = field(default_factory=list)
     """Folders never scanned (the output folder when it lies inside the dataset)."""
+    consent_banks: list[str] = field(default_factory=list)
+    """Hash banks of images whose subjects or owners withdrew consent (section 7)."""
+    registry: str | None = None
+    """The registry holding the consent banks (default: the one ``provaudit bank`` uses)."""
+    scrub_out: Path | None = None
+    """Where to write copies of the images without personal metadata (section 7)."""
 
     @property
     def radius(self) -> int:

@@ -26,6 +26,7 @@ from service.bias.fairness import detector_section
 from service.bias.generator_bias import generator_section
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions
+from service.bias.privacy import check_consent_banks, privacy_findings, privacy_section
 from service.bias.quality import quality_section
 from service.bias.representation import read_reference, representation_section
 
@@ -130,6 +131,7 @@ def build_report(
     dataset = scan_dataset(options)
     reference = read_reference(options.reference_file, dataset.attribute_names)
     detector = _detector_info(options.detector)
+    check_consent_banks(options.consent_banks, options.registry)
     if options.training_split and options.training_split not in dataset.split_names:
         raise BiasReportError(
             f"--training-split {options.training_split!r} is not a split of this dataset "
@@ -197,8 +199,16 @@ def build_report(
         "detector": detector_part,
         "generator_bias": generator,
         "mitigation": mitigation,
+        "privacy": privacy_section(
+            table,
+            keys,
+            options.consent_banks,
+            options.registry,
+            [entry.path for entry in entries],
+            options.scrub_out,
+        ),
     }
-    report["findings"] = _findings(report)
+    report["findings"] = _findings(report) + privacy_findings(report["privacy"])
     report["meta"]["seconds"]["total"] = round(time.perf_counter() - started, 3)
     return _clean(report), dataset, table
 

@@ -4,10 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
+from provenance.errors import InputError
 from provenance.signing import GeneratorInfo, SignRequest
+from provenance.trainingmining import TrainingMining
 from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
 from service.api.openapi import UPLOAD, WRITE, form_field, upload_body
 from service.api.uploads import read_upload, run_bounded
+
+Use = Literal["allowed", "notAllowed", "constrained"]
 
 router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess], responses=WRITE)
 
@@ -35,9 +39,36 @@ async def sign(
     sampler: Annotated[Literal["ddim", "ddpm"] | None, Form(json_schema_extra=form_field)] = None,
     steps: Annotated[int | None, Form(ge=0, le=100_000, json_schema_extra=form_field)] = None,
     thumbnail: Annotated[bool, Form()] = False,
+    training_mining: Annotated[Use | None, Form(json_schema_extra=form_field)] = None,
+    ai_training: Annotated[Use | None, Form(json_schema_extra=form_field)] = None,
+    ai_generative_training: Annotated[Use | None, Form(json_schema_extra=form_field)] = None,
+    ai_inference: Annotated[Use | None, Form(json_schema_extra=form_field)] = None,
+    data_mining: Annotated[Use | None, Form(json_schema_extra=form_field)] = None,
+    constraint_info: Annotated[
+        str | None, Form(max_length=1024, json_schema_extra=form_field)
+    ] = None,
 ) -> Response:
-    """Sign an image with the service's identity (API key); returns the signed file."""
+    """Sign an image with the service's identity (API key); returns the signed file.
+
+    ``training_mining`` sets all four uses of the ``cawg.training-mining`` assertion
+    (``ai_training``, ``ai_generative_training``, ``ai_inference``, ``data_mining``); each
+    of those fields overrides one.
+    """
     data = await read_upload(file)
+    given = {
+        "ai_training": ai_training,
+        "ai_generative_training": ai_generative_training,
+        "ai_inference": ai_inference,
+        "data_mining": data_mining,
+    }
+    statement = None
+    if training_mining is not None or any(given.values()):
+        statement = TrainingMining(
+            **{entry: use or training_mining for entry, use in given.items()},
+            constraint_info=constraint_info,
+        )
+    elif constraint_info is not None:
+        raise InputError("constraint_info goes with a constrained use.")
     generator_fields = (family, model, checkpoint_sha256, seed, sampler, steps)
     generator = (
         GeneratorInfo(family, model, checkpoint_sha256, seed, sampler, steps)
@@ -50,6 +81,7 @@ async def sign(
         generator=generator,
         # A small claim thumbnail (256 px long edge): what the web page shows for a match.
         thumbnails="small" if thumbnail else "off",
+        training_mining=statement,
     )
     signed = await run_bounded(
         lambda: signer.sign(data, request), settings.processing_timeout_s, slots
