@@ -57,8 +57,9 @@ class Inputs:
 
 def expand_inputs(arguments: Iterable[str]) -> Inputs:
     """Files as named; folders searched recursively for images (hidden entries left
-    out); a pattern a shell did not expand (``'photos/**/*.jpg'``) expanded here. Each
-    file once, in the order named, a folder's files sorted."""
+    out); a pattern a shell did not expand (``'photos/**/*.jpg'``) expanded here; a
+    ``.parquet`` file read as a list of paths (its ``path`` column). Each file once, in
+    the order named, a folder's files sorted."""
     inputs = Inputs()
     seen: set[str] = set()
 
@@ -76,6 +77,9 @@ def expand_inputs(arguments: Iterable[str]) -> Inputs:
                     add(found)
                 else:
                     inputs.skipped += 1
+        elif path.suffix.lower() == ".parquet" and path.is_file():
+            for found in read_path_list(path):
+                add(Path(found))
         elif path.exists() or not _GLOB_CHARACTERS & set(argument):
             add(path)  # a missing file is reported by audit_file, in its place
         else:
@@ -88,6 +92,21 @@ def expand_inputs(arguments: Iterable[str]) -> Inputs:
             for found in files:
                 add(found)
     return inputs
+
+
+def read_path_list(path: Path) -> list[str]:
+    """A Parquet file's ``path`` column: a list of files to audit (a bucket's listing)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ProvauditError(
+            f"{path}: a Parquet list of paths needs pyarrow: pip install 'provaudit[ray]'."
+        ) from None
+    try:
+        table = pq.read_table(path, columns=["path"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ProvauditError(f"{path} is not a Parquet list of paths ({exc}).") from None
+    return [str(name) for name in table["path"].to_pylist() if name]
 
 
 def _folder_files(root: Path) -> Iterator[tuple[Path, bool]]:

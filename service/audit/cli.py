@@ -57,7 +57,8 @@ def audit(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Image files, folders (searched recursively) or quoted glob patterns.",
+            help="Image files, folders (searched recursively), quoted glob patterns, or "
+            "Parquet files listing paths (a 'path' column).",
             show_default=False,
         ),
     ],
@@ -126,8 +127,8 @@ def audit(
     if out is not None and out.suffix.lower() not in (".jsonl", ".parquet"):
         fail(f"--out {out}: name a .jsonl or a .parquet file.", ExitStatus.USAGE)
     settings = _settings(detector, registry)
-    inputs = expand_inputs(str(path) for path in paths)
     try:
+        inputs = expand_inputs(str(path) for path in paths)
         tally = _run(inputs, settings, engine, workers, out, progress, as_json)
     except ProvauditError as exc:
         fail(str(exc), ExitStatus.ERROR)

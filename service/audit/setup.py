@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy import Engine
 
     from provenance.store import FingerprintStore
@@ -17,14 +19,19 @@ def audit_verifier(settings: Settings) -> ProvenanceVerifier:
     """The trust list, the configured anchors and, with ``trust_dev_identity``, the
     development identity's root where one exists (the service creates it first; the
     command never creates one, and without it nothing it signed can be trusted anyway)."""
-    from provenance.keys import ROOT_FILE, default_identity_dir
     from provenance.verify import ProvenanceVerifier
 
-    anchors = list(settings.trust_anchors)
-    dev_root = default_identity_dir() / ROOT_FILE
-    if settings.trust_dev_identity and dev_root.is_file():
-        anchors.append(dev_root)
+    root = dev_root(settings)
+    anchors = [*settings.trust_anchors, *([root] if root is not None else [])]
     return ProvenanceVerifier.with_trust_list(settings.trust_list, anchors)
+
+
+def dev_root(settings: Settings) -> Path | None:
+    """The development identity's root certificate, when trusted and present."""
+    from provenance.keys import ROOT_FILE, default_identity_dir
+
+    root = default_identity_dir() / ROOT_FILE
+    return root if settings.trust_dev_identity and root.is_file() else None
 
 
 def open_fingerprint_store(engine: Engine | str, settings: Settings) -> FingerprintStore:
