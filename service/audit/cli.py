@@ -16,9 +16,12 @@ from provenance.cli.exit_status import ExitStatus
 from provenance.cli.options import JsonOption
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from service.audit.batch import FileAudit, Tally
+    from rich.progress import Progress
+
+    from service.audit.batch import FileAudit, Inputs, Tally
+    from service.config import Settings
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -138,7 +141,7 @@ def audit(
     raise typer.Exit(int(_exit_status(tally)))
 
 
-def _settings(detector: Path | None, registry: str | None) -> object:
+def _settings(detector: Path | None, registry: str | None) -> Settings:
     from service.config import Settings
 
     overrides: dict[str, object] = {}
@@ -146,7 +149,7 @@ def _settings(detector: Path | None, registry: str | None) -> object:
         overrides["detector"] = detector
     if registry is not None:
         overrides["database_url"] = registry
-    return Settings(**overrides)
+    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def _exit_status(tally: Tally) -> ExitStatus:
@@ -159,30 +162,22 @@ def _exit_status(tally: Tally) -> ExitStatus:
 
 
 def _run(
-    inputs: object,
-    settings: object,
+    inputs: Inputs,
+    settings: Settings,
     engine: str,
     workers: int,
     out: Path | None,
     show_progress: bool,
     as_json: bool,
 ) -> Tally:
-    from provenance.cli.output import emit_json, error
-    from service.audit.batch import Tally
+    from provenance.cli.output import error
+    from service.audit.batch import FileAudit, Tally
     from service.audit.sinks import open_sink
 
-    tally = Tally(skipped=inputs.skipped)  # type: ignore[attr-defined]
-    for problem in inputs.errors:  # type: ignore[attr-defined]
-        error(problem.message)
-        tally.errors += 1
-        tally.states["error"] += 1
-        if as_json and out is None:
-            emit_json(problem.to_dict())
-    files: list[str] = inputs.files  # type: ignore[attr-defined]
-    if not files:
-        return tally
-    with open_sink(out) as sink, _progress(show_progress, len(files)) as advance:
-        for result in _results(files, settings, engine, workers):
+    tally = Tally(skipped=inputs.skipped)
+    with open_sink(out) as sink, _progress(show_progress, len(inputs.files)) as advance:
+
+        def report(result: FileAudit) -> None:
             tally.add(result)
             if result.error is not None:
                 error(result.error.message)
@@ -193,20 +188,28 @@ def _run(
                 sys.stdout.flush()
             elif result.error is None:
                 _print_line(result)
-            advance()
+
+        for problem in inputs.errors:  # patterns that matched nothing
+            report(FileAudit(problem.path, error=problem))
+        if inputs.files:
+            for result in _results(inputs.files, settings, engine, workers):
+                report(result)
+                advance()
     return tally
 
 
-def _results(files: list[str], settings: object, engine: str, workers: int) -> Iterator[FileAudit]:
+def _results(
+    files: list[str], settings: Settings, engine: str, workers: int
+) -> Iterator[FileAudit]:
     if engine == "ray":
         from service.audit.ray_engine import audit_ray
 
-        yield from audit_ray(files, settings, workers=workers)  # type: ignore[arg-type]
+        yield from audit_ray(files, settings, workers=workers)
         return
     from service.audit.batch import audit_local
     from service.audit.setup import close_pipeline, open_pipeline
 
-    pipeline = open_pipeline(settings)  # type: ignore[arg-type]
+    pipeline = open_pipeline(settings)
     try:
         yield from audit_local(pipeline, files, workers)
     finally:
@@ -220,9 +223,9 @@ class _progress:
     def __init__(self, enabled: bool, total: int) -> None:
         self.enabled = enabled
         self.total = total
-        self.bar = None
+        self.bar: Progress | None = None
 
-    def __enter__(self) -> object:
+    def __enter__(self) -> Callable[[], None]:
         if not self.enabled:
             return lambda: None
         from rich.progress import (
@@ -250,7 +253,8 @@ class _progress:
         )
         self.bar.start()
         task = self.bar.add_task("audit", total=self.total)
-        return lambda: self.bar.advance(task)  # type: ignore[union-attr]
+        bar = self.bar
+        return lambda: bar.advance(task)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
