@@ -193,3 +193,38 @@ def test_the_exit_status_is_the_worst_verdict_class(verdicts, status):
     from provenance.cli.exit_status import worst
 
     assert worst([verdict_status(verdict) for verdict in verdicts]) == status
+
+
+def test_inputs_are_files_folders_globs_and_parquet_lists(tmp_path):
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from service.audit.batch import expand_inputs
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / ".hidden").mkdir()
+    for name in ("a/x.jpg", "a/b/y.PNG", "a/b/notes.txt", "a/.hidden/z.jpg", "c.webp", "d.gif"):
+        (tmp_path / name).write_bytes(b"")
+    listing = tmp_path / "listing.parquet"
+    pq.write_table(
+        pyarrow.table({"path": [str(tmp_path / "d.gif"), str(tmp_path / "c.webp")]}), listing
+    )
+    inputs = expand_inputs(
+        [
+            str(tmp_path / "a"),
+            str(tmp_path / "*.webp"),
+            str(tmp_path / "a" / "x.jpg"),  # named twice: audited once
+            str(listing),
+            str(tmp_path / "none-*.jpg"),
+            str(tmp_path / "missing.jpg"),
+        ]
+    )
+    assert [Path(path).relative_to(tmp_path).as_posix() for path in inputs.files] == [
+        "a/b/y.PNG",  # a folder's files in sorted order
+        "a/x.jpg",
+        "c.webp",
+        "d.gif",
+        "missing.jpg",  # reported by the audit itself, in its place
+    ]
+    assert inputs.skipped == 1  # notes.txt; hidden folders are not searched
+    assert [(Path(e.path).name, e.code) for e in inputs.errors] == [("none-*.jpg", "not_found")]
