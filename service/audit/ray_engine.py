@@ -86,7 +86,7 @@ def audit_ray(
         options: dict[str, Any] = {
             "log_to_driver": False,
             "include_dashboard": False,
-            "logging_level": logging.WARNING,
+            "logging_level": logging.ERROR,
         }
         if not os.environ.get("RAY_ADDRESS"):
             options |= {"num_cpus": workers, "object_store_memory": OBJECT_STORE_BYTES}
@@ -94,7 +94,7 @@ def audit_ray(
         started = True
     try:
         # Ray Data's per-run INFO lines would mix with the command's own stderr.
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command draws its own
         context.execution_options.preserve_order = True
