@@ -40,15 +40,10 @@ def _return_image_memory_to_the_system() -> None:
 
 def load_state(app: FastAPI, settings: Settings) -> None:
     """Database, verifier, signer and audit pipeline: built once per process."""
-    from provenance.keys import (
-        DEV_IDENTITY_NOTICE,
-        ROOT_FILE,
-        default_identity,
-        default_identity_dir,
-    )
+    from provenance.keys import DEV_IDENTITY_NOTICE, default_identity
     from provenance.signing import ProvenanceSigner
-    from provenance.verify import ProvenanceVerifier
     from service.ai_origin import load_detector
+    from service.audit.setup import audit_verifier
     from service.db import make_engine, make_session_factory
     from service.generation import load_generators
     from service.pipeline import AuditPipeline
@@ -59,10 +54,8 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     identity, created = default_identity()
     if created:
         logger.warning("Created a development signing identity. %s", DEV_IDENTITY_NOTICE)
-    anchors = list(settings.trust_anchors)
-    if settings.trust_dev_identity:
-        anchors.append(default_identity_dir() / ROOT_FILE)
-    verifier = ProvenanceVerifier.with_trust_list(settings.trust_list, anchors)
+    # The same verifier `provaudit audit` builds (service.audit.setup).
+    verifier = audit_verifier(settings)
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.verifier = verifier
@@ -87,15 +80,9 @@ def load_state(app: FastAPI, settings: Settings) -> None:
 
 def _open_fingerprint_store(engine: Engine, settings: Settings) -> FingerprintStore:
     """The registry in the service's database, with its indexes loaded (or rebuilt) now."""
-    from provenance.locations import default_index_dir
-    from provenance.registry import Registry
-    from provenance.store import FingerprintStore
+    from service.audit.setup import open_fingerprint_store
 
-    index_dir = settings.hash_index_dir or default_index_dir(
-        settings.sqlalchemy_url, settings.data_dir
-    )
-    store = FingerprintStore(Registry(engine), index_dir)
-    store.open_indexes()
+    store = open_fingerprint_store(engine, settings)
     store.start_autosave(settings.hash_index_autosave_s)
     return store
 

@@ -9,7 +9,10 @@ class ExitStatus(IntEnum):
     """Process exit codes.
 
     ``verify`` reports the worst state over all its files, in the order
-    SUCCESS < UNTRUSTED < ABSENT < INVALID < ERROR.
+    SUCCESS < UNTRUSTED < ABSENT < INVALID < ERROR. ``audit`` reports the worst verdict
+    class over all its files, in the order SUCCESS (every file ``likely_real``) <
+    INCONCLUSIVE < LIKELY_AI < DECLARED_AI < ERROR: a file that could not be audited at
+    all outranks any verdict, as in ``verify``.
     """
 
     SUCCESS = 0
@@ -24,6 +27,12 @@ class ExitStatus(IntEnum):
     """``verify``: a file carries no C2PA manifest."""
     INVALID = 5
     """``verify``: a manifest fails validation (tampered, bad signature, expired...)."""
+    INCONCLUSIVE = 6
+    """``audit``: a file's verdict is ``inconclusive`` (no declaration, no usable score)."""
+    LIKELY_AI = 7
+    """``audit``: a file's verdict is ``likely_ai`` (the detector, no declaration)."""
+    DECLARED_AI = 8
+    """``audit``: a file's verdict is ``declared_ai`` (a manifest or its metadata says so)."""
 
     @property
     def severity(self) -> int:
@@ -35,6 +44,9 @@ _SEVERITY = {
     ExitStatus.UNTRUSTED: 1,
     ExitStatus.ABSENT: 2,
     ExitStatus.INVALID: 3,
+    ExitStatus.INCONCLUSIVE: 1,
+    ExitStatus.LIKELY_AI: 2,
+    ExitStatus.DECLARED_AI: 3,
     ExitStatus.USAGE: 4,
     ExitStatus.ERROR: 5,
 }
