@@ -75,12 +75,16 @@ def sign(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("-f", "--force", help="Overwrite OUTPUT if it exists.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Sign SOURCE into OUTPUT.
 
-    Without --cert/--key, the development identity in your data directory is used
-    (created on first use).
+    OUTPUT keeps SOURCE's format, so its extension must name that format; an existing
+    OUTPUT is only replaced with -f/--force. Without --cert/--key, the development
+    identity in your data directory is used (created on first use).
     """
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import emit_json, fail, log, stdout
@@ -97,8 +101,10 @@ def sign(
         Parent,
         ProvenanceSigner,
         SignRequest,
+        check_output_path,
         load_manifest_definition,
         sign_file,
+        source_type_uri,
     )
     from provenance.verify import read_trust_anchors
 
@@ -106,8 +112,14 @@ def sign(
         fail("--thumbnails must be off, small or default.", ExitStatus.USAGE)
     if (cert is None) != (key is None):
         fail("--cert and --key go together.", ExitStatus.USAGE)
+    if source_type is not None:
+        try:
+            source_type_uri(source_type)
+        except ProvauditError as exc:
+            fail(f"--source-type: {exc}", ExitStatus.ERROR)
     try:
         media = read_media(source)  # bad input is reported before any key is made
+        check_output_path(output, media.format, source_name=str(source), force=force)
         if cert is not None and key is not None:
             identity = load_identity(cert, key, alg=alg, tsa_url=tsa_url)
         else:
@@ -154,7 +166,7 @@ def sign(
                 recorder=store.manifests if store else None,
                 trust_anchors_pem=read_trust_anchors(trust or [], also=identity.root_pem),
             )
-            signed = sign_file(media, output, signer, request)
+            signed = sign_file(media, output, signer, request, force=force)
         finally:
             if store is not None:
                 store.close()

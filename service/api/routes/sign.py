@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from provenance.signing import GeneratorInfo, SignRequest
+from provenance.signing import GeneratorInfo, SignRequest, source_type_uri
 from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
 from service.api.openapi import UPLOAD, WRITE, form_field, upload_body
 from service.api.uploads import read_upload, run_bounded
@@ -34,8 +34,16 @@ async def sign(
     seed: Annotated[int | None, Form(ge=0, lt=2**64, json_schema_extra=form_field)] = None,
     sampler: Annotated[Literal["ddim", "ddpm"] | None, Form(json_schema_extra=form_field)] = None,
     steps: Annotated[int | None, Form(ge=0, le=100_000, json_schema_extra=form_field)] = None,
+    source_type: Annotated[str | None, Form(max_length=256, json_schema_extra=form_field)] = None,
 ) -> Response:
-    """Sign an image with the service's identity (API key); returns the signed file."""
+    """Sign an image with the service's identity (API key); returns the signed file, in
+    the upload's format.
+
+    ``source_type`` is an IPTC digital source type term (``digitalCapture``) or its URI;
+    anything outside the vocabulary is refused (422) with the known terms.
+    """
+    if source_type is not None:
+        source_type_uri(source_type)  # refused before the upload is read
     data = await read_upload(file)
     generator_fields = (family, model, checkpoint_sha256, seed, sampler, steps)
     generator = (
@@ -46,6 +54,7 @@ async def sign(
     request = SignRequest(
         title=title or (file.filename if file else None),
         ai_generated=ai_generated,
+        source_type=source_type,
         generator=generator,
     )
     signed = await run_bounded(
