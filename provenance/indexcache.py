@@ -178,6 +178,23 @@ class IndexCache:
                     index.advance(row_id)
             self._state.dirty = True
 
+    def remove_committed(self, table: IndexTable, row_ids: list[int]) -> int:
+        """Leave rows this process just deleted out of every search from now on.
+
+        Call with :attr:`lock` held, right after the delete commits. Rows another process
+        deletes are left out by the caller's own check against the registry
+        (``HashBank.lookup``) and dropped here by ``check``.
+        """
+        with self.lock:
+            if self._state is None:
+                return 0
+            removed = 0
+            for (index_table, _kind), index in self._state.indexes.items():
+                if index_table == table:
+                    removed += index.remove(row_ids)
+            self._state.dirty = True
+            return removed
+
     def sync(self) -> int:
         """Pull rows committed since the last sync into the indexes; how many were added."""
         with self.lock:

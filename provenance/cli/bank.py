@@ -33,7 +33,8 @@ RegistryOption = Annotated[
 
 @app.callback()
 def bank() -> None:
-    """Banks of PDQ / pHash hashes: create, add, look up (matches per bank with distances)."""
+    """Banks of PDQ / pHash hashes: create, add, browse, remove, look up (matches per bank
+    with distances and each item's metadata), and act on matches (webhooks)."""
 
 
 def _open(registry: str | None) -> FingerprintStore:
@@ -216,7 +217,8 @@ def lookup(
     registry: RegistryOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Matches per bank, closest first: {bank: [{bank_content_id, distance, signal, variant}]}.
+    """Matches per bank, closest first: {bank: [{bank_content_id, distance, signal, variant,
+    metadata}]}.
 
     An image whose PDQ quality is below 50 is refused as too flat or too small to match.
     """
@@ -268,10 +270,108 @@ def lookup(
             for bank_name, hits in matches.items():
                 for hit in hits:
                     variant = "" if hit["variant"] == "original" else f", {hit['variant']}"
+                    note = (
+                        f"  {json.dumps(hit['metadata'], ensure_ascii=False)}"
+                        if hit.get("metadata")
+                        else ""
+                    )
                     out.print(
                         f"{label}: {bank_name} bank_content_id={hit['bank_content_id']}"
-                        f" distance={hit['distance']} ({hit['signal']}{variant})"
+                        f" distance={hit['distance']} ({hit['signal']}{variant}){note}"
                     )
+    finally:
+        store.close()
+    raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+@app.command("list-content")
+def list_content(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to browse.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Items per page.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Items to skip (oldest first).")] = 0,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A page of a bank's content, oldest first, with the metadata stored with each item."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        items, total = store.banks.list_content(bank_name, limit=limit, offset=offset)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    following = offset + len(items)
+    if json_output:
+        emit_json(
+            {
+                "bank": bank_name,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": following if following < total else None,
+                "items": [info.to_dict() for info in items],
+            }
+        )
+        return
+    out = stdout()
+    for info in items:
+        out.print(
+            f"{info.id}  pdq={info.pdq or '-'}  phash={info.phash or '-'}  {info.source}  "
+            f"{info.created.isoformat()}"
+            + (f"  {json.dumps(info.metadata, ensure_ascii=False)}" if info.metadata else "")
+        )
+    shown = f"{offset + 1}-{following}" if items else "none"
+    more = f"; next: --offset {following}" if following < total else ""
+    out.print(f"{bank_name}: {shown} of {total}{more}")
+
+
+@app.command("remove")
+def remove(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to remove from.")],
+    content_ids: Annotated[
+        list[int],
+        typer.Argument(metavar="ID...", help="bank_content_id of each item to remove."),
+    ],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove items from a bank; they match no lookup from then on.
+
+    An id the bank does not hold is reported with one line and the others are still
+    removed; the exit status is then 1.
+    """
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, error, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    failed = False
+    try:
+        store.banks.bank(bank_name)
+        for content_id in content_ids:
+            try:
+                info = store.banks.remove(bank_name, content_id)
+            except ProvauditError as exc:
+                failed = True
+                error(str(exc))
+                if json_output:
+                    emit_json(
+                        {
+                            "bank_content_id": content_id,
+                            "error": {"code": exc.code, "message": str(exc)},
+                        }
+                    )
+                continue
+            if json_output:
+                emit_json({"removed": True, **info.to_dict()})
+            else:
+                stdout().print(f"Removed bank_content_id {info.id} from {info.bank}")
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
     finally:
         store.close()
     raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))

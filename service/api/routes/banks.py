@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
@@ -49,6 +49,7 @@ from service.api.uploads import read_upload, run_bounded
 
 # Ids are 64-bit signed integers in every database the registry runs on.
 MAX_ROW_ID = 2**63 - 1
+MAX_PAGE = 1000
 router = APIRouter(prefix="/v1", tags=["hash banks"])
 NO_BANK = errors(described={404: "There is no bank of that name."})
 
@@ -247,6 +248,54 @@ async def get_content(
     if info.bank != name:
         raise ApiError(404, "not_found", f"Bank {name!r} has no content {content_id}.")
     return info.to_dict()
+
+
+@router.get("/banks/{name}/content", dependencies=[ReadAccess], responses={**READ, **NO_BANK})
+async def list_content(
+    name: str,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="Items to skip, oldest first.")
+    ] = 0,
+) -> dict[str, Any]:
+    """A page of a bank's content, oldest first: ``{bank, total, limit, offset,
+    next_offset, items}``; ``next_offset`` is null on the last page."""
+    async with registry_errors():
+        items, total = await run_bounded(
+            lambda: hashbank.list_content(name, limit=limit, offset=offset),
+            settings.processing_timeout_s,
+        )
+    following = offset + len(items)
+    return {
+        "bank": name,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+        "items": [info.to_dict() for info in items],
+    }
+
+
+@router.delete(
+    "/banks/{name}/content/{content_id}",
+    dependencies=[WriteAccess],
+    responses={**WRITE, **errors(described={404: "No such bank, or no such content in it."})},
+)
+async def remove_content(
+    name: str,
+    content_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Bank content id.")],
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Remove an item from a bank (API key); it matches no lookup or audit from the
+    moment this answers. Answers the removed item."""
+    async with registry_errors():
+        info = await run_bounded(
+            lambda: hashbank.remove(name, content_id), settings.processing_timeout_s
+        )
+    return {"removed": True, **info.to_dict()}
 
 
 @router.get("/index/status", dependencies=[ReadAccess], responses=READ)
