@@ -217,8 +217,9 @@ def lookup(
     registry: RegistryOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Matches per bank, closest first: {bank: [{bank_content_id, distance, signal, variant,
-    metadata}]}.
+    """Matches per bank, closest first, each with the metadata stored with the item.
+
+    JSON: {bank: [{bank_content_id, distance, signal, variant, metadata}]}.
 
     An image whose PDQ quality is below 50 is refused as too flat or too small to match.
     """
@@ -375,6 +376,164 @@ def remove(
     finally:
         store.close()
     raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+action_app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(action_app, name="action")
+
+
+@action_app.callback()
+def action() -> None:
+    """What happens when a bank's content is matched: a webhook POST of each match."""
+
+
+@action_app.command("set")
+def action_set(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to act for.")],
+    webhook: Annotated[
+        str,
+        typer.Option(
+            "--webhook",
+            help="http(s) URL that receives each match as a JSON POST (from the service).",
+        ),
+    ],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set BANK's webhook: every audit or lookup the service answers with a match of
+    BANK's content is POSTed there, retried with backoff, each attempt recorded."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        info = store.actions.set_webhook(bank_name, webhook)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json(info.to_dict())
+    else:
+        stdout().print(f"Matches of {info.bank} are POSTed to {info.webhook_url}")
+
+
+@action_app.command("show")
+def action_show(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """BANK's webhook, if it has one."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        info = store.actions.action(bank_name)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json(info.to_dict() if info else {"bank": bank_name, "webhook_url": None})
+    elif info is None:
+        stdout().print(
+            f"{bank_name}: no action (provaudit bank action set {bank_name} --webhook URL)"
+        )
+    else:
+        stdout().print(
+            f"{info.bank}: webhook {info.webhook_url} (since {info.updated.isoformat()})"
+        )
+
+
+@action_app.command("clear")
+def action_clear(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove BANK's webhook; the record of its deliveries stays."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        removed = store.actions.clear_webhook(bank_name)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json({"bank": bank_name, "removed": removed})
+    else:
+        stdout().print(
+            f"Removed the webhook of {bank_name}" if removed else f"{bank_name} had no webhook"
+        )
+
+
+@app.command("actions")
+def actions(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only deliveries that are pending, delivered or failed.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries per page.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Deliveries to skip (newest first).")] = 0,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """BANK's webhook deliveries, newest first, with every attempt and its outcome."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        deliveries, total = store.actions.deliveries(
+            bank_name,
+            limit=limit,
+            offset=offset,
+            status=status,  # type: ignore[arg-type]
+        )
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    following = offset + len(deliveries)
+    if json_output:
+        emit_json(
+            {
+                "bank": bank_name,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": following if following < total else None,
+                "deliveries": [delivery.to_dict() for delivery in deliveries],
+            }
+        )
+        return
+    out = stdout()
+    for delivery in deliveries:
+        out.print(
+            f"delivery {delivery.id}  {delivery.status}  bank_content_id={delivery.bank_content_id}"
+            f"  attempts={delivery.attempts}  {delivery.created.isoformat()}  -> {delivery.url}"
+        )
+        for attempt in delivery.history:
+            answer = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error
+            out.print(
+                f"  #{attempt.number} {attempt.started.isoformat()} {attempt.outcome}"
+                f"  {answer}  {attempt.duration_ms} ms"
+            )
+    shown = f"{offset + 1}-{following}" if deliveries else "none"
+    more = f"; next: --offset {following}" if following < total else ""
+    out.print(f"{bank_name}: deliveries {shown} of {total}{more}")
 
 
 @app.command("status")
