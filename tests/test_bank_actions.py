@@ -303,3 +303,32 @@ def _timestamp(text: str) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(text).timestamp()
+
+
+def test_a_delivery_left_pending_is_resumed_when_the_actioner_starts(tmp_path, receiver):
+    """A service stopped while a delivery waited for its retry sends it on its next start."""
+    from provenance.bankactions import BankActions, NewDelivery
+    from provenance.registry import Registry
+    from service.actioner import Actioner
+
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.create_bank("LATER")
+    item = registry.add_content("LATER", pdq="ab" * 32, metadata={"case": "L-5"})
+    actions = BankActions(registry)
+    actions.set_webhook("LATER", receiver.url)
+    (left,) = actions.create_deliveries(
+        [NewDelivery("LATER", item.id, {"bank": "LATER", "bank_content_id": item.id})]
+    )
+    actioner = Actioner(actions, RetryPolicy(max_attempts=2, first_backoff_s=0.05))
+    actioner.start()
+    try:
+        (got,) = receiver.wait_for(1)
+        deadline = time.monotonic() + 30
+        while actions.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        actioner.close()
+    assert got.body == {"bank": "LATER", "bank_content_id": item.id, "delivery_id": left.id}
+    (delivery,), _total = actions.deliveries("LATER")
+    assert delivery.status == "delivered" and delivery.attempts == 1
+    registry.close()
