@@ -84,6 +84,13 @@ IPTC_SOURCE_TERMS = frozenset(
     }
 )
 C2PA_EMPTY_SOURCE_TYPE = "http://c2pa.org/digitalsourcetype/empty"
+SOURCE_TYPE_VALUES: tuple[str, ...] = (
+    *sorted(IPTC_SOURCE_TERMS, key=str.lower),
+    *(prefix + term for prefix in _IPTC_SOURCE_TYPE_PREFIXES for term in sorted(IPTC_SOURCE_TERMS)),
+    C2PA_EMPTY_SOURCE_TYPE,
+)
+"""Every value ``source_type_uri`` accepts: a vocabulary term, its URI (http or https), or
+c2pa's empty source type (the API's schema lists them)."""
 KNOWN_SAMPLERS = ("ddim", "ddpm")
 """The samplers of the bundled diffusion models, the only ones a generator assertion names."""
 

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile as FormFile
 from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
 from provenance.hashquery import HashQuery, require_matchable
 from provenance.media import check_media, decode_image
+from service.actioner import Actioner
 from service.api.bodies import parse_json_body, validated
 from service.api.deps import ActionerDep, HashBankDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
@@ -168,7 +169,7 @@ async def lookup_get(
 
 def act_on(
     background: BackgroundTasks,
-    actioner: ActionerDep,
+    actioner: Actioner,
     results: list[dict[str, list[dict[str, Any]]]],
     sha256: str | None = None,
 ) -> None:

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from provenance.signing import GeneratorInfo, SignRequest, source_type_uri
+from provenance.signing import SOURCE_TYPE_VALUES, GeneratorInfo, SignRequest, source_type_uri
 from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
 from service.api.openapi import UPLOAD, WRITE, form_field, upload_body
 from service.api.uploads import read_upload, run_bounded
 
 router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess], responses=WRITE)
+
+
+def _source_type_field(schema: dict[str, Any]) -> None:
+    """The vocabulary as the field's enum: what the schema allows is what is signed."""
+    form_field(schema)
+    schema["enum"] = list(SOURCE_TYPE_VALUES)
 
 
 @router.post(
@@ -34,7 +40,9 @@ async def sign(
     seed: Annotated[int | None, Form(ge=0, lt=2**64, json_schema_extra=form_field)] = None,
     sampler: Annotated[Literal["ddim", "ddpm"] | None, Form(json_schema_extra=form_field)] = None,
     steps: Annotated[int | None, Form(ge=0, le=100_000, json_schema_extra=form_field)] = None,
-    source_type: Annotated[str | None, Form(max_length=256, json_schema_extra=form_field)] = None,
+    source_type: Annotated[
+        str | None, Form(max_length=256, json_schema_extra=_source_type_field)
+    ] = None,
 ) -> Response:
     """Sign an image with the service's identity (API key); returns the signed file, in
     the upload's format.
