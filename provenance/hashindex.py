@@ -16,9 +16,10 @@ the nearest few": approximate graphs (HNSW) miss most true neighbours at PDQ's r
 FAISS numbers codes by insertion order; ``ids`` (registry row ids) and ``groups`` (bank
 ids) are kept beside in numpy arrays of the same order, and saved with the index.
 
-Removal (``remove``) marks positions dead: a search leaves them out at once, and the
-codes are dropped for good when the index is next saved (``compact``), since a multi-hash
-index cannot delete in place.
+Removal (``remove``) marks positions dead: a search leaves them out at once, and the dead
+positions are saved with the ids. A multi-hash index cannot delete in place, so the codes
+are dropped for good by a rebuild (``compact``), which ``save`` makes once a quarter of the
+stored codes are dead: each rebuild of *n* codes follows at least *n*/4 removals.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 IndexKind = Literal["flat", "multihash"]
+COMPACT_WHEN_DEAD = 4
+"""``save`` rebuilds without the removed codes once they are 1/4 of those stored."""
 _FORMAT_VERSION = 1
 
 
@@ -236,20 +239,23 @@ class BinaryHashIndex:
         import faiss
         import numpy as np
 
-        self.compact()
+        if len(self._dead) * COMPACT_WHEN_DEAD >= int(self._index.ntotal):
+            self.compact()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         faiss.write_index_binary(self._index, str(partial))
         os.replace(partial, path)
         arrays = path.with_name(path.name + ".ids.partial.npz")
-        np.savez(arrays, ids=self._ids.values, groups=self._groups.values)
+        np.savez(arrays, ids=self._ids.values, groups=self._groups.values, dead=self._dead)
         os.replace(arrays, _ids_path(path))
         info = {
             "format": _FORMAT_VERSION,
             "bits": self.bits,
             "kind": self.kind,
             "nhash": self.nhash,
-            "ntotal": self.ntotal,
+            # Stored codes, removed ones included: what FAISS and the id arrays hold.
+            "ntotal": int(self._index.ntotal),
+            "removed": len(self._dead),
             "max_id": self.max_id,
             **(meta or {}),
         }
@@ -271,14 +277,22 @@ class BinaryHashIndex:
             index._index = faiss.read_index_binary(str(path))
             with np.load(_ids_path(path)) as arrays:
                 ids, groups = arrays["ids"], arrays["groups"]
+                # Files saved before removals existed hold no dead positions.
+                dead = arrays["dead"] if "dead" in arrays.files else np.zeros(0, np.int64)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         if not index.ntotal == len(ids) == len(groups) == int(info["ntotal"]):
+            return None
+        dead = np.unique(np.asarray(dead, dtype=np.int64))
+        if len(dead) != int(info.get("removed", 0)) or (
+            len(dead) and not 0 <= dead[0] <= dead[-1] < len(ids)
+        ):
             return None
         if index.kind == "multihash" and not isinstance(index._index, faiss.IndexBinaryMultiHash):
             return None
         index._ids = _GrowingArray("int64", ids)
         index._groups = _GrowingArray("int32", groups)
+        index._dead = dead
         index.max_id = int(info["max_id"])
         if not index._finds_its_own_codes():
             index._rebuild_from_storage()
@@ -292,11 +306,13 @@ class BinaryHashIndex:
         """
         import numpy as np
 
-        if self.ntotal == 0:
+        live = np.setdiff1d(np.arange(int(self._index.ntotal)), self._dead)
+        if not len(live):
             return True
-        positions = np.unique(np.linspace(0, self.ntotal - 1, min(sample, self.ntotal)).astype(int))
-        codes = self.codes()[positions]
-        hits = self.search(codes, 0)
+        positions = live[
+            np.unique(np.linspace(0, len(live) - 1, min(sample, len(live))).astype(int))
+        ]
+        hits = self.search(self._raw_codes()[positions], 0)
         ids = self._ids.values[positions]
         return all(int(ids[i]) in hit.ids for i, hit in enumerate(hits))
 

@@ -46,12 +46,23 @@ def test_a_removed_code_is_not_found_before_or_after_a_save(tmp_path, kind):
     assert index.ntotal == 299 and 42 not in index.ids and len(index.codes()) == 299
     assert 43 in index.search(codes[42:43], 0)[0].ids
 
+    # One removal in 300 is saved as a dead position, not rebuilt away.
     index.save(tmp_path / "i.faiss")
     loaded, info = BinaryHashIndex.load(tmp_path / "i.faiss")  # type: ignore[misc]
-    assert info["ntotal"] == loaded.ntotal == 299
+    assert (info["ntotal"], info["removed"], loaded.ntotal) == (300, 1, 299)
     assert 42 not in loaded.search(codes[41:42], 31)[0].ids
     found = loaded.search(codes, 0)
     assert [hit.ids.tolist() for hit in found] == [[i] if i != 42 else [] for i in range(1, 301)]
+
+    # Once a quarter of the stored codes are removed, saving rebuilds without them.
+    gone = set(range(100, 176))
+    assert loaded.remove(sorted(gone)) == 76 and loaded.ntotal == 223
+    loaded.save(tmp_path / "i.faiss")
+    compacted, info = BinaryHashIndex.load(tmp_path / "i.faiss")  # type: ignore[misc]
+    assert (info["ntotal"], info["removed"], compacted.ntotal) == (223, 0, 223)
+    found = compacted.search(codes, 0)
+    expected = [[] if i == 42 or i in gone else [i] for i in range(1, 301)]
+    assert [hit.ids.tolist() for hit in found] == expected
 
 
 # --- the bank, in process and across processes ------------------------------------------
