@@ -1,7 +1,8 @@
 """Moderation hash banks: named sets of PDQ / pHash hashes, each with its own thresholds.
 
 Content is added by its hashes or by an image (hashed here), and matches lookups as soon
-as the call returns; the searching is :class:`provenance.indexcache.IndexCache`'s.
+as the call returns; removed content stops matching as soon as its removal returns. The
+searching is :class:`provenance.indexcache.IndexCache`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from provenance.indexcache import IndexCache
 from provenance.records import BankInfo, ContentInfo
 from provenance.registry import NotFoundError, Registry
 
-# Per query: bank name -> [{bank_content_id, distance, signal, variant}], closest first.
+# Per query: bank name -> [{bank_content_id, distance, signal, variant, metadata}],
+# closest first.
 BankMatches = dict[str, list[dict[str, Any]]]
 
 
@@ -67,6 +69,22 @@ class HashBank:
 
     def content(self, content_id: int) -> ContentInfo:
         return self.registry.content(content_id)
+
+    def list_content(
+        self, bank: str, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[ContentInfo], int]:
+        """A page of a bank's content (oldest first) and the bank's item count."""
+        return self.registry.list_content(bank, limit=limit, offset=offset)
+
+    def remove(self, bank: str, content_id: int) -> ContentInfo:
+        """Delete an item of ``bank``; it matches no lookup from the moment this returns."""
+        # Loaded before the delete, so a saved index still agrees with the registry and
+        # is updated in place rather than rebuilt.
+        self.indexes.open()
+        with self.indexes.lock:
+            info = self.registry.remove_content(bank, content_id)
+            self.indexes.remove_committed("content", [content_id])
+        return info
 
     def add_hashes(
         self,
@@ -126,11 +144,14 @@ class HashBank:
     def lookup(
         self, queries: list[HashQuery], *, banks: Iterable[str] | None = None
     ) -> list[BankMatches]:
-        """For each query, ``{bank: [{bank_content_id, distance, signal, variant}]}``.
+        """For each query, ``{bank: [{bank_content_id, distance, signal, variant,
+        metadata}]}``, ``metadata`` being what was stored with the item.
 
         A stored item matches when its PDQ is within its bank's PDQ threshold of any of
         the query's PDQ variants (quality >= 50 on both sides), or else its pHash within
         the bank's pHash threshold. Banks without a match are left out; closest first.
+        Items are read back from the registry, so one another process removed is left
+        out too.
         """
         all_banks = {info.id: info for info in self.registry.banks()}
         if banks is not None:
@@ -146,7 +167,7 @@ class HashBank:
         phash_radius = max(info.phash_threshold for info in all_banks.values())
         by_pdq = self.indexes.search("content", "pdq", queries, pdq_radius)
         by_phash = self.indexes.search("content", "phash", queries, phash_radius)
-        results: list[BankMatches] = []
+        every_choice: list[dict[int, IndexHit]] = []
         for pdq_hits, phash_hits in zip(by_pdq, by_phash, strict=True):
             chosen: dict[int, IndexHit] = {}
             for hit in phash_hits.values():
@@ -157,14 +178,24 @@ class HashBank:
                 info = all_banks.get(hit.group)
                 if info is not None and hit.distance <= info.pdq_threshold:
                     chosen[hit.row_id] = hit
+            every_choice.append(chosen)
+        items = self.registry.contents_by_ids(
+            sorted({row_id for chosen in every_choice for row_id in chosen})
+        )
+        results: list[BankMatches] = []
+        for chosen in every_choice:
             per_bank: BankMatches = {}
             for hit in ranked(list(chosen.values())):
+                item = items.get(hit.row_id)
+                if item is None:  # removed since the index was last told
+                    continue
                 per_bank.setdefault(all_banks[hit.group].name, []).append(
                     {
                         "bank_content_id": hit.row_id,
                         "distance": hit.distance,
                         "signal": hit.signal,
                         "variant": hit.variant,
+                        "metadata": item.metadata,
                     }
                 )
             results.append(per_bank)

@@ -15,6 +15,11 @@ the nearest few": approximate graphs (HNSW) miss most true neighbours at PDQ's r
 
 FAISS numbers codes by insertion order; ``ids`` (registry row ids) and ``groups`` (bank
 ids) are kept beside in numpy arrays of the same order, and saved with the index.
+
+Removal (``remove``) marks positions dead: a search leaves them out at once, and the dead
+positions are saved with the ids. A multi-hash index cannot delete in place, so the codes
+are dropped for good by a rebuild (``compact``), which ``save`` makes once a quarter of the
+stored codes are dead: each rebuild of *n* codes follows at least *n*/4 removals.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 IndexKind = Literal["flat", "multihash"]
+COMPACT_WHEN_DEAD = 4
+"""``save`` rebuilds without the removed codes once they are 1/4 of those stored."""
 _FORMAT_VERSION = 1
 
 
@@ -91,13 +98,46 @@ class BinaryHashIndex:
             raise ValueError(f"unknown index kind {kind!r}")
         self._ids = _GrowingArray("int64")
         self._groups = _GrowingArray("int32")
+        import numpy as np
+
+        # Sorted positions of removed codes, left out of searches until ``compact``.
+        self._dead = np.zeros(0, dtype=np.int64)
         # The highest registry id this index has considered (added, or skipped as not
         # indexable): the next sync reads the rows above it.
         self.max_id = 0
 
     @property
     def ntotal(self) -> int:
-        return int(self._index.ntotal)
+        """The codes a search can find (removed ones not counted)."""
+        return int(self._index.ntotal) - len(self._dead)
+
+    def remove(self, row_ids: list[int]) -> int:
+        """Leave the codes of ``row_ids`` out of every search from now on; how many."""
+        import numpy as np
+
+        positions = np.flatnonzero(np.isin(self._ids.values, np.asarray(row_ids, np.int64)))
+        positions = np.setdiff1d(positions, self._dead)
+        if len(positions):
+            self._dead = np.union1d(self._dead, positions)
+        return len(positions)
+
+    def compact(self) -> None:
+        """Drop removed codes from the FAISS index and the id arrays (a rebuild)."""
+        import numpy as np
+
+        if not len(self._dead):
+            return
+        keep = np.ones(int(self._index.ntotal), dtype=bool)
+        keep[self._dead] = False
+        codes = self._raw_codes()[keep]
+        ids, groups = self._ids.values[keep], self._groups.values[keep]
+        fresh = BinaryHashIndex(self.bits, self.kind, self.nhash)
+        if len(codes):
+            fresh._index.add(_padded(codes))
+        self._index = fresh._index
+        self._ids = _GrowingArray("int64", ids)
+        self._groups = _GrowingArray("int32", groups)
+        self._dead = np.zeros(0, dtype=np.int64)
 
     @property
     def code_bytes(self) -> int:
@@ -148,17 +188,28 @@ class BinaryHashIndex:
         hits = []
         for row in range(len(queries)):
             found = positions[lims[row] : lims[row + 1]]
+            found_distances = distances[lims[row] : lims[row + 1]]
+            if len(self._dead) and len(found):
+                alive = ~np.isin(found, self._dead)
+                found, found_distances = found[alive], found_distances[alive]
             hits.append(
                 RangeHits(
                     ids=ids[found],
                     groups=groups[found],
-                    distances=distances[lims[row] : lims[row + 1]].astype(np.int32),
+                    distances=found_distances.astype(np.int32),
                 )
             )
         return hits
 
     def codes(self) -> np.ndarray:
-        """All stored codes in insertion order (for checks and brute-force comparisons)."""
+        """The searchable codes in insertion order (for checks and brute-force comparisons)."""
+        import numpy as np
+
+        codes = self._raw_codes()
+        return np.delete(codes, self._dead, axis=0) if len(self._dead) else codes
+
+    def _raw_codes(self) -> np.ndarray:
+        """Every code FAISS holds, removed ones included, in position order."""
         import faiss
         import numpy as np
 
@@ -170,7 +221,11 @@ class BinaryHashIndex:
 
     @property
     def ids(self) -> np.ndarray:
-        return self._ids.values
+        """Registry ids of the searchable codes, in insertion order."""
+        import numpy as np
+
+        values = self._ids.values
+        return np.delete(values, self._dead) if len(self._dead) else values
 
     # --- persistence ------------------------------------------------------------------
 
@@ -184,19 +239,23 @@ class BinaryHashIndex:
         import faiss
         import numpy as np
 
+        if len(self._dead) * COMPACT_WHEN_DEAD >= int(self._index.ntotal):
+            self.compact()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         faiss.write_index_binary(self._index, str(partial))
         os.replace(partial, path)
         arrays = path.with_name(path.name + ".ids.partial.npz")
-        np.savez(arrays, ids=self._ids.values, groups=self._groups.values)
+        np.savez(arrays, ids=self._ids.values, groups=self._groups.values, dead=self._dead)
         os.replace(arrays, _ids_path(path))
         info = {
             "format": _FORMAT_VERSION,
             "bits": self.bits,
             "kind": self.kind,
             "nhash": self.nhash,
-            "ntotal": self.ntotal,
+            # Stored codes, removed ones included: what FAISS and the id arrays hold.
+            "ntotal": int(self._index.ntotal),
+            "removed": len(self._dead),
             "max_id": self.max_id,
             **(meta or {}),
         }
@@ -218,14 +277,22 @@ class BinaryHashIndex:
             index._index = faiss.read_index_binary(str(path))
             with np.load(_ids_path(path)) as arrays:
                 ids, groups = arrays["ids"], arrays["groups"]
+                # Files saved before removals existed hold no dead positions.
+                dead = arrays["dead"] if "dead" in arrays.files else np.zeros(0, np.int64)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         if not index.ntotal == len(ids) == len(groups) == int(info["ntotal"]):
+            return None
+        dead = np.unique(np.asarray(dead, dtype=np.int64))
+        if len(dead) != int(info.get("removed", 0)) or (
+            len(dead) and not 0 <= dead[0] <= dead[-1] < len(ids)
+        ):
             return None
         if index.kind == "multihash" and not isinstance(index._index, faiss.IndexBinaryMultiHash):
             return None
         index._ids = _GrowingArray("int64", ids)
         index._groups = _GrowingArray("int32", groups)
+        index._dead = dead
         index.max_id = int(info["max_id"])
         if not index._finds_its_own_codes():
             index._rebuild_from_storage()
@@ -239,16 +306,18 @@ class BinaryHashIndex:
         """
         import numpy as np
 
-        if self.ntotal == 0:
+        live = np.setdiff1d(np.arange(int(self._index.ntotal)), self._dead)
+        if not len(live):
             return True
-        positions = np.unique(np.linspace(0, self.ntotal - 1, min(sample, self.ntotal)).astype(int))
-        codes = self.codes()[positions]
-        hits = self.search(codes, 0)
+        positions = live[
+            np.unique(np.linspace(0, len(live) - 1, min(sample, len(live))).astype(int))
+        ]
+        hits = self.search(self._raw_codes()[positions], 0)
         ids = self._ids.values[positions]
         return all(int(ids[i]) in hit.ids for i, hit in enumerate(hits))
 
     def _rebuild_from_storage(self) -> None:
-        codes = self.codes()
+        codes = self._raw_codes()
         fresh = BinaryHashIndex(self.bits, self.kind, self.nhash)
         fresh._index.add(codes)
         self._index = fresh._index

@@ -178,6 +178,23 @@ class IndexCache:
                     index.advance(row_id)
             self._state.dirty = True
 
+    def remove_committed(self, table: IndexTable, row_ids: list[int]) -> int:
+        """Leave rows this process just deleted out of every search from now on.
+
+        Call with :attr:`lock` held, right after the delete commits. Rows another process
+        deletes are left out by the caller's own check against the registry
+        (``HashBank.lookup``) and dropped here by ``check``.
+        """
+        with self.lock:
+            if self._state is None:
+                return 0
+            removed = 0
+            for (index_table, _kind), index in self._state.indexes.items():
+                if index_table == table:
+                    removed += index.remove(row_ids)
+            self._state.dirty = True
+            return removed
+
     def sync(self) -> int:
         """Pull rows committed since the last sync into the indexes; how many were added."""
         with self.lock:
@@ -200,7 +217,7 @@ class IndexCache:
 
         Rows can reach the registry below an index's highest id when another process's
         transaction commits late (PostgreSQL hands out ids before commit); those are found
-        here by comparing the ids and added.
+        here by comparing the ids and added. Rows another process deleted are removed.
         """
         import numpy as np
 
@@ -213,15 +230,21 @@ class IndexCache:
                 rows = self.registry.count_index_rows(table, kind, up_to_id=2**62)
                 if rows != index.ntotal and repair:
                     stored = self.registry.index_row_ids(table, kind, up_to_id=index.max_id)
+                    # Rows another process removed: left out like this process's removals.
+                    vanished = np.setdiff1d(index.ids, np.asarray(stored, np.int64))
+                    if len(vanished):
+                        index.remove(vanished.tolist())
                     missing = np.setdiff1d(np.asarray(stored, np.int64), index.ids)
-                    if len(missing) and len(stored) - len(missing) == index.ntotal:
+                    if not len(missing) and len(stored) == index.ntotal:
+                        pass  # the removals were all it lacked
+                    elif len(missing) and len(stored) - len(missing) == index.ntotal:
                         found = self.registry.rows_by_ids(table, kind, missing.tolist())
                         index.add(
                             np.asarray([r[0] for r in found], np.int64),
                             hex_to_codes([r[2] for r in found], HASH_BITS[kind]),
                             np.asarray([r[1] for r in found], np.int32),
                         )
-                    else:  # rows vanished from the registry: start again from it
+                    else:  # the index disagrees otherwise: start again from the registry
                         index = self._new_index(kind)
                         self._fill(index, table, kind, after_id=0)
                         indexes[(table, kind)] = index

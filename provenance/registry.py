@@ -308,6 +308,48 @@ class Registry:
                 raise NotFoundError(f"There is no bank content with id {content_id}.")
             return content_info(found[0], found[1])
 
+    def contents_by_ids(self, content_ids: list[int]) -> dict[int, ContentInfo]:
+        """The bank content still in the registry among ``content_ids``, by id."""
+        if not content_ids:
+            return {}
+        with self.session() as session:
+            found = session.execute(
+                select(BankContentRow, BankRow.name)
+                .join(BankRow, BankRow.id == BankContentRow.bank_id)
+                .where(BankContentRow.id.in_(content_ids))
+            ).all()
+            return {row.id: content_info(row, name) for row, name in found}
+
+    def list_content(
+        self, bank: str, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[ContentInfo], int]:
+        """A page of a bank's content, oldest first, and how many items it holds in all."""
+        if limit < 1 or offset < 0:
+            raise InputError("A page needs a limit of at least 1 and an offset of at least 0.")
+        with self.session() as session:
+            bank_row = self._bank_row(session, bank)
+            rows = session.scalars(
+                select(BankContentRow)
+                .where(BankContentRow.bank_id == bank_row.id)
+                .order_by(BankContentRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            total = self._count(session, bank_row.id)
+            return [content_info(row, bank_row.name) for row in rows], total
+
+    def remove_content(self, bank: str, content_id: int) -> ContentInfo:
+        """Delete one item of ``bank``; NotFoundError when the bank does not hold it."""
+        with self.session() as session:
+            bank_row = self._bank_row(session, bank)
+            row = session.get(BankContentRow, content_id)
+            if row is None or row.bank_id != bank_row.id:
+                raise NotFoundError(f"Bank {bank!r} has no content with id {content_id}.")
+            info = content_info(row, bank_row.name)
+            session.delete(row)
+            session.commit()
+            return info
+
     def content_count(self) -> int:
         with self.session() as session:
             return int(session.scalar(select(func.count()).select_from(BankContentRow)) or 0)

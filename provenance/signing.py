@@ -85,6 +85,13 @@ IPTC_SOURCE_TERMS = frozenset(
     }
 )
 C2PA_EMPTY_SOURCE_TYPE = "http://c2pa.org/digitalsourcetype/empty"
+SOURCE_TYPE_VALUES: tuple[str, ...] = (
+    *sorted(IPTC_SOURCE_TERMS, key=str.lower),
+    *(prefix + term for prefix in _IPTC_SOURCE_TYPE_PREFIXES for term in sorted(IPTC_SOURCE_TERMS)),
+    C2PA_EMPTY_SOURCE_TYPE,
+)
+"""Every value ``source_type_uri`` accepts: a vocabulary term, its URI (http or https), or
+c2pa's empty source type (the API's schema lists them)."""
 KNOWN_SAMPLERS = ("ddim", "ddpm")
 """The samplers of the bundled diffusion models, the only ones a generator assertion names."""
 
@@ -111,10 +118,44 @@ def source_type_uri(term: str) -> str:
     uri = term if term.startswith(("http://", "https://")) else IPTC_SOURCE_TYPE + term
     if uri != C2PA_EMPTY_SOURCE_TYPE and source_type_term(uri) not in IPTC_SOURCE_TERMS:
         raise InputError(
-            f"{term!r} is not an IPTC digital source type (a term such as digitalCapture or "
-            f"trainedAlgorithmicMedia, or its URI under {IPTC_SOURCE_TYPE})."
+            f"{term!r} is not an IPTC digital source type; known terms (or their URI under "
+            f"{IPTC_SOURCE_TYPE}): {', '.join(sorted(IPTC_SOURCE_TERMS, key=str.lower))}."
         )
     return uri
+
+
+# The file name extensions of each format we sign: the signed file keeps its input's
+# format, so an output named for another one would lie about its content.
+EXTENSIONS_BY_FORMAT: dict[str, tuple[str, ...]] = {
+    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "png": (".png",),
+    "webp": (".webp",),
+    "gif": (".gif",),
+    "tiff": (".tif", ".tiff"),
+    "heif": (".heic", ".heif", ".hif"),
+    "avif": (".avif",),
+    "pdf": (".pdf",),
+}
+
+
+def check_output_path(
+    destination: Path, fmt: str, *, source_name: str = "the input", force: bool = False
+) -> None:
+    """Refuse an output whose extension names another format than the input's, and an
+    existing output unless ``force`` (as c2patool does); checked before anything is signed."""
+    extensions = EXTENSIONS_BY_FORMAT.get(fmt, ())
+    suffix = destination.suffix.lower()
+    if suffix and suffix not in extensions:
+        suggestion = destination.with_suffix(extensions[0]).name if extensions else None
+        raise InputError(
+            f"The output {destination.name} is named {suffix} but {source_name} is "
+            f"{fmt.upper()}: a signed file keeps its input's format"
+            + (f" (use {suggestion})." if suggestion else ".")
+        )
+    if destination.is_dir():
+        raise InputError(f"The output {destination} is a directory.")
+    if not force and (destination.exists() or destination.is_symlink()):
+        raise InputError(f"{destination} already exists; use -f/--force to overwrite it.")
 
 
 @dataclass(frozen=True)
@@ -518,15 +559,43 @@ def sign_file(
     destination: Path,
     signer: ProvenanceSigner,
     request: SignRequest | None = None,
+    *,
+    force: bool = False,
 ) -> SignedAsset:
-    """Sign ``source`` into ``destination`` (written atomically; never over the source)."""
+    """Sign ``source`` into ``destination`` (written atomically; never over the source).
+
+    The output keeps the input's format and its extension must say so; an existing
+    output is left alone unless ``force`` (:func:`check_output_path`).
+    """
+    import os
+
     media = source if isinstance(source, MediaFile) else read_media(source)
     if destination.resolve() == Path(media.name).resolve():
         raise InputError("The output must be a different file from the input.")
+    check_output_path(destination, media.format, source_name=media.name, force=force)
     signed = signer.sign(media, request)
     temporary = destination.with_name(f".{destination.name}.partial")
     temporary.write_bytes(signed.data)
-    temporary.replace(destination)
+    try:
+        if force:
+            temporary.replace(destination)
+        else:
+            # A hard link fails if the name was taken since the check: never a silent
+            # overwrite, even by a file that appeared while signing.
+            try:
+                os.link(temporary, destination)
+            except FileExistsError:
+                raise InputError(
+                    f"{destination} already exists; use -f/--force to overwrite it."
+                ) from None
+            except OSError:  # a file system without hard links
+                if destination.exists():
+                    raise InputError(
+                        f"{destination} already exists; use -f/--force to overwrite it."
+                    ) from None
+                temporary.replace(destination)
+    finally:
+        temporary.unlink(missing_ok=True)
     return signed
 
 

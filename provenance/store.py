@@ -1,9 +1,10 @@
-"""The fingerprint store: one registry, its index cache, and the two jobs done over them.
+"""The fingerprint store: one registry, its index cache, and the jobs done over them.
 
 ``banks`` (moderation hash banks, ``provenance.hashbank``) and ``manifests`` (recovery of
 the manifests provaudit signed, ``provenance.recovery``) share the database and the
-indexes; this object owns their life cycle. What the CLI (``provaudit bank``, ``verify
---recover``, ``sign``) and the service open.
+indexes; ``actions`` (what to do on a bank match, ``provenance.bankactions``) shares the
+database. This object owns their life cycle; it is what the CLI (``provaudit bank``,
+``verify --recover``, ``sign``) and the service open.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from provenance.bankactions import BankActions
 from provenance.hashbank import HashBank
 from provenance.indexcache import IndexCache
 from provenance.locations import default_index_dir, default_registry_url
@@ -24,6 +26,7 @@ class FingerprintStore:
         self.indexes = IndexCache(registry, index_dir)
         self.banks = HashBank(registry, self.indexes)
         self.manifests = ManifestRecovery(registry, self.indexes)
+        self.actions = BankActions(registry)
 
     @classmethod
     def open(cls, url: str | None = None, index_dir: Path | None = None) -> FingerprintStore:

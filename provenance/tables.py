@@ -99,3 +99,51 @@ class ManifestRow(Base):
     # pixels, which points back to this row (migration 0003); null when unmarked. 64-bit
     # storage: an unsigned 32-bit value does not fit PostgreSQL's INTEGER.
     watermark: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BankActionRow(Base):
+    """What happens when a bank's content is matched: a webhook (migration 0004)."""
+
+    __tablename__ = "bank_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id"), unique=True)
+    webhook_url: Mapped[str] = mapped_column(String(2048))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActionDeliveryRow(Base):
+    """One match to tell a bank's webhook about: its body, where it went and how it ended."""
+
+    __tablename__ = "action_deliveries"
+    __table_args__ = (Index("ix_action_deliveries_bank_id_id", "bank_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id"))
+    # No foreign key: a delivery's record outlives the removal of the item it names.
+    bank_content_id: Mapped[int] = mapped_column(BigInteger)
+    url: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending (attempts left), delivered (a 2xx answer) or failed (given up).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActionAttemptRow(Base):
+    """One POST of a delivery to its webhook, whatever came of it."""
+
+    __tablename__ = "action_attempts"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("action_deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    # delivered, retry (another attempt follows) or failed (the last one).
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     """How often changed hash indexes are saved (they are rebuilt from the registry anyway)."""
     record_signatures: bool = True
     """Record what /v1/sign signs (manifest + fingerprints) for soft-binding recovery."""
+    action_max_attempts: int = Field(5, ge=1, le=20)
+    """POSTs of one bank match to its bank's webhook before it is marked failed."""
+    action_backoff_s: float = Field(1.0, ge=0.0, le=300.0)
+    """Wait after a webhook's first failed attempt; each later one doubles it."""
+    action_max_backoff_s: float = Field(30.0, ge=0.0, le=3600.0)
+    """The longest wait between two attempts of one delivery."""
+    action_timeout_s: float = Field(5.0, gt=0.0, le=60.0)
+    """How long one webhook POST may take before it counts as failed."""
+    action_senders: int = Field(4, ge=1, le=64)
+    """Webhook POSTs under way at once."""
 
     @property
     def sqlalchemy_url(self) -> str:

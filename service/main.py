@@ -73,6 +73,7 @@ def load_state(app: FastAPI, settings: Settings) -> None:
     if detector is None:
         logger.warning("No detector checkpoint: audits carry no AI-origin score.")
     app.state.pipeline = AuditPipeline(verifier, scorer=detector, fingerprints=store)
+    app.state.actioner = _start_actioner(store, settings)
     app.state.generators = load_generators(settings.generators_dir)
     app.state.reports = _report_jobs(engine, settings)
     app.state.ready = True
@@ -85,6 +86,24 @@ def _open_fingerprint_store(engine: Engine, settings: Settings) -> FingerprintSt
     store = open_fingerprint_store(engine, settings)
     store.start_autosave(settings.hash_index_autosave_s)
     return store
+
+
+def _start_actioner(store: FingerprintStore, settings: Settings) -> object:
+    """The webhook sender of bank matches, resuming what a previous run left pending."""
+    from service.actioner import Actioner, RetryPolicy
+
+    actioner = Actioner(
+        store.actions,
+        RetryPolicy(
+            max_attempts=settings.action_max_attempts,
+            first_backoff_s=settings.action_backoff_s,
+            max_backoff_s=settings.action_max_backoff_s,
+            timeout_s=settings.action_timeout_s,
+        ),
+        senders=settings.action_senders,
+    )
+    actioner.start()
+    return actioner
 
 
 def _report_jobs(engine: object, settings: Settings) -> object:
@@ -118,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ready = False
         if app.state.pipeline.scorer is not None:
             app.state.pipeline.scorer.close()
+        app.state.actioner.close()
         app.state.fingerprints.close()
         app.state.reports.close()
         app.state.engine.dispose()

@@ -29,6 +29,9 @@ ALL_TABLES = {
     "registry_info",
     "audits",
     "bias_reports",
+    "bank_actions",
+    "action_deliveries",
+    "action_attempts",
 }
 
 

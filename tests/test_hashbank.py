@@ -159,6 +159,7 @@ def test_phash_matches_when_pdq_is_absent_or_unusable(bank):
                     "distance": 3,
                     "signal": "phash",
                     "variant": "original",
+                    "metadata": None,
                 }
             ]
         }
@@ -238,6 +239,7 @@ def test_new_content_matches_immediately_and_from_another_writer(tmp_path):
         "distance": 0,
         "signal": "pdq",
         "variant": "original",
+        "metadata": None,
     }
     serving.close()
 

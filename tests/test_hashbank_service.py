@@ -104,6 +104,7 @@ def test_content_by_upload_and_hash_then_lookups(server):
                     "distance": 0,
                     "signal": "pdq",
                     "variant": "original",
+                    "metadata": None,
                 }
             ]
         }

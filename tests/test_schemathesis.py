@@ -61,6 +61,11 @@ WRITES = {
     ("POST", "/v1/banks"),
     ("PATCH", "/v1/banks/{name}"),
     ("POST", "/v1/banks/{name}/content"),
+    ("DELETE", "/v1/banks/{name}/content/{content_id}"),
+    ("PUT", "/v1/banks/{name}/action"),
+    ("GET", "/v1/banks/{name}/action"),
+    ("DELETE", "/v1/banks/{name}/action"),
+    ("GET", "/v1/banks/{name}/actions"),
     ("POST", "/v1/reports"),
 }
 """The operations that need the key, as the schema must say (``security``)."""

@@ -259,7 +259,7 @@ def test_cli_sign_records_and_verify_recover_finds_it(run_cli, tmp_path, provaud
     assert (provaudit_home / "provaudit.db").is_file()
     stripped = tmp_path / "stripped.jpg"
     stripped.write_bytes(_strip(signed.read_bytes()))
-    unrecorded, distinct = tmp_path / "unrecorded.jpg", tmp_path / "distinct.png"
+    unrecorded, distinct = tmp_path / "unrecorded.png", tmp_path / "distinct.png"
     make_image((300, 200), seed=11).save(distinct)
     assert run_cli("sign", distinct, "-o", unrecorded, "--no-record").returncode == 0
 

@@ -33,7 +33,8 @@ RegistryOption = Annotated[
 
 @app.callback()
 def bank() -> None:
-    """Banks of PDQ / pHash hashes: create, add, look up (matches per bank with distances)."""
+    """Banks of PDQ / pHash hashes: create, add, browse, remove, look up (matches per bank
+    with distances and each item's metadata), and act on matches (webhooks)."""
 
 
 def _open(registry: str | None) -> FingerprintStore:
@@ -216,7 +217,9 @@ def lookup(
     registry: RegistryOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Matches per bank, closest first: {bank: [{bank_content_id, distance, signal, variant}]}.
+    """Matches per bank, closest first, each with the metadata stored with the item.
+
+    JSON: {bank: [{bank_content_id, distance, signal, variant, metadata}]}.
 
     An image whose PDQ quality is below 50 is refused as too flat or too small to match.
     """
@@ -268,13 +271,269 @@ def lookup(
             for bank_name, hits in matches.items():
                 for hit in hits:
                     variant = "" if hit["variant"] == "original" else f", {hit['variant']}"
+                    note = (
+                        f"  {json.dumps(hit['metadata'], ensure_ascii=False)}"
+                        if hit.get("metadata")
+                        else ""
+                    )
                     out.print(
                         f"{label}: {bank_name} bank_content_id={hit['bank_content_id']}"
-                        f" distance={hit['distance']} ({hit['signal']}{variant})"
+                        f" distance={hit['distance']} ({hit['signal']}{variant}){note}"
                     )
     finally:
         store.close()
     raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+@app.command("list-content")
+def list_content(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to browse.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Items per page.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Items to skip (oldest first).")] = 0,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A page of a bank's content, oldest first, with the metadata stored with each item."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        items, total = store.banks.list_content(bank_name, limit=limit, offset=offset)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    following = offset + len(items)
+    if json_output:
+        emit_json(
+            {
+                "bank": bank_name,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": following if following < total else None,
+                "items": [info.to_dict() for info in items],
+            }
+        )
+        return
+    out = stdout()
+    for info in items:
+        out.print(
+            f"{info.id}  pdq={info.pdq or '-'}  phash={info.phash or '-'}  {info.source}  "
+            f"{info.created.isoformat()}"
+            + (f"  {json.dumps(info.metadata, ensure_ascii=False)}" if info.metadata else "")
+        )
+    shown = f"{offset + 1}-{following}" if items else "none"
+    more = f"; next: --offset {following}" if following < total else ""
+    out.print(f"{bank_name}: {shown} of {total}{more}")
+
+
+@app.command("remove")
+def remove(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to remove from.")],
+    content_ids: Annotated[
+        list[int],
+        typer.Argument(metavar="ID...", help="bank_content_id of each item to remove."),
+    ],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove items from a bank; they match no lookup from then on.
+
+    An id the bank does not hold is reported with one line and the others are still
+    removed; the exit status is then 1.
+    """
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, error, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    failed = False
+    try:
+        store.banks.bank(bank_name)
+        for content_id in content_ids:
+            try:
+                info = store.banks.remove(bank_name, content_id)
+            except ProvauditError as exc:
+                failed = True
+                error(str(exc))
+                if json_output:
+                    emit_json(
+                        {
+                            "bank_content_id": content_id,
+                            "error": {"code": exc.code, "message": str(exc)},
+                        }
+                    )
+                continue
+            if json_output:
+                emit_json({"removed": True, **info.to_dict()})
+            else:
+                stdout().print(f"Removed bank_content_id {info.id} from {info.bank}")
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    raise typer.Exit(int(ExitStatus.ERROR if failed else ExitStatus.SUCCESS))
+
+
+action_app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(action_app, name="action")
+
+
+@action_app.callback()
+def action() -> None:
+    """What happens when a bank's content is matched: a webhook POST of each match."""
+
+
+@action_app.command("set")
+def action_set(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank to act for.")],
+    webhook: Annotated[
+        str,
+        typer.Option(
+            "--webhook",
+            help="http(s) URL that receives each match as a JSON POST (from the service).",
+        ),
+    ],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set BANK's webhook: every audit or lookup the service answers with a match of
+    BANK's content is POSTed there, retried with backoff, each attempt recorded."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        info = store.actions.set_webhook(bank_name, webhook)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json(info.to_dict())
+    else:
+        stdout().print(f"Matches of {info.bank} are POSTed to {info.webhook_url}")
+
+
+@action_app.command("show")
+def action_show(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """BANK's webhook, if it has one."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        info = store.actions.action(bank_name)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json(info.to_dict() if info else {"bank": bank_name, "webhook_url": None})
+    elif info is None:
+        stdout().print(
+            f"{bank_name}: no action (provaudit bank action set {bank_name} --webhook URL)"
+        )
+    else:
+        stdout().print(
+            f"{info.bank}: webhook {info.webhook_url} (since {info.updated.isoformat()})"
+        )
+
+
+@action_app.command("clear")
+def action_clear(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove BANK's webhook; the record of its deliveries stays."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        removed = store.actions.clear_webhook(bank_name)
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    if json_output:
+        emit_json({"bank": bank_name, "removed": removed})
+    else:
+        stdout().print(
+            f"Removed the webhook of {bank_name}" if removed else f"{bank_name} had no webhook"
+        )
+
+
+@app.command("actions")
+def actions(
+    bank_name: Annotated[str, typer.Argument(metavar="BANK", help="The bank.")],
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only deliveries that are pending, delivered or failed.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries per page.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Deliveries to skip (newest first).")] = 0,
+    registry: RegistryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """BANK's webhook deliveries, newest first, with every attempt and its outcome."""
+    from provenance.cli.exit_status import ExitStatus
+    from provenance.cli.output import emit_json, fail, stdout
+    from provenance.errors import ProvauditError
+
+    store = _open(registry)
+    try:
+        deliveries, total = store.actions.deliveries(
+            bank_name,
+            limit=limit,
+            offset=offset,
+            status=status,  # type: ignore[arg-type]
+        )
+    except ProvauditError as exc:
+        fail(str(exc), ExitStatus.ERROR)
+    finally:
+        store.close()
+    following = offset + len(deliveries)
+    if json_output:
+        emit_json(
+            {
+                "bank": bank_name,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": following if following < total else None,
+                "deliveries": [delivery.to_dict() for delivery in deliveries],
+            }
+        )
+        return
+    out = stdout()
+    for delivery in deliveries:
+        out.print(
+            f"delivery {delivery.id}  {delivery.status}  bank_content_id={delivery.bank_content_id}"
+            f"  attempts={delivery.attempts}  {delivery.created.isoformat()}  -> {delivery.url}"
+        )
+        for attempt in delivery.history:
+            answer = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error
+            out.print(
+                f"  #{attempt.number} {attempt.started.isoformat()} {attempt.outcome}"
+                f"  {answer}  {attempt.duration_ms} ms"
+            )
+    shown = f"{offset + 1}-{following}" if deliveries else "none"
+    more = f"; next: --offset {following}" if following < total else ""
+    out.print(f"{bank_name}: deliveries {shown} of {total}{more}")
 
 
 @app.command("status")

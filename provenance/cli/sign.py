@@ -122,12 +122,16 @@ def sign(
             rich_help_panel="Training and data mining",
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("-f", "--force", help="Overwrite OUTPUT if it exists.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Sign SOURCE into OUTPUT.
 
-    Without --cert/--key, the development identity in your data directory is used
-    (created on first use).
+    OUTPUT keeps SOURCE's format, so its extension must name that format; an existing
+    OUTPUT is only replaced with -f/--force. Without --cert/--key, the development
+    identity in your data directory is used (created on first use).
     """
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import emit_json, fail, log, stdout
@@ -144,8 +148,10 @@ def sign(
         Parent,
         ProvenanceSigner,
         SignRequest,
+        check_output_path,
         load_manifest_definition,
         sign_file,
+        source_type_uri,
     )
     from provenance.verify import read_trust_anchors
 
@@ -153,6 +159,11 @@ def sign(
         fail("--thumbnails must be off, small or default.", ExitStatus.USAGE)
     if (cert is None) != (key is None):
         fail("--cert and --key go together.", ExitStatus.USAGE)
+    if source_type is not None:
+        try:
+            source_type_uri(source_type)
+        except ProvauditError as exc:
+            fail(f"--source-type: {exc}", ExitStatus.ERROR)
     try:
         statement = _training_mining(
             training_mining,
@@ -166,6 +177,7 @@ def sign(
         fail(str(exc), ExitStatus.USAGE)
     try:
         media = read_media(source)  # bad input is reported before any key is made
+        check_output_path(output, media.format, source_name=str(source), force=force)
         if cert is not None and key is not None:
             identity = load_identity(cert, key, alg=alg, tsa_url=tsa_url)
         else:
@@ -213,7 +225,7 @@ def sign(
                 recorder=store.manifests if store else None,
                 trust_anchors_pem=read_trust_anchors(trust or [], also=identity.root_pem),
             )
-            signed = sign_file(media, output, signer, request)
+            signed = sign_file(media, output, signer, request, force=force)
         finally:
             if store is not None:
                 store.close()

@@ -10,11 +10,13 @@ from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from provenance.bankactions import BankActions
 from provenance.hashbank import HashBank
 from provenance.recovery import ManifestRecovery
 from provenance.signing import ProvenanceSigner
 from provenance.store import FingerprintStore
 from provenance.verify import ProvenanceVerifier
+from service.actioner import Actioner
 from service.api.errors import ApiError
 from service.api.uploads import WorkSlots
 from service.config import Settings, get_settings
@@ -59,6 +61,14 @@ def get_work_slots(request: Request) -> WorkSlots:
 
 def get_fingerprints(request: Request) -> FingerprintStore:
     return _state(request, "fingerprints")  # type: ignore[return-value]
+
+
+def get_actioner(request: Request) -> Actioner:
+    return _state(request, "actioner")  # type: ignore[return-value]
+
+
+def get_bank_actions(request: Request) -> BankActions:
+    return get_fingerprints(request).actions
 
 
 def get_hashbank(request: Request) -> HashBank:
@@ -111,6 +121,8 @@ GeneratorsDep = Annotated[GeneratorSet, Depends(get_generators)]
 WorkSlotsDep = Annotated[WorkSlots, Depends(get_work_slots)]
 FingerprintsDep = Annotated[FingerprintStore, Depends(get_fingerprints)]
 HashBankDep = Annotated[HashBank, Depends(get_hashbank)]
+ActionerDep = Annotated[Actioner, Depends(get_actioner)]
+BankActionsDep = Annotated[BankActions, Depends(get_bank_actions)]
 ManifestsDep = Annotated[ManifestRecovery, Depends(get_manifests)]
 WriteAccess = Depends(require_api_key)
 ReadAccess = Depends(require_read_access)

@@ -4,9 +4,16 @@ import datetime as dt
 from typing import Any
 
 from anyio import from_thread
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, UploadFile
 
-from service.api.deps import PipelineDep, ReadAccess, SessionDep, SettingsDep, WorkSlotsDep
+from service.api.deps import (
+    ActionerDep,
+    PipelineDep,
+    ReadAccess,
+    SessionDep,
+    SettingsDep,
+    WorkSlotsDep,
+)
 from service.api.errors import ApiError
 from service.api.openapi import READ, UPLOAD, errors, upload_body
 from service.api.uploads import read_upload, run_bounded
@@ -34,6 +41,8 @@ async def audit(
     session: SessionDep,
     settings: SettingsDep,
     slots: WorkSlotsDep,
+    actioner: ActionerDep,
+    background: BackgroundTasks,
     file: UploadFile = File(),
     thumbnails: bool = False,
 ) -> dict[str, Any]:
@@ -62,6 +71,14 @@ async def audit(
     session.add(record)
     session.commit()
     VERDICTS.labels(result.verdict).inc()
+    # After the response is sent: the banks' webhooks never delay an audit.
+    background.add_task(
+        actioner.on_matches,
+        result.matches,
+        sha256=result.sha256,
+        source="audit",
+        audit_id=record.id,
+    )
     return _public(record)
 
 

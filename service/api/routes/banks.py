@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
+from provenance.bankactions import MAX_URL_LENGTH, WEBHOOK_URL_PATTERN
 from provenance.fingerprint import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY
 from provenance.hashrules import (
     BANK_NAME_PATTERN,
@@ -26,6 +27,7 @@ from provenance.hashrules import (
 from provenance.registry import DuplicateError, NotFoundError
 from service.api.bodies import parse_json_body, parse_json_text, validated
 from service.api.deps import (
+    BankActionsDep,
     FingerprintsDep,
     HashBankDep,
     ReadAccess,
@@ -49,6 +51,7 @@ from service.api.uploads import read_upload, run_bounded
 
 # Ids are 64-bit signed integers in every database the registry runs on.
 MAX_ROW_ID = 2**63 - 1
+MAX_PAGE = 1000
 router = APIRouter(prefix="/v1", tags=["hash banks"])
 NO_BANK = errors(described={404: "There is no bank of that name."})
 
@@ -247,6 +250,132 @@ async def get_content(
     if info.bank != name:
         raise ApiError(404, "not_found", f"Bank {name!r} has no content {content_id}.")
     return info.to_dict()
+
+
+@router.get("/banks/{name}/content", dependencies=[ReadAccess], responses={**READ, **NO_BANK})
+async def list_content(
+    name: str,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="Items to skip, oldest first.")
+    ] = 0,
+) -> dict[str, Any]:
+    """A page of a bank's content, oldest first: ``{bank, total, limit, offset,
+    next_offset, items}``; ``next_offset`` is null on the last page."""
+    async with registry_errors():
+        items, total = await run_bounded(
+            lambda: hashbank.list_content(name, limit=limit, offset=offset),
+            settings.processing_timeout_s,
+        )
+    following = offset + len(items)
+    return {
+        "bank": name,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+        "items": [info.to_dict() for info in items],
+    }
+
+
+@router.delete(
+    "/banks/{name}/content/{content_id}",
+    dependencies=[WriteAccess],
+    responses={**WRITE, **errors(described={404: "No such bank, or no such content in it."})},
+)
+async def remove_content(
+    name: str,
+    content_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Bank content id.")],
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Remove an item from a bank (API key); it matches no lookup or audit from the
+    moment this answers. Answers the removed item."""
+    async with registry_errors():
+        info = await run_bounded(
+            lambda: hashbank.remove(name, content_id), settings.processing_timeout_s
+        )
+    return {"removed": True, **info.to_dict()}
+
+
+class WebhookAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str = Field(
+        description="Where each match of the bank's content is POSTed as JSON (http or https).",
+        max_length=MAX_URL_LENGTH,
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},
+    )
+
+
+@router.put(
+    "/banks/{name}/action",
+    dependencies=[WriteAccess],
+    responses={**WRITE, **BODY, **NO_BANK},
+)
+async def set_action(
+    name: str, body: WebhookAction, actions: BankActionsDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Set the bank's webhook (API key): every match of its content in an audit or a
+    lookup is POSTed there, retried with backoff, each attempt recorded."""
+    async with registry_errors():
+        action = await run_bounded(
+            lambda: actions.set_webhook(name, body.webhook_url), settings.processing_timeout_s
+        )
+    return action.to_dict()
+
+
+@router.get("/banks/{name}/action", dependencies=[WriteAccess], responses={**WRITE, **NO_BANK})
+async def get_action(name: str, actions: BankActionsDep, settings: SettingsDep) -> dict[str, Any]:
+    """The bank's webhook (API key: the URL may carry the receiver's token);
+    ``webhook_url`` null when it has none."""
+    async with registry_errors():
+        action = await run_bounded(lambda: actions.action(name), settings.processing_timeout_s)
+    return action.to_dict() if action else {"bank": name, "webhook_url": None}
+
+
+@router.delete("/banks/{name}/action", dependencies=[WriteAccess], responses={**WRITE, **NO_BANK})
+async def clear_action(name: str, actions: BankActionsDep, settings: SettingsDep) -> dict[str, Any]:
+    """Remove the bank's webhook (API key); its delivery history stays."""
+    async with registry_errors():
+        removed = await run_bounded(
+            lambda: actions.clear_webhook(name), settings.processing_timeout_s
+        )
+    return {"bank": name, "removed": removed}
+
+
+@router.get("/banks/{name}/actions", dependencies=[WriteAccess], responses={**WRITE, **NO_BANK})
+async def list_actions(
+    name: str,
+    actions: BankActionsDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Deliveries per page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="Deliveries to skip, newest first.")
+    ] = 0,
+    status: Annotated[
+        Literal["pending", "delivered", "failed"] | None,
+        Query(description="Only deliveries in this state."),
+    ] = None,
+) -> dict[str, Any]:
+    """The bank's webhook deliveries, newest first, each with its body and every attempt
+    (API key): ``{bank, total, limit, offset, next_offset, deliveries}``."""
+    async with registry_errors():
+        deliveries, total = await run_bounded(
+            lambda: actions.deliveries(name, limit=limit, offset=offset, status=status),
+            settings.processing_timeout_s,
+        )
+    following = offset + len(deliveries)
+    return {
+        "bank": name,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+        "deliveries": [delivery.to_dict() for delivery in deliveries],
+    }
 
 
 @router.get("/index/status", dependencies=[ReadAccess], responses=READ)

@@ -6,17 +6,19 @@ Hasher-Matcher-Actioner ``/m/lookup``; banks without a match are left out.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
 from provenance.fingerprint import DIHEDRAL_ORDER, PDQ_MIN_QUALITY
 from provenance.hashquery import HashQuery, require_matchable
 from provenance.media import check_media, decode_image
+from service.actioner import Actioner
 from service.api.bodies import parse_json_body, validated
-from service.api.deps import HashBankDep, ReadAccess, SettingsDep, WorkSlotsDep
+from service.api.deps import ActionerDep, HashBankDep, ReadAccess, SettingsDep, WorkSlotsDep
 from service.api.errors import ApiError
 from service.api.openapi import (
     ONE_HASH,
@@ -147,6 +149,9 @@ async def lookup_get(
         json_schema_extra={"pattern": _or_empty(PHASH_PATTERN)},
     ),
     bank: list[str] | None = Query(None, description="Only these banks (repeatable)."),
+    *,
+    actioner: ActionerDep,
+    background: BackgroundTasks,
 ) -> dict[str, list[dict[str, Any]]]:
     """Look up a PDQ hash and/or pHash (at least one of them):
     ``{bank: [{bank_content_id, distance, ...}]}``."""
@@ -157,7 +162,23 @@ async def lookup_get(
         return hashbank.lookup([query], banks=bank)[0]
 
     async with registry_errors():
-        return await run_bounded(work, settings.processing_timeout_s)
+        found = await run_bounded(work, settings.processing_timeout_s)
+    act_on(background, actioner, [found])
+    return found
+
+
+def act_on(
+    background: BackgroundTasks,
+    actioner: Actioner,
+    results: list[dict[str, list[dict[str, Any]]]],
+    sha256: str | None = None,
+) -> None:
+    """Hand lookup matches to the banks' webhooks, after the response is sent."""
+    matches = [
+        {"bank": bank, **hit} for result in results for bank, hits in result.items() for hit in hits
+    ]
+    if matches:
+        background.add_task(actioner.on_matches, matches, sha256=sha256, source="lookup")
 
 
 @router.post(
@@ -168,7 +189,12 @@ async def lookup_get(
     ),
 )
 async def lookup_post(
-    request: Request, hashbank: HashBankDep, settings: SettingsDep, slots: WorkSlotsDep
+    request: Request,
+    hashbank: HashBankDep,
+    settings: SettingsDep,
+    slots: WorkSlotsDep,
+    actioner: ActionerDep,
+    background: BackgroundTasks,
 ) -> dict[str, Any]:
     """Look up an uploaded image (multipart ``file``; rotations and flips included), a
     hash pair (JSON ``{pdq, phash, banks}``), or a batch (JSON ``{queries: [...], banks}``,
@@ -187,7 +213,9 @@ async def lookup_post(
             return hashbank.lookup([image_query(data, name)], banks=banks)[0]
 
         async with registry_errors():
-            return await run_bounded(image_work, settings.processing_timeout_s, slots)
+            found = await run_bounded(image_work, settings.processing_timeout_s, slots)
+        act_on(background, actioner, [found], hashlib.sha256(data).hexdigest())
+        return found
 
     body = _json_body(await request.body(), content_type)
     if body.queries is not None:
@@ -203,13 +231,17 @@ async def lookup_post(
             return {"results": hashbank.lookup(queries, banks=body.banks)}
 
         async with registry_errors():
-            return await run_bounded(batch_work, settings.processing_timeout_s)
+            batch = await run_bounded(batch_work, settings.processing_timeout_s)
+        act_on(background, actioner, batch["results"])
+        return batch
 
     def one_work() -> dict[str, Any]:
         return hashbank.lookup([_query(body)], banks=body.banks)[0]
 
     async with registry_errors():
-        return await run_bounded(one_work, settings.processing_timeout_s)
+        found = await run_bounded(one_work, settings.processing_timeout_s)
+    act_on(background, actioner, [found])
+    return found
 
 
 def _query(pair: HashPair) -> HashQuery:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from provenance.errors import InputError
-from provenance.signing import GeneratorInfo, SignRequest
+from provenance.signing import SOURCE_TYPE_VALUES, GeneratorInfo, SignRequest, source_type_uri
 from provenance.trainingmining import TrainingMining
 from service.api.deps import SettingsDep, SignerDep, WorkSlotsDep, WriteAccess
 from service.api.openapi import UPLOAD, WRITE, form_field, upload_body
@@ -14,6 +14,12 @@ from service.api.uploads import read_upload, run_bounded
 Use = Literal["allowed", "notAllowed", "constrained"]
 
 router = APIRouter(prefix="/v1", tags=["provenance"], dependencies=[WriteAccess], responses=WRITE)
+
+
+def _source_type_field(schema: dict[str, Any]) -> None:
+    """The vocabulary as the field's enum: what the schema allows is what is signed."""
+    form_field(schema)
+    schema["enum"] = list(SOURCE_TYPE_VALUES)
 
 
 @router.post(
@@ -47,13 +53,21 @@ async def sign(
     constraint_info: Annotated[
         str | None, Form(max_length=1024, json_schema_extra=form_field)
     ] = None,
+    source_type: Annotated[
+        str | None, Form(max_length=256, json_schema_extra=_source_type_field)
+    ] = None,
 ) -> Response:
-    """Sign an image with the service's identity (API key); returns the signed file.
+    """Sign an image with the service's identity (API key); returns the signed file, in
+    the upload's format.
 
+    ``source_type`` is an IPTC digital source type term (``digitalCapture``) or its URI;
+    anything outside the vocabulary is refused (422) with the known terms.
     ``training_mining`` sets all four uses of the ``cawg.training-mining`` assertion
     (``ai_training``, ``ai_generative_training``, ``ai_inference``, ``data_mining``); each
     of those fields overrides one.
     """
+    if source_type is not None:
+        source_type_uri(source_type)  # refused before the upload is read
     data = await read_upload(file)
     given = {
         "ai_training": ai_training,
@@ -78,6 +92,7 @@ async def sign(
     request = SignRequest(
         title=title or (file.filename if file else None),
         ai_generated=ai_generated,
+        source_type=source_type,
         generator=generator,
         # A small claim thumbnail (256 px long edge): what the web page shows for a match.
         thumbnails="small" if thumbnail else "off",
