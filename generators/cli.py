@@ -28,7 +28,8 @@ _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="generators",
     help=(
-        "Train small image generators (DCGAN, DDPM, VAE) and write signed real/fake "
+        "Train small image generators (DCGAN, DDPM, VAE, style transfer) and write signed "
+        "real/fake "
         "data sets for detector training."
     ),
     add_completion=False,
@@ -50,6 +51,7 @@ class FamilyChoice(str, Enum):
     gan = "gan"
     diffusion = "diffusion"
     vae = "vae"
+    style = "style"
 
 
 class SamplerChoice(str, Enum):
@@ -211,6 +213,15 @@ def train_command(
     preset: Annotated[
         PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized) or tiny (tests).")
     ] = PresetChoice.small,
+    style: Annotated[
+        Path | None,
+        typer.Option(
+            "--style",
+            help="The style image a style-transfer model learns to apply (style family "
+            "only; kept in the checkpoint).",
+            show_default=False,
+        ),
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -239,6 +250,7 @@ def train_command(
             preset=preset.value,
             checkpoint_every=checkpoint_every,
             progress=not no_progress,
+            style=style,
         )
     emit(
         {

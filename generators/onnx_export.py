@@ -1,10 +1,11 @@
 """Exporting a checkpoint's sampling network to ONNX, so ``generate`` can run without torch.
 
 Only the network that sampling evaluates is exported: the GAN's generator, the VAE's
-decoder, the diffusion UNet (one denoising evaluation; the DDIM/DDPM loop stays in
-numpy, :mod:`generators.onnx_sampling`). ``config.json`` records the ONNX file's sha256
-and the sha256 of the weights it was exported from, so a stale export (weights retrained
-since) is refused rather than silently used under the new checkpoint's name.
+decoder, the style-transfer network (content in, stylised out), the diffusion UNet (one
+denoising evaluation; the DDIM/DDPM loop stays in numpy, :mod:`generators.onnx_sampling`).
+``config.json`` records the ONNX file's sha256 and the sha256 of the weights it was
+exported from, so a stale export (weights retrained since) is refused rather than silently
+used under the new checkpoint's name.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ GRAPH_SIGNATURES: dict[str, dict[str, Any]] = {
     "gan": {"kind": "generator", "inputs": ["latent"], "outputs": ["image"]},
     "vae": {"kind": "decoder", "inputs": ["latent"], "outputs": ["image"]},
     "diffusion": {"kind": "epsilon", "inputs": ["sample", "timestep"], "outputs": ["epsilon"]},
+    "style": {"kind": "stylizer", "inputs": ["content"], "outputs": ["image"]},
 }
 
 
@@ -52,6 +54,10 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
 
         module = VAEDecoder(model)
         example = (torch.zeros(2, config.latent_dim),)
+    elif family == "style":
+        module = model.stylizer
+        size = config.image_size
+        example = (torch.zeros(2, config.channels, size, size),)
     else:
         module = model.sampling_unet
         size = config.image_size
@@ -65,6 +71,11 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
         warnings.simplefilter("ignore", DeprecationWarning)
         # BatchNorm's batch-size check is traced as a constant; harmless in eval mode.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # Instance norm always normalises by the image's own statistics (it keeps no
+        # running ones), which is what the exporter's "train=True" notice is about; the
+        # reflection padding's slices are simply left unfolded.
+        warnings.filterwarnings("ignore", ".*instance_norm.*", UserWarning)
+        warnings.filterwarnings("ignore", "Constant folding.*Slice", UserWarning)
         torch.onnx.export(
             module.eval(),
             example,

@@ -14,18 +14,24 @@ never tell a detector trained on both which is which.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generators.checkpoint import GeneratorCheckpoint
-from generators.conditioning import Condition
+from generators.conditioning import Condition, ConditionImage
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
     from provenance.signing import ProvenanceSigner
     from provenance.store import FingerprintStore
 
-MODEL_NAMES = {"gan": "provaudit-dcgan", "diffusion": "provaudit-ddpm-unet", "vae": "provaudit-vae"}
+MODEL_NAMES = {
+    "gan": "provaudit-dcgan",
+    "diffusion": "provaudit-ddpm-unet",
+    "vae": "provaudit-vae",
+    "style": "provaudit-style-transfer",
+}
 
 
 @dataclass
@@ -96,11 +102,15 @@ def sign_generated(
     *,
     watermark: bool = True,
     condition: Condition | None = None,
+    components: Sequence[ConditionImage] = (),
 ) -> bytes:
     """The generated PNG, watermarked (``watermark``, when large enough) and signed as
     trainedAlgorithmicMedia with the generator assertion (and the ``condition`` it was
-    asked for: prompt, class, content and style digests)."""
-    from provenance.signing import GeneratorInfo, SignRequest
+    asked for: prompt, class, content and style digests).
+
+    With ``components`` (style transfer's content and style images) it is signed as
+    compositeWithTrainedAlgorithmicMedia, each image a ``componentOf`` ingredient."""
+    from provenance.signing import GeneratorInfo, Parent, SignRequest
 
     payload = None
     if watermark:
@@ -118,6 +128,7 @@ def sign_generated(
             extra=condition.assertion_data() if condition is not None else {},
         ),
         watermark=payload,
+        components=tuple(Parent(data=image.data, title=image.title) for image in components),
     )
     return signer.sign(png, request).data
 

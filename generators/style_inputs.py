@@ -12,7 +12,7 @@ itself; the crop is cut at the model's size from the full photo, as training cro
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,3 +149,22 @@ def checkpoint_style(directory: Path, config: Any) -> ConditionImage:
             "(modified or corrupted)."
         )
     return image
+
+
+def ingredients_function(
+    directory: Path, config: Any, condition: Condition | None
+) -> Callable[[int], tuple[ConditionImage, ...]]:
+    """For a style-transfer checkpoint: image seed -> (content, style) as the files they
+    came from, the ``componentOf`` ingredients of that image's manifest."""
+    style = (
+        condition.style
+        if condition is not None and condition.style is not None
+        else checkpoint_style(directory, config)
+    )
+    content = condition.content if condition is not None else None
+
+    def ingredients(seed: int) -> tuple[ConditionImage, ...]:
+        source = content or builtin_content([seed], config.image_size).sources[0]
+        return (source, style)
+
+    return ingredients
