@@ -116,6 +116,9 @@ class StyleTransferConfig:
     # Channels of the stylisation network at full, half and quarter resolution.
     widths: tuple[int, int, int] = (32, 64, 128)
     residual_blocks: int = 5
+    # Add the network's output to the content image instead of drawing the image anew:
+    # with the few thousand steps a CPU affords, a network without it loses the content.
+    content_skip: bool = True
     # alpha, beta, gamma of the total loss: content, style (Gram) and total variation.
     content_weight: float = 1.0
     style_weight: float = 10.0

@@ -219,11 +219,17 @@ class _Upsample(nn.Module):
         return self.conv(F.interpolate(hidden, scale_factor=2.0, mode="nearest"))
 
 
+# Content pixels are clamped inside (-1, 1) before atanh, which is infinite at +-1.
+_SKIP_LIMIT = 0.995
+
+
 class StylisationNetwork(nn.Module):
     """Johnson et al.'s image transformation network: content (N, 3, H, W) -> stylised.
 
     Two stride-2 downsamplings, residual blocks, two upsamplings; fully convolutional
-    (any H, W divisible by 4), output through tanh in [-1, 1].
+    (any H, W divisible by 4), output through tanh in [-1, 1]. With
+    ``config.content_skip`` (a departure from the paper) the network's output is added to
+    the content image, in atanh space, and starts at zero.
     """
 
     def __init__(self, config: StyleTransferConfig) -> None:
@@ -248,11 +254,23 @@ class StylisationNetwork(nn.Module):
             _norm(full),
             nn.ReLU(),
             _conv(full, channels, 9),
-            nn.Tanh(),
         )
+        self.content_skip = config.content_skip
+        if self.content_skip:
+            # Starts as the identity: the network then learns what to add to the photo,
+            # instead of first having to learn to reproduce it.
+            last = self.layers[-1][1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
-        return self.layers(content)
+        change = self.layers(content)
+        if not self.content_skip:
+            return torch.tanh(change)
+        # In atanh space, so that the sum still lands in (-1, 1) through tanh; atanh
+        # spelled out, since the ONNX exporter has no aten::atanh.
+        pixels = content.clamp(-_SKIP_LIMIT, _SKIP_LIMIT)
+        return torch.tanh(0.5 * torch.log((1 + pixels) / (1 - pixels)) + change)
 
 
 class StyleTransferModel(nn.Module):
