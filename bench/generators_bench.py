@@ -145,7 +145,9 @@ def bench_style(
     torch.manual_seed(0)
     model = build_model("style", config).to(device).train()
     painting = render_painting(np.random.default_rng(7), 256, 256)
-    style = torch.from_numpy(to_unit(square_pixels(painting, size, "style", "painting")))
+    style = torch.from_numpy(
+        to_unit(square_pixels(painting, config.style_size, "style", "painting"))
+    )
     model.set_style(style)
     family = get_family("style")
     optimizers = family.make_optimizers(model, config)

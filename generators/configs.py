@@ -123,6 +123,9 @@ class StyleTransferConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 1e-3
+    # Side of the style image the Gram matrices are taken from: larger than the content
+    # crops, so that they see whole brush strokes and the painting's palette, not one patch.
+    style_size: int = 96
     feature_seed: int = 20170424
     # Channels of the random feature network, one stage per scale (each halves the size).
     feature_widths: tuple[int, ...] = (64, 128, 256)
@@ -200,6 +203,7 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
         if tiny:
             return StyleTransferConfig(
                 image_size=image_size,
+                style_size=image_size,
                 widths=(4, 8, 16),
                 residual_blocks=1,
                 feature_widths=(16, 32, 64),
@@ -207,9 +211,12 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
             )
         if preset == "compact":
             return StyleTransferConfig(
-                image_size=image_size, widths=(16, 32, 64), residual_blocks=3
+                image_size=image_size,
+                style_size=3 * image_size,
+                widths=(16, 32, 64),
+                residual_blocks=3,
             )
-        return StyleTransferConfig(image_size=image_size)
+        return StyleTransferConfig(image_size=image_size, style_size=3 * image_size)
     return VAEConfig(
         image_size=image_size,
         latent_dim=16 if tiny else 128,

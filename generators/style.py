@@ -284,7 +284,7 @@ class StyleTransferModel(nn.Module):
         super().__init__()
         self.config = config
         self.stylizer = StylisationNetwork(config)
-        size = config.image_size
+        size = config.style_size
         self.register_buffer("style_image", torch.zeros(config.channels, size, size))
         self.loss = StyleLoss(config)
 

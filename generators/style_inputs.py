@@ -121,7 +121,7 @@ def check_style_request(config: Any, condition: Condition | None) -> None:
     if condition.content is not None:
         condition_pixels(condition.content, size, "content")
     if condition.style is not None:
-        condition_pixels(condition.style, size, "style")
+        condition_pixels(condition.style, config.style_size, "style")
         if condition.style.sha256 != config.style_sha256:
             own = config.style_file or "its training style"
             raise ConditionError(

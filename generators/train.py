@@ -167,9 +167,14 @@ def train(
             f"{out} already holds a checkpoint; pass --resume to continue it or choose "
             "another --out."
         )
-    style_image = _read_style_image(family, style, size, resume)
+    planned = (
+        read_checkpoint_info(out, expected_family=family).config
+        if resume
+        else config or default_config(family, size, preset)
+    )
+    style_image = _read_style_image(family, style, getattr(planned, "style_size", size), resume)
     if resume and style_image is not None:
-        recorded = read_checkpoint_info(out, expected_family=family).config
+        recorded = planned
         if style_image.sha256 != getattr(recorded, "style_sha256", None):
             raise TrainingError(
                 f"The run being resumed was trained against another style image "
@@ -342,7 +347,7 @@ def _attach_style(model: Any, config: Any, style_image: ConditionImage, out: Pat
 
     from generators.style_inputs import condition_pixels, to_unit
 
-    pixels = condition_pixels(style_image, config.image_size, "style")
+    pixels = condition_pixels(style_image, config.style_size, "style")
     model.set_style(torch.from_numpy(to_unit(pixels)))
     out.mkdir(parents=True, exist_ok=True)
     (out / config.style_file).write_bytes(style_image.data)
