@@ -48,7 +48,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # The shipped models, trained by the project's own commands on the built-in real photos:
-# three generators (`make generator-models`), a labelled and signed data set from them, and
+# four generators (`make generator-models`), a labelled and signed data set from them, and
 # the default detector. Each generator's MODEL_CARD.md is written from its run's records.
 # On a 2-core CPU the generators take about two hours with these step counts; a GPU
 # (--device auto picks it) takes minutes.
@@ -67,14 +67,24 @@ TRAIN_vae = provaudit generators train vae --builtin --size 32 --steps $(VAE_STE
 TRAIN_diffusion = provaudit generators train diffusion --builtin --size 32 \
 	--steps $(DIFFUSION_STEPS) --batch 32 --preset compact --sample-every 1000 \
 	--out $(WEIGHTS)/diffusion
+# Style transfer learns one style: a painting drawn by code (generators/renders/painting.py),
+# human-made and shippable. A run stopped at step N equals a run of --steps N.
+STYLE_STEPS ?= 350
+STYLE_IMAGE := build/style-source/painting_00002.png
+TRAIN_style = provaudit generators train style --builtin --size 32 --steps $(STYLE_STEPS) \
+	--batch 16 --preset compact --style $(STYLE_IMAGE) --sample-every 500 --out $(WEIGHTS)/style
 EVALUATE_GENERATOR = provaudit generators evaluate --builtin -n 300 --sampling-steps 25
 
-generator-models: $(VENV)/.dev
+$(STYLE_IMAGE): $(VENV)/.dev
+	$(BIN)/provaudit generators export-renders --kind painting -n 3 --seed 0 \
+		--out build/style-source
+
+generator-models: $(VENV)/.dev $(STYLE_IMAGE)
 	mkdir -p build
-	for family in gan vae diffusion; do \
+	for family in gan vae diffusion style; do \
 		case $$family in \
 			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
-			diffusion) train="$(TRAIN_diffusion)";; \
+			diffusion) train="$(TRAIN_diffusion)";; style) train="$(TRAIN_style)";; \
 		esac; \
 		rm -rf $(WEIGHTS)/$$family; \
 		$(BIN)/$$train --no-progress --json > build/$$family-train.json || exit 1; \

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
-from generators.configs import DCGANConfig, DiffusionConfig, ModelConfig, VAEConfig
+from generators.configs import (
+    DCGANConfig,
+    DiffusionConfig,
+    ModelConfig,
+    StyleTransferConfig,
+    VAEConfig,
+)
 from generators.train import SAMPLES_DIR
 
 CARD_FILE = "MODEL_CARD.md"
@@ -60,6 +66,17 @@ def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
         what = (
             f"convolutional VAE (GroupNorm, latent {config.latent_dim}, "
             f"KL weight {config.kl_weight})"
+        )
+    elif isinstance(config, StyleTransferConfig):
+        widths = "-".join(str(w) for w in config.widths)
+        skip = ", added to the content image" if config.content_skip else ""
+        what = (
+            f"feed-forward style transfer (Johnson et al. network, widths {widths}, "
+            f"{config.residual_blocks} residual blocks, instance norm{skip}) trained with "
+            f"Gatys et al.'s losses (content {config.content_weight}, style "
+            f"{config.style_weight}, TV {config.tv_weight}) on a random CNN seeded "
+            f"{config.feature_seed}, against its style image `{config.style_file}` "
+            f"(sha256 {config.style_sha256[:12]}...)"
         )
     else:  # pragma: no cover - the families are closed
         raise TypeError(type(config).__name__)
