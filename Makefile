@@ -69,7 +69,7 @@ TRAIN_diffusion = provaudit generators train diffusion --builtin --size 32 \
 	--out $(WEIGHTS)/diffusion
 # Style transfer learns one style: a painting drawn by code (generators/renders/painting.py),
 # human-made and shippable. A run stopped at step N equals a run of --steps N.
-STYLE_STEPS ?= 350
+STYLE_STEPS ?= 662
 STYLE_IMAGE := build/style-source/painting_00002.png
 TRAIN_style = provaudit generators train style --builtin --size 32 --steps $(STYLE_STEPS) \
 	--batch 16 --preset compact --style $(STYLE_IMAGE) --sample-every 500 --out $(WEIGHTS)/style
