@@ -295,3 +295,24 @@ def test_evaluate_a_style_checkpoint(trained: dict, toy_dir: Path) -> None:
 
     values = evaluate(trained["style"].out_dir, toy_dir, n=16, device="cpu").to_dict()
     assert values["fake_images"] == 16 and np.isfinite(values["kid"])
+
+
+def test_service_signs_shipped_style_outputs_as_composites() -> None:
+    pytest.importorskip("onnxruntime")
+    from generators.signing import open_signing
+    from service.generation import BUNDLED_GENERATORS, load_generators
+
+    if not (BUNDLED_GENERATORS / "style" / "model.onnx").is_file():
+        pytest.skip("no shipped style checkpoint")
+    generators = load_generators(BUNDLED_GENERATORS)
+    session = open_signing(record=False)
+    try:
+        result = generators.generate("style", 2, session.signer, seed=3)
+    finally:
+        session.close()
+    style_file = read_checkpoint_info(BUNDLED_GENERATORS / "style").config.style_file
+    for image in result.images:
+        manifest = _manifest(image.data)
+        assert _source_types(manifest) == [COMPOSITE]
+        source = builtin_content([image.seed], 32).sources[0]
+        assert [i["title"] for i in manifest["ingredients"]] == [source.title, style_file]
