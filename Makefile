@@ -73,17 +73,27 @@ TRAIN_diffusion = provaudit generators train diffusion --builtin --size 32 \
 TRAIN_pixelcnn = provaudit generators train pixelcnn --builtin --size 32 \
 	--steps $(PIXELCNN_STEPS) --batch 16 --preset compact --sample-every $(PIXELCNN_STEPS) \
 	--out $(WEIGHTS)/pixelcnn
+# Style transfer learns one style: a painting drawn by code (generators/renders/painting.py),
+# human-made and shippable. A run stopped at step N equals a run of --steps N.
+STYLE_STEPS ?= 662
+STYLE_IMAGE := build/style-source/painting_00002.png
+TRAIN_style = provaudit generators train style --builtin --size 32 --steps $(STYLE_STEPS) \
+	--batch 16 --preset compact --style $(STYLE_IMAGE) --sample-every 500 --out $(WEIGHTS)/style
 EVALUATE_GENERATOR = provaudit generators evaluate --builtin -n 300 --sampling-steps 25
 # The PixelCNN samples with one network pass per pixel: fewer samples keep it to minutes.
 EVALUATE_pixelcnn = provaudit generators evaluate --builtin -n 32
 
-generator-models: $(VENV)/.dev
+$(STYLE_IMAGE): $(VENV)/.dev
+	$(BIN)/provaudit generators export-renders --kind painting -n 3 --seed 0 \
+		--out build/style-source
+
+generator-models: $(VENV)/.dev $(STYLE_IMAGE)
 	mkdir -p build
-	for family in gan vae diffusion pixelcnn; do \
+	for family in gan vae diffusion pixelcnn style; do \
 		evaluate="$(EVALUATE_GENERATOR)"; \
 		case $$family in \
 			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
-			diffusion) train="$(TRAIN_diffusion)";; \
+			diffusion) train="$(TRAIN_diffusion)";; style) train="$(TRAIN_style)";; \
 			pixelcnn) train="$(TRAIN_pixelcnn)"; evaluate="$(EVALUATE_pixelcnn)";; \
 		esac; \
 		rm -rf $(WEIGHTS)/$$family; \

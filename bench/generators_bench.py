@@ -1,5 +1,6 @@
 """Generator benchmark: sampling speed (DDIM-50 vs DDPM-1000; the PixelCNN's fast loop vs
-its naive loop), training steps/s per family.
+its naive loop), training steps/s per family, and style transfer's stylised images/s and
+how far its outputs move towards the style.
 
 Both samplers run the same UNet (same weights, same images, same process), so their
 ratio isolates the sampler: it should be close to 1000/50 = 20, and a ratio far below
@@ -140,6 +141,99 @@ def bench_training(
     return steps / seconds
 
 
+@dataclasses.dataclass
+class StyleFigures:
+    """Speed of the feed-forward style network and how far its outputs move to the style.
+
+    ``*_style_loss`` is Gatys et al.'s style loss (Gram matrices of the seeded random
+    feature network) of images against the style image, averaged over held-out crops of
+    the built-in photos: the unstylised crops, the network's stylisations of them after
+    ``train_steps`` steps, and Gatys optimisations from noise (start and end).
+    """
+
+    images_per_s: float
+    network_images_per_s: float
+    train_steps: int
+    content_style_loss: float
+    stylised_style_loss: float
+    stylised_content_loss: float
+    gatys_start_content_loss: float
+    gatys_end_content_loss: float
+    gatys_start_style_loss: float
+    gatys_end_style_loss: float
+
+    @property
+    def stylised_over_content(self) -> float:
+        return self.stylised_style_loss / self.content_style_loss
+
+
+def bench_style(
+    preset: str, size: int, images: int, batch: int, train_steps: int, device: Any
+) -> StyleFigures:
+    import numpy as np
+    import torch
+
+    from generators.configs import default_config
+    from generators.data import ImageFolder
+    from generators.families import build_model, get_family
+    from generators.noise import PerImageNoise
+    from generators.realphotos import builtin_photo_folder
+    from generators.renders.painting import render_painting
+    from generators.style import gatys_stylise
+    from generators.style_inputs import builtin_content, square_pixels, to_unit
+    from generators.train import _autocast_for
+
+    config = default_config("style", size, preset)
+    torch.manual_seed(0)
+    model = build_model("style", config).to(device).train()
+    painting = render_painting(np.random.default_rng(7), 256, 256)
+    style = torch.from_numpy(
+        to_unit(square_pixels(painting, config.style_size, "style", "painting"))
+    )
+    model.set_style(style)
+    family = get_family("style")
+    optimizers = family.make_optimizers(model, config)
+    autocast = _autocast_for(device)
+    with builtin_photo_folder() as photos:
+        folder = ImageFolder.open(photos, size)
+        folder.load_all()
+    for step in range(train_steps):
+        crops = torch.from_numpy(folder.batch(step, batch, seed=0).as_float()).to(device)
+        family.train_step(model, optimizers, crops, torch.Generator().manual_seed(step), autocast)
+    model.eval()
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    # Held out: the training batches use seed 0; these crops come from other draws.
+    seeds = list(range(10_000, 10_000 + images))
+    content = torch.from_numpy(builtin_content(seeds, size).images).to(device)
+    with torch.no_grad():
+        family.sample(model, config, PerImageNoise(seeds[:2]), device)  # warm-up
+        sample_seconds = _timed(
+            lambda: family.sample(model, config, PerImageNoise(seeds), device), synchronize
+        )
+        network_seconds = _timed(lambda: model.stylizer(content), synchronize)
+        stylised = model.stylizer(content)
+        grams = model.loss.style_targets(model.style_image[None])
+        target = model.loss.content_target(content)
+        unstylised_losses = model.loss(content, target, grams)
+        stylised_losses = model.loss(stylised, target, grams)
+    gatys = [
+        gatys_stylise(content[i : i + 1], model.style_image[None], config, steps=200, seed=i)
+        for i in range(min(4, images))
+    ]
+    return StyleFigures(
+        images_per_s=images / sample_seconds,
+        network_images_per_s=images / network_seconds,
+        train_steps=train_steps,
+        content_style_loss=float(unstylised_losses.style),
+        stylised_style_loss=float(stylised_losses.style),
+        stylised_content_loss=float(stylised_losses.content),
+        gatys_start_content_loss=float(np.mean([float(g.start.content) for g in gatys])),
+        gatys_end_content_loss=float(np.mean([float(g.end.content) for g in gatys])),
+        gatys_start_style_loss=float(np.mean([float(g.start.style) for g in gatys])),
+        gatys_end_style_loss=float(np.mean([float(g.end.style) for g in gatys])),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=("small", "compact", "tiny"), default="small")
@@ -154,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch", type=int, default=64, help="training batch size")
     parser.add_argument("--train-steps", type=int, default=10, help="timed steps per family")
+    parser.add_argument(
+        "--style-train-steps",
+        type=int,
+        default=200,
+        help="steps the style network trains before its outputs' style loss is measured",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -168,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         family: bench_training(family, args.preset, args.size, args.batch, args.train_steps, device)
         for family in FAMILIES
     }
+    style = bench_style(
+        args.preset, args.size, args.images, args.batch, args.style_train_steps, device
+    )
     slowest = min(training.values())
     result = {
         "bench": "generators",
@@ -180,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "sampling": sampling,
         "pixelcnn_sampling": pixelcnn,
+        "style": {
+            **dataclasses.asdict(style),
+            "stylised_over_content": style.stylised_over_content,
+        },
         "train_steps_per_s": training,
         "train_speed_vs_slowest": {name: value / slowest for name, value in training.items()},
     }
@@ -198,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{pixelcnn['naive_images_per_s']:.4f} img/s, ratio {pixelcnn['fast_over_naive']:.1f}x "
         f"(receptive field {pixelcnn['receptive_field_rows']} rows; identical samples: "
         f"{pixelcnn['identical_samples']})",
+        f"style transfer: {style.images_per_s:.1f} stylised img/s "
+        f"({style.network_images_per_s:.1f} img/s network only); style loss of "
+        f"{args.images} held-out crops {style.content_style_loss:.4f} unstylised -> "
+        f"{style.stylised_style_loss:.4f} stylised after {style.train_steps} steps "
+        f"({style.stylised_over_content:.2f}x); Gatys from noise: content "
+        f"{style.gatys_start_content_loss:.4f} -> {style.gatys_end_content_loss:.4f}, "
+        f"style {style.gatys_start_style_loss:.4f} -> {style.gatys_end_style_loss:.4f}",
         file=err,
     )
     for name, value in training.items():

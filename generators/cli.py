@@ -28,7 +28,8 @@ _CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="generators",
     help=(
-        "Train small image generators (DCGAN, DDPM, VAE, PixelCNN) and write signed real/fake "
+        "Train small image generators (DCGAN, DDPM, VAE, PixelCNN, style transfer) and write "
+        "signed real/fake "
         "data sets for detector training."
     ),
     add_completion=False,
@@ -51,6 +52,7 @@ class FamilyChoice(str, Enum):
     diffusion = "diffusion"
     vae = "vae"
     pixelcnn = "pixelcnn"
+    style = "style"
 
 
 class SamplerChoice(str, Enum):
@@ -212,6 +214,15 @@ def train_command(
     preset: Annotated[
         PresetChoice, typer.Option(help="Model size: small, compact (CPU-sized) or tiny (tests).")
     ] = PresetChoice.small,
+    style: Annotated[
+        Path | None,
+        typer.Option(
+            "--style",
+            help="The style image a style-transfer model learns to apply (style family "
+            "only; kept in the checkpoint).",
+            show_default=False,
+        ),
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     class_conditional: Annotated[
         bool,
@@ -249,6 +260,7 @@ def train_command(
             checkpoint_every=checkpoint_every,
             progress=not no_progress,
             class_conditional=class_conditional,
+            style=style,
         )
     emit(
         {

@@ -113,6 +113,10 @@ def check_condition(family: str, config: Any, condition: Condition | None) -> No
     accepted = accepted_conditions(config)
     refused = [kind for kind in condition.kinds if kind not in accepted]
     if not refused:
+        # A model may refuse more than kinds (style transfer: a style it was not trained on).
+        check_model_specific = getattr(config, "check_condition", None)
+        if check_model_specific is not None:
+            check_model_specific(condition)
         return
     what = {
         "prompt": "a prompt",

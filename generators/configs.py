@@ -17,10 +17,12 @@ from typing import Any, Literal, TypeVar, Union
 from generators.ddpm import DDPMScheduleConfig
 from provenance.errors import ProvauditError
 
-Family = Literal["gan", "diffusion", "vae", "pixelcnn"]
-FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae", "pixelcnn")
+Family = Literal["gan", "diffusion", "vae", "pixelcnn", "style"]
+FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae", "pixelcnn", "style")
 # Families whose sampling walks a noise schedule (--sampler and --sampling-steps apply).
 STEPPED_FAMILIES: frozenset[str] = frozenset({"diffusion"})
+# Families that train against one style image (``train --style``) kept in the checkpoint.
+STYLE_IMAGE_FAMILIES: frozenset[str] = frozenset({"style"})
 # "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
 Preset = Literal["small", "compact", "tiny"]
 # small: the reference sizes; compact: a UNet a quarter of small's cost, what a 2-core CPU
@@ -122,13 +124,63 @@ class PixelCNNConfig:
     grad_clip: float = 1.0
 
 
-ModelConfig = Union[DCGANConfig, DiffusionConfig, VAEConfig, PixelCNNConfig]  # noqa: UP007
+@dataclass(frozen=True)
+class StyleTransferConfig:
+    """Feed-forward style transfer (Johnson et al.) trained with Gatys et al.'s losses.
+
+    The losses are measured on a random, untrained CNN (Ustyuzhaninov et al.) rebuilt
+    from ``feature_seed``: nothing is downloaded, and the same seed gives the same loss on
+    every machine. ``style_sha256`` and ``style_file`` name the one style image the
+    checkpoint was trained against (its original bytes sit beside the weights as
+    ``style_file``; its pixels are a buffer in the weights); both are empty until
+    ``train --style`` sets them.
+    """
+
+    image_size: int = 32
+    channels: int = 3
+    # Channels of the stylisation network at full, half and quarter resolution.
+    widths: tuple[int, int, int] = (32, 64, 128)
+    residual_blocks: int = 5
+    # Add the network's output to the content image instead of drawing the image anew:
+    # with the few thousand steps a CPU affords, a network without it loses the content.
+    content_skip: bool = True
+    # alpha, beta, gamma of the total loss: content, style (Gram) and total variation.
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1e-3
+    # Side of the style image the Gram matrices are taken from: larger than the content
+    # crops, so that they see whole brush strokes and the painting's palette, not one patch.
+    style_size: int = 96
+    feature_seed: int = 20170424
+    # Channels of the random feature network, one stage per scale (each halves the size).
+    feature_widths: tuple[int, ...] = (64, 128, 256)
+    # The stage whose features the content loss compares (0: full resolution).
+    content_layer: int = 1
+    learning_rate: float = 1e-3
+    style_sha256: str = ""
+    style_file: str = ""
+
+    @property
+    def conditioning(self) -> tuple[str, ...]:
+        return ("content", "style")
+
+    def check_condition(self, condition: Any) -> None:
+        """Refuse a style other than the checkpoint's and images too small, before loading."""
+        from generators.style_inputs import check_style_request
+
+        check_style_request(self, condition)
+
+
+ModelConfig = Union[  # noqa: UP007 - runtime alias
+    DCGANConfig, DiffusionConfig, VAEConfig, PixelCNNConfig, StyleTransferConfig
+]
 
 CONFIG_TYPES: dict[str, type] = {
     "gan": DCGANConfig,
     "diffusion": DiffusionConfig,
     "vae": VAEConfig,
     "pixelcnn": PixelCNNConfig,
+    "style": StyleTransferConfig,
 }
 
 
@@ -175,6 +227,24 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
             ),
             ema_decay=0.999,
         )
+    if family == "style":
+        if tiny:
+            return StyleTransferConfig(
+                image_size=image_size,
+                style_size=image_size,
+                widths=(4, 8, 16),
+                residual_blocks=1,
+                feature_widths=(16, 32, 64),
+                learning_rate=1e-2,
+            )
+        if preset == "compact":
+            return StyleTransferConfig(
+                image_size=image_size,
+                style_size=3 * image_size,
+                widths=(16, 32, 64),
+                residual_blocks=3,
+            )
+        return StyleTransferConfig(image_size=image_size, style_size=3 * image_size)
     if family == "pixelcnn":
         if tiny:
             return PixelCNNConfig(

@@ -28,6 +28,7 @@ from generators.configs import (
     DiffusionConfig,
     ModelConfig,
     PixelCNNConfig,
+    StyleTransferConfig,
     VAEConfig,
     check_family,
 )
@@ -457,9 +458,73 @@ class PixelCNNModel(nn.Module):
         return self.network(images)
 
 
+class StyleFamily(GeneratorFamily):
+    """Feed-forward style transfer (:mod:`generators.style`): content crop in, stylised out.
+
+    Training stylises the batch's crops against the checkpoint's one style image;
+    sampling stylises the ``condition``'s content image, or per-seed crops of the
+    built-in photos (:mod:`generators.style_inputs`), so ``noise`` gives only the seeds.
+    """
+
+    name = "style"
+    config_type = StyleTransferConfig
+    main_loss = "loss"
+    sampling_module_name = "stylizer"
+
+    def build(self, config: StyleTransferConfig) -> nn.Module:
+        from generators.style import StyleTransferModel
+
+        return StyleTransferModel(config)
+
+    def make_optimizers(self, model: nn.Module, config: StyleTransferConfig) -> Optimizers:
+        return {"stylizer": torch.optim.Adam(model.stylizer.parameters(), lr=config.learning_rate)}
+
+    def train_step(
+        self,
+        model: nn.Module,
+        optimizers: Optimizers,
+        images: torch.Tensor,
+        generator: torch.Generator,
+        autocast: Autocast,
+        labels: TrainingLabels | None = None,
+    ) -> dict[str, float]:
+        with autocast():
+            stylised = model.stylizer(images)
+        losses = model.losses(images, stylised)
+        optimizer = optimizers["stylizer"]
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        optimizer.step()
+        return {
+            "loss": losses.total.item(),
+            "content": losses.content.item(),
+            "style": losses.style.item(),
+            "tv": losses.tv.item(),
+        }
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: nn.Module,
+        config: StyleTransferConfig,
+        noise: PerImageNoise,
+        device: torch.device,
+        sampler: str = "ddim",
+        sampling_steps: int | None = None,
+        eta: float = 0.0,
+        condition: Condition | None = None,
+    ) -> SampleOutput:
+        from generators.style_inputs import check_style_request, content_batch
+
+        check_style_request(config, condition)
+        content = content_batch(noise.seeds, config.image_size, condition)
+        stylised = model.stylizer(torch.from_numpy(content.images).to(device))
+        return SampleOutput(_to_numpy(stylised), None, None)
+
+
 _FAMILIES: dict[str, GeneratorFamily] = {
     family.name: family
-    for family in (GANFamily(), DiffusionFamily(), VAEFamily(), PixelCNNFamily())
+    for family in (GANFamily(), DiffusionFamily(), VAEFamily(), PixelCNNFamily(), StyleFamily())
 }
 assert tuple(_FAMILIES) == FAMILIES
 

@@ -20,6 +20,7 @@ from generators.configs import (
     DiffusionConfig,
     ModelConfig,
     PixelCNNConfig,
+    StyleTransferConfig,
     VAEConfig,
 )
 from generators.train import SAMPLES_DIR
@@ -72,6 +73,17 @@ def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
             f"gated PixelCNN ({config.layers} gated layers, width {config.hidden_width}, "
             f"no blind spot) with a {config.mixture_components}-component discretised "
             "logistic mixture (PixelCNN++), sampled pixel by pixel"
+        )
+    elif isinstance(config, StyleTransferConfig):
+        widths = "-".join(str(w) for w in config.widths)
+        skip = ", added to the content image" if config.content_skip else ""
+        what = (
+            f"feed-forward style transfer (Johnson et al. network, widths {widths}, "
+            f"{config.residual_blocks} residual blocks, instance norm{skip}) trained with "
+            f"Gatys et al.'s losses (content {config.content_weight}, style "
+            f"{config.style_weight}, TV {config.tv_weight}) on a random CNN seeded "
+            f"{config.feature_seed}, against its style image `{config.style_file}` "
+            f"(sha256 {config.style_sha256[:12]}...)"
         )
     else:  # pragma: no cover - the families are closed
         raise TypeError(type(config).__name__)

@@ -4,9 +4,10 @@ Only the network that sampling evaluates is exported: the GAN's generator, the V
 decoder, the diffusion UNet (one denoising evaluation; the DDIM/DDPM loop stays in
 numpy, :mod:`generators.onnx_sampling`), the PixelCNN's network (image to mixture
 parameters, with a dynamic height so that sampling can feed only the rows that matter;
-the pixel-by-pixel loop stays in numpy). ``config.json`` records the ONNX file's sha256
-and the sha256 of the weights it was exported from, so a stale export (weights retrained
-since) is refused rather than silently used under the new checkpoint's name.
+the pixel-by-pixel loop stays in numpy), the style-transfer network (content in,
+stylised out). ``config.json`` records the ONNX file's sha256 and the sha256 of the
+weights it was exported from, so a stale export (weights retrained since) is refused
+rather than silently used under the new checkpoint's name.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ GRAPH_SIGNATURES: dict[str, dict[str, Any]] = {
     "vae": {"kind": "decoder", "inputs": ["latent"], "outputs": ["image"]},
     "diffusion": {"kind": "epsilon", "inputs": ["sample", "timestep"], "outputs": ["epsilon"]},
     "pixelcnn": {"kind": "mixture-parameters", "inputs": ["image"], "outputs": ["parameters"]},
+    "style": {"kind": "stylizer", "inputs": ["content"], "outputs": ["image"]},
 }
 
 
@@ -62,6 +64,10 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
         module = model.network
         # Not the full size: a traced constant height would then go unnoticed in tests.
         example = (torch.zeros(2, config.channels, 5, config.image_size),)
+    elif family == "style":
+        module = model.stylizer
+        size = config.image_size
+        example = (torch.zeros(2, config.channels, size, size),)
     else:
         module = model.sampling_unet
         size = config.image_size
@@ -81,6 +87,11 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         # The PixelCNN's shifts slice with a dynamic end, which is not folded; still exact.
         warnings.filterwarnings("ignore", "Constant folding", UserWarning)
+        # Instance norm always normalises by the image's own statistics (it keeps no
+        # running ones), which is what the exporter's "train=True" notice is about; the
+        # reflection padding's slices are simply left unfolded.
+        warnings.filterwarnings("ignore", ".*instance_norm.*", UserWarning)
+        warnings.filterwarnings("ignore", "Constant folding.*Slice", UserWarning)
         torch.onnx.export(
             module.eval(),
             example,

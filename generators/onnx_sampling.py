@@ -83,6 +83,12 @@ class OnnxGenerator:
             return SampleOutput(self._run({"latent": latent}), None, None)
         if family == "pixelcnn":
             return SampleOutput(self.sample_pixels(noise), None, None)
+        if family == "style":
+            from generators.style_inputs import check_style_request, content_batch
+
+            check_style_request(config, condition)
+            content = content_batch(noise.seeds, config.image_size, condition)
+            return SampleOutput(self._run({"content": content.images}), None, None)
         chosen = make_sampler(DDPMSchedule(config.schedule), sampler, sampling_steps, eta)
         batch = len(noise)
 

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from generators.checkpoint import GeneratorCheckpoint, read_checkpoint_info
-from generators.conditioning import Condition, check_condition
+from generators.conditioning import Condition, ConditionImage, check_condition
+from generators.configs import STYLE_IMAGE_FAMILIES
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.layout import (
     FAKE_SUBDIR,
@@ -166,6 +167,18 @@ def _sample_function(
     return sample_torch
 
 
+def composition_ingredients(
+    info: GeneratorCheckpoint, condition: Condition | None
+) -> Callable[[int], tuple[ConditionImage, ...]] | None:
+    """Image seed -> the images each output is composed from (style transfer's content
+    and style), signed as its ingredients; None for families that compose nothing."""
+    if info.family not in STYLE_IMAGE_FAMILIES:
+        return None
+    from generators.style_inputs import ingredients_function
+
+    return ingredients_function(info.directory, info.config, condition)
+
+
 def uses_sampling_steps(family: str) -> bool:
     """Whether a family samples by steps (diffusion's sampler and step count apply)."""
     from generators.configs import STEPPED_FAMILIES
@@ -217,6 +230,7 @@ def generate(
     if not uses_sampling_steps(info.family):
         sampling_steps = None  # single pass: nothing to step
     sample = _sample_function(info, chosen_backend, sampler, sampling_steps, eta, device, condition)
+    ingredients = composition_ingredients(info, condition) if sign else None
     signing = open_signing(record, registry) if sign else None
     signer = signing.signer if signing is not None else None
     dataset_dir = Path(out_dataset_dir)
@@ -243,6 +257,7 @@ def generate(
                         used_steps,
                         watermark=watermark,
                         condition=condition,
+                        components=ingredients(image_seed) if ingredients else (),
                     )
                 path = image_dir / name
                 atomic_write(path, data)

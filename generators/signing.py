@@ -14,11 +14,12 @@ never tell a detector trained on both which is which.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generators.checkpoint import GeneratorCheckpoint
-from generators.conditioning import Condition
+from generators.conditioning import Condition, ConditionImage
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ MODEL_NAMES = {
     "diffusion": "provaudit-ddpm-unet",
     "vae": "provaudit-vae",
     "pixelcnn": "provaudit-gated-pixelcnn",
+    "style": "provaudit-style-transfer",
 }
 
 
@@ -101,11 +103,15 @@ def sign_generated(
     *,
     watermark: bool = True,
     condition: Condition | None = None,
+    components: Sequence[ConditionImage] = (),
 ) -> bytes:
     """The generated PNG, watermarked (``watermark``, when large enough) and signed as
     trainedAlgorithmicMedia with the generator assertion (and the ``condition`` it was
-    asked for: prompt, class, content and style digests)."""
-    from provenance.signing import GeneratorInfo, SignRequest
+    asked for: prompt, class, content and style digests).
+
+    With ``components`` (style transfer's content and style images) it is signed as
+    compositeWithTrainedAlgorithmicMedia, each image a ``componentOf`` ingredient."""
+    from provenance.signing import GeneratorInfo, Parent, SignRequest
 
     payload = None
     if watermark:
@@ -123,6 +129,7 @@ def sign_generated(
             extra=condition.assertion_data() if condition is not None else {},
         ),
         watermark=payload,
+        components=tuple(Parent(data=image.data, title=image.title) for image in components),
     )
     return signer.sign(png, request).data
 

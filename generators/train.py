@@ -33,13 +33,21 @@ from generators.checkpoint import (
     save_optimizers,
 )
 from generators.conditioning import Condition
-from generators.configs import CONFIG_TYPES, ModelConfig, check_family, default_config
+from generators.configs import (
+    CONFIG_TYPES,
+    STYLE_IMAGE_FAMILIES,
+    ModelConfig,
+    check_family,
+    default_config,
+)
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from provenance.errors import ProvauditError
 
 if TYPE_CHECKING:
     import torch
+
+    from generators.conditioning import ConditionImage
 
 Device = Literal["auto", "cpu", "cuda"]
 LOSS_LOG_FILE = "losses.jsonl"
@@ -138,6 +146,7 @@ def train(
     checkpoint_every: int = 0,
     progress: bool = True,
     class_conditional: bool = False,
+    style: Path | str | None = None,
 ) -> TrainResult:
     """Train ``family`` on crops of the images in ``data_dir``; ``steps`` is the total.
 
@@ -149,6 +158,8 @@ def train(
 
     ``class_conditional`` learns the class subfolders of ``data_dir`` as conditions
     (``generate --class NAME``); only families whose configuration has ``class_names``.
+    ``style`` is the one style image a style-transfer family trains against (required
+    for a new run; when resuming, optional and refused unless it is the same image).
     """
     started = time.perf_counter()
     check_family(family)
@@ -175,6 +186,20 @@ def train(
             raise TrainingError(
                 "Class-conditional training learns the class subfolders of --data DIR; "
                 "the built-in photos have none."
+            )
+    planned = (
+        read_checkpoint_info(out, expected_family=family).config
+        if resume
+        else config or default_config(family, size, preset)
+    )
+    style_image = _read_style_image(family, style, getattr(planned, "style_size", size), resume)
+    if resume and style_image is not None:
+        recorded = planned
+        if style_image.sha256 != getattr(recorded, "style_sha256", None):
+            raise TrainingError(
+                f"The run being resumed was trained against another style image "
+                f"({getattr(recorded, 'style_file', '')}); resume with that one or without "
+                "--style."
             )
     if data_dir is None:
         from generators.realphotos import builtin_photo_folder
@@ -215,8 +240,12 @@ def train(
             raise TrainingError(
                 f"The model configuration is for {model_config.image_size} px but --size is {size}."
             )
+        if style_image is not None:
+            model_config = _with_style(model_config, style_image)
         torch.manual_seed(seed)
         model = build_model(family, model_config).to(torch_device)
+        if style_image is not None:
+            _attach_style(model, model_config, style_image, out)
         optimizers = spec.make_optimizers(model, model_config)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -238,6 +267,7 @@ def train(
                 "seed": seed,
                 "data_dir": "builtin" if data_dir is None else str(data_dir),
                 "device": torch_device.type,
+                **_style_record(model_config),
             },
         )
         save_optimizers(out / OPTIMIZER_FILE, optimizers)
@@ -307,6 +337,59 @@ def train(
         seconds=time.perf_counter() - started,
         resumed_from=start_step,
     )
+
+
+def _read_style_image(
+    family: str, style: Path | str | None, size: int, resume: bool
+) -> ConditionImage | None:
+    """The --style image of a style-transfer run, checked before torch is imported."""
+    from generators.conditioning import ConditionImage
+    from generators.style_inputs import condition_pixels
+
+    if family not in STYLE_IMAGE_FAMILIES:
+        if style is not None:
+            raise TrainingError(f"--style is for the style family only, not {family}.")
+        return None
+    if style is None:
+        if resume:
+            return None
+        raise TrainingError(
+            f"The {family} family trains against one style image: pass --style IMAGE "
+            "(a painting, JPEG/PNG/WebP, at least as large as --size)."
+        )
+    path = Path(style)
+    try:
+        image = ConditionImage(path.read_bytes(), path.name)
+    except OSError as exc:
+        raise TrainingError(f"Cannot read the style image {path}: {exc.strerror}.") from None
+    condition_pixels(image, size, "style")
+    return image
+
+
+def _style_record(config: Any) -> dict[str, str]:
+    if not getattr(config, "style_sha256", ""):
+        return {}
+    return {"style_sha256": config.style_sha256, "style_file": config.style_file}
+
+
+def _with_style(config: ModelConfig, style_image: ConditionImage) -> ModelConfig:
+    import dataclasses
+
+    suffix = Path(style_image.title).suffix.lower() or ".png"
+    return dataclasses.replace(config, style_sha256=style_image.sha256, style_file=f"style{suffix}")
+
+
+def _attach_style(model: Any, config: Any, style_image: ConditionImage, out: Path) -> None:
+    """The style's pixels into the weights, and its original file beside them (what
+    each stylised image's manifest names as its style ingredient)."""
+    import torch
+
+    from generators.style_inputs import condition_pixels, to_unit
+
+    pixels = condition_pixels(style_image, config.style_size, "style")
+    model.set_style(torch.from_numpy(to_unit(pixels)))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / config.style_file).write_bytes(style_image.data)
 
 
 def _read_losses(out: Path, before_step: int) -> list[dict[str, float]]:

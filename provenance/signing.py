@@ -226,6 +226,10 @@ class SignRequest:
     source_type: str | None = None
     generator: GeneratorInfo | None = None
     parent: Parent | None = None
+    components: tuple[Parent, ...] = ()
+    """Assets placed into this one (a style transfer's content and style images): each a
+    ``componentOf`` ingredient with a ``c2pa.placed`` action. With ``ai_generated`` they
+    make the digital source type compositeWithTrainedAlgorithmicMedia."""
     edit_actions: tuple[str, ...] = ("c2pa.edited",)
     manifest_definition: dict[str, Any] | None = None
     thumbnails: Thumbnails = "off"
@@ -285,6 +289,11 @@ class SignatureRecorder(Protocol):
     def record_signature(self, signed: SignedAsset, identity: SigningIdentity) -> object: ...
 
 
+def component_label(index: int) -> str:
+    """The ingredient label of ``SignRequest.components[index]``, which its action names."""
+    return f"component{index}"
+
+
 def build_manifest_definition(
     request: SignRequest,
     media: MediaFile,
@@ -304,7 +313,7 @@ def build_manifest_definition(
     if request.ai_generated and source_type is None:
         source_type = (
             COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
-            if request.parent
+            if request.parent or request.components
             else TRAINED_ALGORITHMIC_MEDIA
         )
     if request.parent is not None:
@@ -317,6 +326,10 @@ def build_manifest_definition(
         actions = [{"action": "c2pa.created", "digitalSourceType": source_type_uri(source_type)}]
     else:
         actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}]
+    actions += [
+        {"action": "c2pa.placed", "parameters": {"ingredientIds": [component_label(index)]}}
+        for index in range(len(request.components))
+    ]
     if request.watermark is not None:
         # After the inception (and edits): the mark is the last change to the pixels.
         actions.append(
@@ -446,6 +459,22 @@ class ProvenanceSigner:
                     raise InputError(
                         f"{definition['title']} carries C2PA data that cannot be read ({exc}); "
                         "signing would record it as this file's history."
+                    ) from None
+            for index, component in enumerate(request.components):
+                component_media = check_media(component.data, component.title)
+                try:
+                    builder.add_ingredient(
+                        {
+                            "title": component.title,
+                            "relationship": "componentOf",
+                            "label": component_label(index),
+                        },
+                        component_media.mime_type,
+                        io.BytesIO(component_media.data),
+                    )
+                except c2pa.C2paError as exc:
+                    raise InputError(
+                        f"The component {component.title} cannot be read: {exc}."
                     ) from None
             destination = io.BytesIO()
             try:

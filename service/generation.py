@@ -22,7 +22,7 @@ from generators.configs import FAMILIES
 from generators.data import unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from generators.onnx_sampling import OnnxGenerator
-from generators.sample import encode_png, fake_file_name
+from generators.sample import composition_ingredients, encode_png, fake_file_name
 from generators.samplers import SAMPLERS
 from generators.signing import MODEL_NAMES, sign_generated
 from provenance.errors import CheckpointError, ProvauditError
@@ -159,6 +159,9 @@ class GeneratorSet:
             sampling_steps = None  # single pass: nothing to step
         seeds = image_seeds(seed, n)
         output = generator.sample(PerImageNoise(seeds), sampler, sampling_steps)
+        # Style transfer stylises built-in photo crops: each is signed with its source photo
+        # and the style image as ingredients.
+        ingredients = composition_ingredients(info, None)
         result = GenerationResult(
             family=family,
             model=MODEL_NAMES.get(family),
@@ -173,7 +176,14 @@ class GeneratorSet:
         ):
             name = fake_file_name(info.weights_sha256, image_seed, output.sampler, output.steps)
             data = sign_generated(
-                signer, encode_png(pixels), name, info, image_seed, output.sampler, output.steps
+                signer,
+                encode_png(pixels),
+                name,
+                info,
+                image_seed,
+                output.sampler,
+                output.steps,
+                components=ingredients(image_seed) if ingredients else (),
             )
             result.images.append(GeneratedImage(index, image_seed, name, data))
         result.seconds = time.perf_counter() - started

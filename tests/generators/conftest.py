@@ -9,7 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from generator_helpers import TRAIN_SETTINGS, provaudit_home_env, write_toy_images
+from generator_helpers import (
+    TRAIN_SETTINGS,
+    provaudit_home_env,
+    train_options,
+    write_style_image,
+    write_toy_images,
+)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +23,12 @@ def toy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("toy")
     write_toy_images(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def style_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The style-transfer tests' style image: a painting drawn by code, outside toy_dir."""
+    return write_style_image(tmp_path_factory.mktemp("style") / "painting.png")
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +54,9 @@ def trust_anchor(provaudit_home: Path) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, toy_dir: Path) -> dict[str, object]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, toy_dir: Path, style_image: Path
+) -> dict[str, object]:
     """TrainResult per family: tiny models, a few CPU steps on the toy set."""
     pytest.importorskip("torch")
     pytest.importorskip("safetensors")
@@ -62,6 +76,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, toy_dir: Path) -> dict[str
             sample_every=steps,
             preset="tiny",
             progress=False,
+            **train_options(family, style_image),
         )
         for family, (steps, batch) in TRAIN_SETTINGS.items()
     }

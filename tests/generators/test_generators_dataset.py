@@ -55,12 +55,14 @@ def test_layout_is_cnndetection_style(dataset: Path) -> None:
         "labels.jsonl",
         "pixelcnn",
         "real",
+        "style",
         "vae",
     ]
     assert len(list((dataset / "gan" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "vae" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "pixelcnn" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "diffusion" / "1_fake").glob("*.png"))) == 5
+    assert len(list((dataset / "style" / "1_fake").glob("*.png"))) == 3
     assert len(list((dataset / "real" / "0_real").glob("*.png"))) == 4
     sizes = {Image.open(path).size for path in dataset.rglob("*.png")}
     assert sizes == {(32, 32)}

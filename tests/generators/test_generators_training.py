@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from generator_helpers import LOSS_RATIO_LIMIT
+from generator_helpers import LOSS_RATIO_LIMIT, train_options
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
@@ -27,7 +27,13 @@ from generators.train import TrainingError, train  # noqa: E402
 from provenance.errors import CheckpointError  # noqa: E402
 from provenance.files import sha256_file  # noqa: E402
 
-MAIN_LOSS = {"gan": "loss_d", "diffusion": "loss", "vae": "loss", "pixelcnn": "bits_per_dim"}
+MAIN_LOSS = {
+    "gan": "loss_d",
+    "diffusion": "loss",
+    "vae": "loss",
+    "pixelcnn": "bits_per_dim",
+    "style": "loss",
+}
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -132,8 +138,11 @@ def test_diffusion_samples_from_the_moving_average_of_its_weights(toy_dir: Path)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, toy_dir: Path, family: str):
+def test_resumed_run_equals_uninterrupted_run(
+    tmp_path: Path, toy_dir: Path, style_image: Path, family: str
+):
     settings = dict(size=32, batch=4, device="cpu", seed=5, preset="tiny", progress=False)
+    settings.update(train_options(family, style_image))
     straight = train(
         family, toy_dir, steps=6, out=tmp_path / "straight", sample_every=0, **settings
     )
