@@ -50,6 +50,7 @@ class FamilyChoice(str, Enum):
     gan = "gan"
     diffusion = "diffusion"
     vae = "vae"
+    text_diffusion = "text_diffusion"
 
 
 class SamplerChoice(str, Enum):

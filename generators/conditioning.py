@@ -106,8 +106,30 @@ def accepted_conditions(config: Any) -> tuple[ConditionKind, ...]:
     return tuple(getattr(config, "conditioning", ()))
 
 
+def required_conditions(config: Any) -> tuple[ConditionKind, ...]:
+    """The kinds of condition a model with this configuration cannot generate without."""
+    return tuple(getattr(config, "required_conditioning", ()))
+
+
+_WHAT = {
+    "prompt": "a prompt",
+    "class": "a class",
+    "content": "a content image",
+    "style": "a style image",
+}
+_OPTION = {"prompt": "--prompt", "class": "--class", "content": "--content", "style": "--style"}
+
+
 def check_condition(family: str, config: Any, condition: Condition | None) -> None:
-    """Refuse conditions the model cannot use, before anything is loaded or sampled."""
+    """Refuse conditions the model cannot use, or the lack of one it needs, before
+    anything is loaded or sampled."""
+    asked = condition.kinds if condition is not None else ()
+    missing = [kind for kind in required_conditions(config) if kind not in asked]
+    if missing:
+        raise ConditionError(
+            f"This {family} checkpoint needs {_WHAT[missing[0]]} ({_OPTION[missing[0]]}, or "
+            f'"{missing[0]}" in a /v1/generate request).'
+        )
     if condition is None:
         return
     accepted = accepted_conditions(config)

@@ -2,7 +2,8 @@
 
 Only the network that sampling evaluates is exported: the GAN's generator, the VAE's
 decoder, the diffusion UNet (one denoising evaluation; the DDIM/DDPM loop stays in
-numpy, :mod:`generators.onnx_sampling`). ``config.json`` records the ONNX file's sha256
+numpy, :mod:`generators.onnx_sampling`), and the text-conditioned UNet with its text
+encoder (tokenizing and guidance stay in numpy). ``config.json`` records the ONNX file's sha256
 and the sha256 of the weights it was exported from, so a stale export (weights retrained
 since) is refused rather than silently used under the new checkpoint's name.
 """
@@ -28,6 +29,13 @@ GRAPH_SIGNATURES: dict[str, dict[str, Any]] = {
     "gan": {"kind": "generator", "inputs": ["latent"], "outputs": ["image"]},
     "vae": {"kind": "decoder", "inputs": ["latent"], "outputs": ["image"]},
     "diffusion": {"kind": "epsilon", "inputs": ["sample", "timestep"], "outputs": ["epsilon"]},
+    # The text encoder and the UNet in one graph: the prompt's byte tokens in, the noise
+    # prediction out; tokenizing and classifier-free guidance stay in numpy.
+    "text_diffusion": {
+        "kind": "text_epsilon",
+        "inputs": ["sample", "timestep", "tokens"],
+        "outputs": ["epsilon"],
+    },
 }
 
 
@@ -52,6 +60,14 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
 
         module = VAEDecoder(model)
         example = (torch.zeros(2, config.latent_dim),)
+    elif family == "text_diffusion":
+        module = model.sampling_denoiser
+        size = config.image_size
+        example = (
+            torch.zeros(2, config.channels, size, size),
+            torch.zeros(2, dtype=torch.int64),
+            torch.ones(2, config.text.max_tokens, dtype=torch.int64),
+        )
     else:
         module = model.sampling_unet
         size = config.image_size

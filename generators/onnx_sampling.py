@@ -9,6 +9,7 @@ from the torch ones only by float rounding inside the network; the tests bound i
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from generators.conditioning import Condition
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
+from generators.text_prompts import guide, needs_unconditional, prompt_and_guidance, tokenize
 from provenance.errors import CheckpointError
 
 
@@ -78,6 +80,12 @@ class OnnxGenerator:
             return SampleOutput(self._run({"latent": latent}), None, None)
         chosen = make_sampler(DDPMSchedule(config.schedule), sampler, sampling_steps, eta)
         batch = len(noise)
+        if family == "text_diffusion":
+            epsilon = self._text_epsilon(config, batch, condition)
+            shape = (config.channels, config.image_size, config.image_size)
+            result = chosen.sample(epsilon, noise, shape)
+            images = np.asarray(result.images, np.float32)
+            return SampleOutput(images, chosen.name, chosen.num_steps)
 
         def epsilon(sample: np.ndarray, timestep: int) -> np.ndarray:
             timesteps = np.full((batch,), timestep, dtype=np.int64)
@@ -86,6 +94,27 @@ class OnnxGenerator:
         shape = (config.channels, config.image_size, config.image_size)
         result = chosen.sample(epsilon, noise, shape)
         return SampleOutput(np.asarray(result.images, np.float32), chosen.name, chosen.num_steps)
+
+    def _text_epsilon(
+        self, config: Any, batch: int, condition: Condition | None
+    ) -> Callable[[np.ndarray, int], np.ndarray]:
+        """The guided noise prediction, as :class:`~generators.families.TextDiffusionFamily`
+        computes it: one network call on the prompted and the empty-prompt batch."""
+        prompt, guidance = prompt_and_guidance(config, condition)
+        guided = needs_unconditional(prompt, guidance)
+        prompts = [prompt] * batch + ([""] * batch if guided else [])
+        tokens = tokenize(prompts, config.text.max_tokens)
+
+        def epsilon(sample: np.ndarray, timestep: int) -> np.ndarray:
+            inputs = np.concatenate([sample, sample]) if guided else sample
+            timesteps = np.full((inputs.shape[0],), timestep, dtype=np.int64)
+            feeds = {"sample": inputs.astype(np.float32), "timestep": timesteps, "tokens": tokens}
+            predicted = self._run(feeds)
+            if not guided:
+                return predicted
+            return guide(predicted[:batch], predicted[batch:], guidance)
+
+        return epsilon
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0]

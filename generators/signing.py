@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from provenance.signing import ProvenanceSigner
     from provenance.store import FingerprintStore
 
-MODEL_NAMES = {"gan": "provaudit-dcgan", "diffusion": "provaudit-ddpm-unet", "vae": "provaudit-vae"}
+MODEL_NAMES = {
+    "gan": "provaudit-dcgan",
+    "diffusion": "provaudit-ddpm-unet",
+    "vae": "provaudit-vae",
+    "text_diffusion": "provaudit-text-ddpm-unet",
+}
 
 
 @dataclass

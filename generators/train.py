@@ -31,7 +31,7 @@ from generators.checkpoint import (
     save_checkpoint,
     save_optimizers,
 )
-from generators.configs import ModelConfig, check_family, default_config
+from generators.configs import STEPPED_FAMILIES, ModelConfig, check_family, default_config
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from provenance.errors import ProvauditError
@@ -227,7 +227,7 @@ def train(
     def sample_grid(current_step: int) -> None:
         model.eval()
         sampling_steps = None
-        if family == "diffusion":
+        if family in STEPPED_FAMILIES:
             sampling_steps = min(GRID_SAMPLING_STEPS, model.schedule.num_train_timesteps)
         noise = PerImageNoise(image_seeds(seed, GRID_SIDE * GRID_SIDE))
         output = spec.sample(

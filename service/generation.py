@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
-from generators.configs import FAMILIES
+from generators.configs import FAMILIES, STEPPED_FAMILIES
 from generators.data import unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from generators.onnx_sampling import OnnxGenerator
@@ -155,7 +155,7 @@ class GeneratorSet:
             raise ProvauditError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
         generator = self.get(family)
         info = generator.info
-        if family != "diffusion":
+        if family not in STEPPED_FAMILIES:
             sampling_steps = None  # single pass: nothing to step
         seeds = image_seeds(seed, n)
         output = generator.sample(PerImageNoise(seeds), sampler, sampling_steps)
