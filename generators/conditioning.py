@@ -10,6 +10,7 @@ attribute (absent: none). A family that takes conditions defines it on its confi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,6 +147,15 @@ def check_condition(family: str, config: Any, condition: Condition | None) -> No
     raise ConditionError(
         f"This {family} checkpoint cannot be given {what[refused[0]]}; it takes {takes}."
     )
+
+
+def with_model_defaults(config: Any, condition: Condition | None) -> Condition | None:
+    """``condition`` with the guidance scale the model will use filled in (its config's
+    default when the request names none), so the signed manifest records what was used."""
+    default = getattr(config, "guidance", None)
+    if condition is None or condition.guidance is not None or default is None:
+        return condition
+    return dataclasses.replace(condition, guidance=float(default))
 
 
 @dataclass(frozen=True)

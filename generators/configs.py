@@ -206,14 +206,13 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
 
 
 def _text_diffusion_config(image_size: int, preset: str) -> TextDiffusionConfig:
-    """The unconditional diffusion presets' UNets, with self- (and so cross-) attention at
-    the lowest resolution even in tiny, and an encoder sized to match."""
+    """The unconditional diffusion presets' UNets (cross-attention wherever they have
+    self-attention, and in the middle block) with an encoder sized to match."""
     unconditional = default_config("diffusion", image_size, preset)
     assert isinstance(unconditional, DiffusionConfig)
     if preset == "tiny":
-        unet = dataclasses.replace(unconditional.unet, attention_levels=(1,))
         return TextDiffusionConfig(
-            unet=unet,
+            unet=unconditional.unet,
             text=TextEncoderConfig(max_tokens=32, width=32, layers=1, heads=2),
             schedule=unconditional.schedule,
             learning_rate=unconditional.learning_rate,

@@ -177,6 +177,9 @@ def train(
 
     torch_device = pick_device(device)
     spec = get_family(family)
+    if spec.uses_labels:
+        # Unreadable captions fail now, in one line, rather than at the first step.
+        folder.training_labels(folder.batch(0, 1, seed))
     start_step = 0
     history: list[dict[str, float]] = []
     if resume:
