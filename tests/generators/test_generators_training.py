@@ -27,7 +27,7 @@ from generators.train import TrainingError, train  # noqa: E402
 from provenance.errors import CheckpointError  # noqa: E402
 from provenance.files import sha256_file  # noqa: E402
 
-MAIN_LOSS = {"gan": "loss_d", "diffusion": "loss", "vae": "loss"}
+MAIN_LOSS = {"gan": "loss_d", "diffusion": "loss", "vae": "loss", "text_diffusion": "loss"}
 
 
 @pytest.mark.parametrize("size", [32, 64])
