@@ -135,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=float, default=0.25, help="renders kept from training")
     parser.add_argument("--size", type=int, choices=(32, 64), default=32)
     parser.add_argument("--preset", choices=("tiny", "compact", "small"), default="compact")
-    parser.add_argument("--steps", type=int, default=1500, help="text_diffusion training steps")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1500,
+        help="text_diffusion training steps (in all: a "
+        "second run with more steps resumes the first's checkpoint)",
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--per-class", type=int, default=32, help="samples per prompted kind")
     parser.add_argument("--guidance", type=float, default=None, help="default: the model's")
@@ -182,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     checkpoint = run_dir / "text_diffusion"
     resume = (checkpoint / "config.json").is_file()
-    train(
-        "text_diffusion", run_dir / "data", size=args.size, steps=args.steps, out=checkpoint,
-        batch=args.batch, device=str(device), seed=args.seed, sample_every=0, resume=resume,
-        preset=args.preset, progress=err.isatty(),
-    )  # fmt: skip
+    done = json.loads((checkpoint / "train_state.json").read_text())["step"] if resume else 0
+    if done < args.steps:
+        train(
+            "text_diffusion", run_dir / "data", size=args.size, steps=args.steps,
+            out=checkpoint, batch=args.batch, device=str(device), seed=args.seed,
+            sample_every=0, resume=resume, checkpoint_every=100, preset=args.preset,
+            progress=err.isatty(),
+        )  # fmt: skip
     seconds["train_generator"] = time.perf_counter() - started
 
     started = time.perf_counter()
