@@ -137,15 +137,9 @@ def check_condition(family: str, config: Any, condition: Condition | None) -> No
     refused = [kind for kind in condition.kinds if kind not in accepted]
     if not refused:
         return
-    what = {
-        "prompt": "a prompt",
-        "class": "a class",
-        "content": "a content image",
-        "style": "a style image",
-    }
-    takes = ", ".join(what[kind] for kind in accepted) if accepted else "no conditions"
+    takes = ", ".join(_WHAT[kind] for kind in accepted) if accepted else "no conditions"
     raise ConditionError(
-        f"This {family} checkpoint cannot be given {what[refused[0]]}; it takes {takes}."
+        f"This {family} checkpoint cannot be given {_WHAT[refused[0]]}; it takes {takes}."
     )
 
 

@@ -286,3 +286,12 @@ def test_train_cli_reads_a_caption_folder(tmp_path: Path) -> None:
         "--steps", "1", "--batch", "2", "--preset", "tiny", "--sample-every", "0",
     )  # fmt: skip
     _assert_one_error_line(again, "0.txt is not UTF-8")
+
+
+def test_evaluate_works_for_the_family(colour_model: Path) -> None:
+    """Without a prompt, evaluate compares the unconditional model with the data."""
+    from generators.evaluate import evaluate
+
+    report = evaluate(colour_model, colour_model.parent / "data", n=6, sampling_steps=3,
+                      device="cpu")  # fmt: skip
+    assert report.fake_images == 6 and np.isfinite(report.kid)
