@@ -18,7 +18,9 @@ guidance), to show what guidance adds. Prints a table on stderr and one JSON lin
     OMP_NUM_THREADS=1 .venv/bin/python bench/prompt_steering.py --steps 50 --preset tiny
 
 The classifier is fit on real renders only, so it can only be right about a sample that
-looks like the kind it was asked for.
+looks like the kind it was asked for. Chance is exactly 1/kinds whatever the classifier's
+bias: were the prompt ignored, every kind's samples would be labelled alike, and the mean
+over kinds of P(label = kind) is 1/kinds.
 """
 
 from __future__ import annotations
