@@ -2,6 +2,9 @@
 its naive loop), training steps/s per family, and style transfer's stylised images/s and
 how far its outputs move towards the style.
 
+text_diffusion's sampling is measured apart: DDIM-50 with a prompt and classifier-free
+guidance, which evaluates the UNet on the prompted and the empty-prompt batch at once.
+
 Both samplers run the same UNet (same weights, same images, same process), so their
 ratio isolates the sampler: it should be close to 1000/50 = 20, and a ratio far below
 that means per-step overhead outside the network dominates. The PixelCNN's two loops
@@ -110,6 +113,38 @@ def bench_pixelcnn_sampling(preset: str, size: int, images: int, device: Any) ->
     }
 
 
+def bench_text_sampling(preset: str, size: int, images: int, device: Any) -> dict[str, Any]:
+    """Guided DDIM-50 images/s of text_diffusion (its default guidance scale)."""
+    import torch
+
+    from generators.conditioning import Condition
+    from generators.configs import default_config
+    from generators.families import build_model, get_family
+    from generators.noise import PerImageNoise
+    from generators.unet import parameter_count
+
+    config = default_config("text_diffusion", size, preset)
+    torch.manual_seed(0)
+    model = build_model("text_diffusion", config).to(device).eval()
+    family = get_family("text_diffusion")
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    condition = Condition(prompt="pixel art of a knight")
+
+    def run(steps: int) -> None:
+        noise = PerImageNoise(list(range(images)))
+        family.sample(model, config, noise, device, "ddim", steps, condition=condition)
+
+    run(2)  # warm-up
+    steps = min(50, config.schedule.num_train_timesteps)
+    seconds = _timed(lambda: run(steps), synchronize)
+    return {
+        "denoiser_parameters": parameter_count(model.denoiser),
+        "images": images,
+        "guidance": config.guidance,
+        f"guided_ddim{steps}_images_per_s": images / seconds,
+    }
+
+
 def bench_training(
     family_name: str, preset: str, size: int, batch: int, steps: int, device: Any
 ) -> float:
@@ -131,9 +166,17 @@ def bench_training(
     autocast = _autocast_for(device)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
+    labels = None
+    if family.uses_labels:
+        from generators.conditioning import TrainingLabels
+
+        labels = TrainingLabels(
+            class_ids=np.arange(batch) % 4, captions=[f"render kind {i % 4}" for i in range(batch)]
+        )
+
     def step(index: int) -> None:
         generator = torch.Generator().manual_seed(index)
-        family.train_step(model, optimizers, images, generator, autocast)
+        family.train_step(model, optimizers, images, generator, autocast, labels)
 
     for index in range(2):  # warm-up
         step(index)
@@ -264,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     sampling = bench_sampling(args.preset, args.size, args.images, device)
     pixelcnn = bench_pixelcnn_sampling(args.preset, args.size, args.pixelcnn_images, device)
+    text_sampling = bench_text_sampling(args.preset, args.size, args.images, device)
     training = {
         family: bench_training(family, args.preset, args.size, args.batch, args.train_steps, device)
         for family in FAMILIES
@@ -287,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             **dataclasses.asdict(style),
             "stylised_over_content": style.stylised_over_content,
         },
+        "text_diffusion_sampling": text_sampling,
         "train_steps_per_s": training,
         "train_speed_vs_slowest": {name: value / slowest for name, value in training.items()},
     }
@@ -305,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{pixelcnn['naive_images_per_s']:.4f} img/s, ratio {pixelcnn['fast_over_naive']:.1f}x "
         f"(receptive field {pixelcnn['receptive_field_rows']} rows; identical samples: "
         f"{pixelcnn['identical_samples']})",
+        file=err,
+    )
+    print(
         f"style transfer: {style.images_per_s:.1f} stylised img/s "
         f"({style.network_images_per_s:.1f} img/s network only); style loss of "
         f"{args.images} held-out crops {style.content_style_loss:.4f} unstylised -> "
@@ -314,10 +362,16 @@ def main(argv: list[str] | None = None) -> int:
         f"style {style.gatys_start_style_loss:.4f} -> {style.gatys_end_style_loss:.4f}",
         file=err,
     )
+    rate = next(value for key, value in text_sampling.items() if key.endswith("images_per_s"))
+    print(
+        f"text_diffusion {text_sampling['denoiser_parameters'] / 1e6:.2f}M params, guided "
+        f"(g={text_sampling['guidance']:g}) DDIM-50 {rate:.3f} img/s",
+        file=err,
+    )
     for name, value in training.items():
         ratio = result["train_speed_vs_slowest"][name]
         print(
-            f"train {name:<9} {value:8.2f} steps/s (batch {args.batch}), {ratio:.1f}x slowest",
+            f"train {name:<14} {value:8.2f} steps/s (batch {args.batch}), {ratio:.1f}x slowest",
             file=err,
         )
     print(json.dumps(result))

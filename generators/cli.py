@@ -53,6 +53,7 @@ class FamilyChoice(str, Enum):
     vae = "vae"
     pixelcnn = "pixelcnn"
     style = "style"
+    text_diffusion = "text_diffusion"
 
 
 class SamplerChoice(str, Enum):

@@ -10,6 +10,7 @@ attribute (absent: none). A family that takes conditions defines it on its confi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,8 +107,30 @@ def accepted_conditions(config: Any) -> tuple[ConditionKind, ...]:
     return tuple(getattr(config, "conditioning", ()))
 
 
+def required_conditions(config: Any) -> tuple[ConditionKind, ...]:
+    """The kinds of condition a model with this configuration cannot generate without."""
+    return tuple(getattr(config, "required_conditioning", ()))
+
+
+_WHAT = {
+    "prompt": "a prompt",
+    "class": "a class",
+    "content": "a content image",
+    "style": "a style image",
+}
+_OPTION = {"prompt": "--prompt", "class": "--class", "content": "--content", "style": "--style"}
+
+
 def check_condition(family: str, config: Any, condition: Condition | None) -> None:
-    """Refuse conditions the model cannot use, before anything is loaded or sampled."""
+    """Refuse conditions the model cannot use, or the lack of one it needs, before
+    anything is loaded or sampled."""
+    asked = condition.kinds if condition is not None else ()
+    missing = [kind for kind in required_conditions(config) if kind not in asked]
+    if missing:
+        raise ConditionError(
+            f"This {family} checkpoint needs {_WHAT[missing[0]]} ({_OPTION[missing[0]]}, or "
+            f'"{missing[0]}" in a /v1/generate request).'
+        )
     if condition is None:
         return
     accepted = accepted_conditions(config)
@@ -118,15 +141,9 @@ def check_condition(family: str, config: Any, condition: Condition | None) -> No
         if check_model_specific is not None:
             check_model_specific(condition)
         return
-    what = {
-        "prompt": "a prompt",
-        "class": "a class",
-        "content": "a content image",
-        "style": "a style image",
-    }
-    takes = ", ".join(what[kind] for kind in accepted) if accepted else "no conditions"
+    takes = ", ".join(_WHAT[kind] for kind in accepted) if accepted else "no conditions"
     raise ConditionError(
-        f"This {family} checkpoint cannot be given {what[refused[0]]}; it takes {takes}."
+        f"This {family} checkpoint cannot be given {_WHAT[refused[0]]}; it takes {takes}."
     )
 
 
@@ -148,6 +165,15 @@ def class_index(config: Any, condition: Condition | None) -> int | None:
             f"Unknown class {condition.class_name!r}; this checkpoint knows {listed}."
         )
     return names.index(condition.class_name)
+
+
+def with_model_defaults(config: Any, condition: Condition | None) -> Condition | None:
+    """``condition`` with the guidance scale the model will use filled in (its config's
+    default when the request names none), so the signed manifest records what was used."""
+    default = getattr(config, "guidance", None)
+    if condition is None or condition.guidance is not None or default is None:
+        return condition
+    return dataclasses.replace(condition, guidance=float(default))
 
 
 @dataclass(frozen=True)

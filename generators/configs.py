@@ -17,10 +17,17 @@ from typing import Any, Literal, TypeVar, Union
 from generators.ddpm import DDPMScheduleConfig
 from provenance.errors import ProvauditError
 
-Family = Literal["gan", "diffusion", "vae", "pixelcnn", "style"]
-FAMILIES: tuple[Family, ...] = ("gan", "diffusion", "vae", "pixelcnn", "style")
+Family = Literal["gan", "diffusion", "vae", "pixelcnn", "style", "text_diffusion"]
+FAMILIES: tuple[Family, ...] = (
+    "gan",
+    "diffusion",
+    "vae",
+    "pixelcnn",
+    "style",
+    "text_diffusion",
+)
 # Families whose sampling walks a noise schedule (--sampler and --sampling-steps apply).
-STEPPED_FAMILIES: frozenset[str] = frozenset({"diffusion"})
+STEPPED_FAMILIES: frozenset[str] = frozenset({"diffusion", "text_diffusion"})
 # Families that train against one style image (``train --style``) kept in the checkpoint.
 STYLE_IMAGE_FAMILIES: frozenset[str] = frozenset({"style"})
 # "small" is the real model; "tiny" is for tests and smoke runs on a laptop CPU.
@@ -107,6 +114,51 @@ class VAEConfig:
 
 
 @dataclass(frozen=True)
+class TextEncoderConfig:
+    """A small transformer over a prompt's UTF-8 bytes, trained from scratch with the UNet."""
+
+    # Tokens per prompt including the start token; longer prompts are cut.
+    max_tokens: int = 64
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+
+
+@dataclass(frozen=True)
+class TextDiffusionConfig:
+    """A text-conditioned DDPM: the UNet cross-attends to a byte-level text encoder."""
+
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    schedule: DDPMScheduleConfig = field(default_factory=DDPMScheduleConfig)
+    learning_rate: float = 2e-4
+    grad_clip: float = 1.0
+    ema_decay: float = 0.0
+    # Classifier-free guidance (Ho & Salimans, 2022): the fraction of training captions
+    # replaced by the empty prompt, so one network also learns the unconditional model.
+    caption_dropout: float = 0.1
+    # The guidance scale sampling uses when a request names none (1: no guidance).
+    guidance: float = 3.0
+
+    @property
+    def image_size(self) -> int:
+        return self.unet.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.unet.channels
+
+    @property
+    def conditioning(self) -> tuple[str, ...]:
+        return ("prompt",)
+
+    @property
+    def required_conditioning(self) -> tuple[str, ...]:
+        # The unconditional model it also learns is guidance's baseline, not a product.
+        return ("prompt",)
+
+
+@dataclass(frozen=True)
 class PixelCNNConfig:
     """A gated PixelCNN (van den Oord et al.) with PixelCNN++'s discretised logistic mixture."""
 
@@ -172,7 +224,12 @@ class StyleTransferConfig:
 
 
 ModelConfig = Union[  # noqa: UP007 - runtime alias
-    DCGANConfig, DiffusionConfig, VAEConfig, PixelCNNConfig, StyleTransferConfig
+    DCGANConfig,
+    DiffusionConfig,
+    VAEConfig,
+    PixelCNNConfig,
+    StyleTransferConfig,
+    TextDiffusionConfig,
 ]
 
 CONFIG_TYPES: dict[str, type] = {
@@ -181,6 +238,7 @@ CONFIG_TYPES: dict[str, type] = {
     "vae": VAEConfig,
     "pixelcnn": PixelCNNConfig,
     "style": StyleTransferConfig,
+    "text_diffusion": TextDiffusionConfig,
 }
 
 
@@ -227,6 +285,8 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
             ),
             ema_decay=0.999,
         )
+    if family == "text_diffusion":
+        return _text_diffusion_config(image_size, preset)
     if family == "style":
         if tiny:
             return StyleTransferConfig(
@@ -269,6 +329,30 @@ def default_config(family: str, image_size: int, preset: str = "small") -> Model
         latent_dim=16 if tiny else 128,
         base_width=8 if tiny else 32,
         learning_rate=2e-3 if tiny else 1e-3,
+    )
+
+
+def _text_diffusion_config(image_size: int, preset: str) -> TextDiffusionConfig:
+    """The unconditional diffusion presets' UNets (cross-attention wherever they have
+    self-attention, and in the middle block) with an encoder sized to match."""
+    unconditional = default_config("diffusion", image_size, preset)
+    assert isinstance(unconditional, DiffusionConfig)
+    if preset == "tiny":
+        return TextDiffusionConfig(
+            unet=unconditional.unet,
+            text=TextEncoderConfig(max_tokens=32, width=32, layers=1, heads=2),
+            schedule=unconditional.schedule,
+            learning_rate=unconditional.learning_rate,
+            ema_decay=unconditional.ema_decay,
+            caption_dropout=0.2,
+        )
+    width = 64 if preset == "compact" else 128
+    return TextDiffusionConfig(
+        unet=unconditional.unet,
+        text=TextEncoderConfig(width=width, heads=4),
+        schedule=unconditional.schedule,
+        learning_rate=unconditional.learning_rate,
+        ema_decay=unconditional.ema_decay,
     )
 
 

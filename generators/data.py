@@ -99,6 +99,9 @@ class ImageFolder:
     class_names: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # Read on first use: only a text-conditioned model needs them, and a stray caption
+    # file that cannot be read must not stop a GAN from training on the same folder.
+    _captions: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -185,12 +188,22 @@ class ImageFolder:
         images = np.stack([self.crop(int(i), rng, flip=flip) for i in indices])
         return ImageBatch(images, self.label_ids[indices], tuple(self.paths[i] for i in indices))
 
+    def captions(self) -> list[str]:
+        """One caption per image, in ``paths`` order (see :func:`image_caption`)."""
+        if self._captions is None:
+            self._captions = [image_caption(self.root, path) for path in self.paths]
+        return self._captions
+
     def training_labels(self, batch: ImageBatch) -> TrainingLabels:
         """What a conditional model learns beside ``batch``: its class ids (with class
         subfolders) and its captions (``image.txt`` beside ``image.png``)."""
         from generators.conditioning import TrainingLabels
 
-        return TrainingLabels(class_ids=batch.labels if self.class_names else None)
+        by_path = dict(zip(self.paths, self.captions(), strict=True))
+        return TrainingLabels(
+            class_ids=batch.labels if self.class_names else None,
+            captions=[by_path[path] for path in batch.paths],
+        )
 
     def crops(self, n: int, seed: int) -> Iterator[tuple[np.ndarray, Path]]:
         """``n`` crops spread evenly over the images (image i gets crops i, i+N, ...).
@@ -230,6 +243,32 @@ class CropDataset:
         crop = self.folder.crop(index, rng, flip=self.flip)
         image = (crop.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1).copy()
         return image, int(self.folder.label_ids[index])
+
+
+def image_caption(root: Path, path: Path) -> str:
+    """The caption of one image: the text of ``image.txt`` beside ``image.png`` (the layout
+    diffusion fine-tuning tools read), else its class folder's name with underscores and
+    dashes as spaces (``root/pixel_art/a.png``: "pixel art"), else "" (no caption)."""
+    caption_file = path.with_suffix(".txt")
+    if caption_file.is_file():
+        try:
+            text = caption_file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"The caption file {caption_file} is not UTF-8 text (byte {exc.start} "
+                "cannot be decoded); save it as UTF-8."
+            ) from None
+        except OSError as exc:
+            raise DataError(
+                f"Cannot read the caption file {caption_file}: {exc.strerror}."
+            ) from None
+        caption = " ".join(text.split())
+        if caption:
+            return caption
+    parts = path.relative_to(root).parts
+    if len(parts) < 2:
+        return ""
+    return " ".join(parts[0].replace("_", " ").replace("-", " ").split())
 
 
 def _class_labels(root: Path, paths: list[Path]) -> tuple[list[str], np.ndarray]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from generators.configs import STEPPED_FAMILIES
 from generators.data import ImageFolder, uint8_to_unit
 from generators.noise import PerImageNoise, image_seeds
 
@@ -193,7 +194,7 @@ def evaluate(
     torch_device = pick_device(device)
     loaded = load_checkpoint(checkpoint_dir, device=torch_device)
     size = loaded.config.image_size
-    if loaded.family != "diffusion":
+    if loaded.family not in STEPPED_FAMILIES:
         sampling_steps = None
     real = _real_crops(data_dir, n, size, seed)
     spec = get_family(loaded.family)

@@ -29,6 +29,7 @@ from generators.configs import (
     ModelConfig,
     PixelCNNConfig,
     StyleTransferConfig,
+    TextDiffusionConfig,
     VAEConfig,
     check_family,
 )
@@ -522,9 +523,124 @@ class StyleFamily(GeneratorFamily):
         return SampleOutput(_to_numpy(stylised), None, None)
 
 
+class TextDiffusionFamily(GeneratorFamily):
+    """Text-conditioned DDPM with classifier-free guidance (:mod:`generators.text`)."""
+
+    name = "text_diffusion"
+    config_type = TextDiffusionConfig
+    main_loss = "loss"
+    sampling_module_name = "denoiser"
+    uses_labels = True
+
+    def build(self, config: TextDiffusionConfig) -> nn.Module:
+        from generators.text import TextDiffusionModel
+
+        return TextDiffusionModel(config)
+
+    def make_optimizers(self, model: nn.Module, config: TextDiffusionConfig) -> Optimizers:
+        parameters = model.denoiser.parameters()
+        return {"denoiser": torch.optim.Adam(parameters, lr=config.learning_rate)}
+
+    def train_step(
+        self,
+        model: nn.Module,
+        optimizers: Optimizers,
+        images: torch.Tensor,
+        generator: torch.Generator,
+        autocast: Autocast,
+        labels: TrainingLabels | None = None,
+    ) -> dict[str, float]:
+        """Ho et al.'s noise-prediction loss given each crop's caption, a random fraction
+        of them replaced by the empty prompt (the unconditional model guidance needs).
+
+        Without captions (a folder with neither caption files nor class folders) every
+        prompt is empty and the model learns unconditional diffusion."""
+        from generators.text_prompts import tokenize
+
+        config: TextDiffusionConfig = model.config
+        schedule = model.schedule
+        batch = images.shape[0]
+        timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator)
+        timesteps = timesteps.to(images.device)
+        noise = _randn(tuple(images.shape), generator, images.device)
+        dropped = torch.rand((batch,), generator=generator) < config.caption_dropout
+        captions = [""] * batch
+        if labels is not None and labels.captions is not None:
+            captions = list(labels.captions)
+        prompts = [
+            "" if drop else caption
+            for drop, caption in zip(dropped.tolist(), captions, strict=True)
+        ]
+        tokens = torch.from_numpy(tokenize(prompts, config.text.max_tokens)).to(images.device)
+        noisy = schedule.add_noise(images, noise, timesteps)
+        with autocast():
+            predicted = model.denoiser(noisy, timesteps, tokens)
+        loss = F.mse_loss(predicted.float(), noise)
+        optimizer = optimizers["denoiser"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.denoiser.parameters(), config.grad_clip)
+        optimizer.step()
+        model.update_ema()
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: nn.Module,
+        config: TextDiffusionConfig,
+        noise: PerImageNoise,
+        device: torch.device,
+        sampler: str = "ddim",
+        sampling_steps: int | None = None,
+        eta: float = 0.0,
+        condition: Condition | None = None,
+    ) -> SampleOutput:
+        """Guided by ``condition.prompt`` at ``condition.guidance`` (default: the config's);
+        with no prompt, the unconditional model (what training's progress grids show)."""
+        from generators.text_prompts import (
+            guide,
+            needs_unconditional,
+            prompt_and_guidance,
+            tokenize,
+        )
+
+        prompt, guidance = prompt_and_guidance(config, condition)
+        chosen = make_sampler(model.schedule, sampler, sampling_steps, eta)
+        batch = len(noise)
+        guided = needs_unconditional(prompt, guidance)
+        prompts = [prompt] * batch + ([""] * batch if guided else [])
+        tokens = torch.from_numpy(tokenize(prompts, config.text.max_tokens)).to(device)
+        denoiser = model.sampling_denoiser
+        # The prompt does not change between steps: encode it once.
+        context = denoiser.text_encoder(tokens)
+
+        def epsilon(sample: torch.Tensor, timestep: int) -> torch.Tensor:
+            inputs = torch.cat([sample, sample]) if guided else sample
+            timesteps = torch.full((inputs.shape[0],), timestep, dtype=torch.int64, device=device)
+            predicted = denoiser.unet(inputs, timesteps, context)
+            if not guided:
+                return predicted
+            return guide(predicted[:batch], predicted[batch:], guidance)
+
+        shape = (config.channels, config.image_size, config.image_size)
+        result = chosen.sample(
+            epsilon, noise, shape, to_backend=lambda array: torch.from_numpy(array).to(device)
+        )
+        return SampleOutput(_to_numpy(result.images), chosen.name, chosen.num_steps)
+
+
 _FAMILIES: dict[str, GeneratorFamily] = {
     family.name: family
-    for family in (GANFamily(), DiffusionFamily(), VAEFamily(), PixelCNNFamily(), StyleFamily())
+    for family in (
+        GANFamily(),
+        DiffusionFamily(),
+        VAEFamily(),
+        PixelCNNFamily(),
+        StyleFamily(),
+        TextDiffusionFamily(),
+    )
 }
 assert tuple(_FAMILIES) == FAMILIES
 

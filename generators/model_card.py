@@ -21,6 +21,7 @@ from generators.configs import (
     ModelConfig,
     PixelCNNConfig,
     StyleTransferConfig,
+    TextDiffusionConfig,
     VAEConfig,
 )
 from generators.train import SAMPLES_DIR
@@ -63,6 +64,16 @@ def describe_architecture(config: ModelConfig, parameters: int | None) -> str:
             f"{attention or 'the middle block only'}), {schedule.beta_schedule} schedule "
             f"T={schedule.num_train_timesteps}{average}, DDIM sampling"
         )
+    elif isinstance(config, TextDiffusionConfig):
+        unet, text = config.unet, config.text
+        multipliers = "-".join(str(m) for m in unet.width_multipliers)
+        what = (
+            f"text-conditioned DDPM UNet (base width {unet.base_width}, multipliers "
+            f"{multipliers}, cross-attention to a {text.layers}-layer byte-level text "
+            f"transformer of width {text.width}, {text.max_tokens} tokens), classifier-free "
+            f"guidance {config.guidance} (captions dropped {config.caption_dropout:.0%}), "
+            f"T={config.schedule.num_train_timesteps}, DDIM sampling"
+        )
     elif isinstance(config, VAEConfig):
         what = (
             f"convolutional VAE (GroupNorm, latent {config.latent_dim}, "
@@ -101,6 +112,8 @@ def sampling_parameters(checkpoint: Path) -> int | None:
     model = loaded.model
     if loaded.family == "diffusion":
         module = model.sampling_unet
+    elif loaded.family == "text_diffusion":
+        module = model.sampling_denoiser
     else:
         module = getattr(model, get_family(loaded.family).sampling_module_name)
     return sum(parameter.numel() for parameter in module.parameters())

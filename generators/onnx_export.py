@@ -5,7 +5,8 @@ decoder, the diffusion UNet (one denoising evaluation; the DDIM/DDPM loop stays 
 numpy, :mod:`generators.onnx_sampling`), the PixelCNN's network (image to mixture
 parameters, with a dynamic height so that sampling can feed only the rows that matter;
 the pixel-by-pixel loop stays in numpy), the style-transfer network (content in,
-stylised out). ``config.json`` records the ONNX file's sha256 and the sha256 of the
+stylised out), and the text-conditioned UNet with its text encoder (tokenizing and
+guidance stay in numpy). ``config.json`` records the ONNX file's sha256 and the sha256 of the
 weights it was exported from, so a stale export (weights retrained since) is refused
 rather than silently used under the new checkpoint's name.
 """
@@ -33,6 +34,13 @@ GRAPH_SIGNATURES: dict[str, dict[str, Any]] = {
     "diffusion": {"kind": "epsilon", "inputs": ["sample", "timestep"], "outputs": ["epsilon"]},
     "pixelcnn": {"kind": "mixture-parameters", "inputs": ["image"], "outputs": ["parameters"]},
     "style": {"kind": "stylizer", "inputs": ["content"], "outputs": ["image"]},
+    # The text encoder and the UNet in one graph: the prompt's byte tokens in, the noise
+    # prediction out; tokenizing and classifier-free guidance stay in numpy.
+    "text_diffusion": {
+        "kind": "text_epsilon",
+        "inputs": ["sample", "timestep", "tokens"],
+        "outputs": ["epsilon"],
+    },
 }
 
 
@@ -68,6 +76,14 @@ def export_onnx(checkpoint_dir: Path | str, opset: int = DEFAULT_OPSET) -> dict[
         module = model.stylizer
         size = config.image_size
         example = (torch.zeros(2, config.channels, size, size),)
+    elif family == "text_diffusion":
+        module = model.sampling_denoiser
+        size = config.image_size
+        example = (
+            torch.zeros(2, config.channels, size, size),
+            torch.zeros(2, dtype=torch.int64),
+            torch.ones(2, config.text.max_tokens, dtype=torch.int64),
+        )
     else:
         module = model.sampling_unet
         size = config.image_size

@@ -11,6 +11,7 @@ PixelCNN's pixel-by-pixel loop is likewise the torch path's own
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from generators.conditioning import Condition, class_index
 from generators.ddpm import DDPMSchedule
 from generators.noise import PerImageNoise
 from generators.samplers import SampleOutput, make_sampler
+from generators.text_prompts import guide, needs_unconditional, prompt_and_guidance, tokenize
 from provenance.errors import CheckpointError
 
 
@@ -91,6 +93,12 @@ class OnnxGenerator:
             return SampleOutput(self._run({"content": content.images}), None, None)
         chosen = make_sampler(DDPMSchedule(config.schedule), sampler, sampling_steps, eta)
         batch = len(noise)
+        if family == "text_diffusion":
+            epsilon = self._text_epsilon(config, batch, condition)
+            shape = (config.channels, config.image_size, config.image_size)
+            result = chosen.sample(epsilon, noise, shape)
+            images = np.asarray(result.images, np.float32)
+            return SampleOutput(images, chosen.name, chosen.num_steps)
 
         def epsilon(sample: np.ndarray, timestep: int) -> np.ndarray:
             timesteps = np.full((batch,), timestep, dtype=np.int64)
@@ -114,6 +122,27 @@ class OnnxGenerator:
             receptive_field_rows(config.layers, config.kernel_size, config.first_kernel_size),
             loop,  # type: ignore[arg-type]
         )
+
+    def _text_epsilon(
+        self, config: Any, batch: int, condition: Condition | None
+    ) -> Callable[[np.ndarray, int], np.ndarray]:
+        """The guided noise prediction, as :class:`~generators.families.TextDiffusionFamily`
+        computes it: one network call on the prompted and the empty-prompt batch."""
+        prompt, guidance = prompt_and_guidance(config, condition)
+        guided = needs_unconditional(prompt, guidance)
+        prompts = [prompt] * batch + ([""] * batch if guided else [])
+        tokens = tokenize(prompts, config.text.max_tokens)
+
+        def epsilon(sample: np.ndarray, timestep: int) -> np.ndarray:
+            inputs = np.concatenate([sample, sample]) if guided else sample
+            timesteps = np.full((inputs.shape[0],), timestep, dtype=np.int64)
+            feeds = {"sample": inputs.astype(np.float32), "timestep": timesteps, "tokens": tokens}
+            predicted = self._run(feeds)
+            if not guided:
+                return predicted
+            return guide(predicted[:batch], predicted[batch:], guidance)
+
+        return epsilon
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0]

@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from generators.checkpoint import GeneratorCheckpoint, read_checkpoint_info
-from generators.conditioning import Condition, ConditionImage, check_condition
+from generators.conditioning import (
+    Condition,
+    ConditionImage,
+    check_condition,
+    with_model_defaults,
+)
 from generators.configs import STYLE_IMAGE_FAMILIES
 from generators.data import ImageFolder, check_crop_size, unit_to_uint8
 from generators.layout import (
@@ -226,6 +231,7 @@ def generate(
         raise ProvauditError("-n and --batch must be at least 1.")
     info = read_checkpoint_info(checkpoint_dir, family)
     check_condition(info.family, info.config, condition)
+    condition = with_model_defaults(info.config, condition)
     chosen_backend = _choose_backend(info, backend, device)
     if not uses_sampling_steps(info.family):
         sampling_steps = None  # single pass: nothing to step

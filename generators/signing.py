@@ -32,6 +32,7 @@ MODEL_NAMES = {
     "vae": "provaudit-vae",
     "pixelcnn": "provaudit-gated-pixelcnn",
     "style": "provaudit-style-transfer",
+    "text_diffusion": "provaudit-text-ddpm-unet",
 }
 
 

@@ -35,6 +35,7 @@ from generators.checkpoint import (
 from generators.conditioning import Condition
 from generators.configs import (
     CONFIG_TYPES,
+    STEPPED_FAMILIES,
     STYLE_IMAGE_FAMILIES,
     ModelConfig,
     check_family,
@@ -222,6 +223,9 @@ def train(
 
     torch_device = pick_device(device)
     spec = get_family(family)
+    if spec.uses_labels:
+        # Unreadable captions fail now, in one line, rather than at the first step.
+        folder.training_labels(folder.batch(0, 1, seed))
     start_step = 0
     history: list[dict[str, float]] = []
     if resume:
@@ -279,7 +283,7 @@ def train(
     def sample_grid(current_step: int) -> None:
         model.eval()
         sampling_steps = None
-        if family == "diffusion":
+        if family in STEPPED_FAMILIES:
             sampling_steps = min(GRID_SAMPLING_STEPS, model.schedule.num_train_timesteps)
         class_names = getattr(model_config, "class_names", ())
         if class_names:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generators.checkpoint import CONFIG_FILE, read_checkpoint_info
-from generators.configs import FAMILIES
+from generators.conditioning import Condition, check_condition, with_model_defaults
+from generators.configs import FAMILIES, STEPPED_FAMILIES
 from generators.data import unit_to_uint8
 from generators.noise import PerImageNoise, image_seeds
 from generators.onnx_sampling import OnnxGenerator
@@ -68,6 +69,7 @@ class GenerationResult:
     image_size: int
     images: list[GeneratedImage] = field(default_factory=list)
     seconds: float = 0.0
+    condition: Condition | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels (the zip's ``generation.json``)."""
@@ -81,6 +83,8 @@ class GenerationResult:
             "steps": self.steps,
             "width": self.image_size,
             "height": self.image_size,
+            "prompt": self.condition.prompt if self.condition else None,
+            "guidance": self.condition.guidance if self.condition else None,
             "seconds": round(self.seconds, 3),
             "images": [
                 {
@@ -99,9 +103,10 @@ class GeneratorSet:
     """One onnxruntime session per family found in a generators directory, loaded once.
 
     The directory holds one checkpoint folder per family (``<dir>/gan``, ``<dir>/vae``,
-    ``<dir>/diffusion``), each with ``config.json`` and its ONNX export, the layout of
-    ``generators/weights``. A family that is missing or fails its checks is left out and
-    the reason kept, so a request for it is a clear 404 rather than a failure at startup.
+    ``<dir>/diffusion``, ``<dir>/text_diffusion``), each with ``config.json`` and its ONNX
+    export, the layout of ``generators/weights``. A family that is missing or fails its
+    checks is left out and the reason kept, so a request for it is a clear 404 rather than
+    a failure at startup.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -142,11 +147,14 @@ class GeneratorSet:
         seed: int = 0,
         sampler: str = "ddim",
         sampling_steps: int | None = DEFAULT_SAMPLING_STEPS,
+        condition: Condition | None = None,
     ) -> GenerationResult:
         """``n`` signed PNGs; image ``i`` is drawn from seed ``seed + i`` alone.
 
-        The same seed, sampler and steps give the same pixels as
-        ``provaudit generate --backend onnx`` with that checkpoint.
+        The same seed, sampler, steps and condition (a prompt and guidance scale, for a
+        text-conditioned family) give the same pixels as ``provaudit generate --backend
+        onnx`` with that checkpoint; the condition is refused when the family cannot take
+        it (or needs one) and recorded in every manifest.
         """
         started = time.perf_counter()
         if not 1 <= n <= MAX_IMAGES:
@@ -155,10 +163,14 @@ class GeneratorSet:
             raise ProvauditError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
         generator = self.get(family)
         info = generator.info
-        if family != "diffusion":
+        check_condition(family, info.config, condition)
+        condition = with_model_defaults(info.config, condition)
+        if family not in STEPPED_FAMILIES:
             sampling_steps = None  # single pass: nothing to step
         seeds = image_seeds(seed, n)
-        output = generator.sample(PerImageNoise(seeds), sampler, sampling_steps)
+        output = generator.sample(
+            PerImageNoise(seeds), sampler, sampling_steps, condition=condition
+        )
         # Style transfer stylises built-in photo crops: each is signed with its source photo
         # and the style image as ingredients.
         ingredients = composition_ingredients(info, None)
@@ -170,6 +182,7 @@ class GeneratorSet:
             sampler=output.sampler,
             steps=output.steps,
             image_size=info.config.image_size,
+            condition=condition,
         )
         for index, (image_seed, pixels) in enumerate(
             zip(seeds, unit_to_uint8(output.images), strict=True)
@@ -184,6 +197,7 @@ class GeneratorSet:
                 output.sampler,
                 output.steps,
                 components=ingredients(image_seed) if ingredients else (),
+                condition=condition,
             )
             result.images.append(GeneratedImage(index, image_seed, name, data))
         result.seconds = time.perf_counter() - started

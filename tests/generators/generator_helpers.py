@@ -22,11 +22,19 @@ TRAIN_SETTINGS = {
     "vae": (40, 16),
     "pixelcnn": (30, 8),
     "style": (30, 4),
+    "text_diffusion": (30, 8),
 }
 # The mean loss of the last 5 steps must fall below this fraction of the first 5's.
 # Observed on seeds 0-4: gan <= 0.80, diffusion <= 0.52, vae <= 0.76, style <= 0.56;
 # pixelcnn (bits/dim) on seeds 0-2 <= 0.78.
-LOSS_RATIO_LIMIT = {"gan": 0.9, "diffusion": 0.7, "vae": 0.85, "pixelcnn": 0.85, "style": 0.75}
+LOSS_RATIO_LIMIT = {
+    "gan": 0.9,
+    "diffusion": 0.7,
+    "vae": 0.85,
+    "pixelcnn": 0.85,
+    "style": 0.75,
+    "text_diffusion": 0.7,
+}
 STYLE_IMAGE_SIZE = 96
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,7 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
+from generators.conditioning import Condition
 from generators.layout import read_labels
 from generators.sample import export_real, generate
 from provenance.verify import ProvenanceVerifier
@@ -41,8 +42,13 @@ def dataset(
 ) -> Path:
     root = tmp_path_factory.mktemp("dataset")
     with provaudit_home_env(provaudit_home):
-        for result in trained.values():
-            generate(result.out_dir, 3, root, sampler="ddim", sampling_steps=5, seed=100)
+        for family, result in trained.items():
+            # The toy set has no captions: the text model learnt the unconditional model.
+            condition = Condition(prompt="a toy") if family == "text_diffusion" else None
+            generate(
+                result.out_dir, 3, root, sampler="ddim", sampling_steps=5, seed=100,
+                condition=condition,
+            )  # fmt: skip
         generate(trained["diffusion"].out_dir, 2, root, sampler="ddpm", sampling_steps=None, seed=7)
         export_real(toy_dir, 4, root, size=32, seed=1)
     return root
@@ -56,6 +62,7 @@ def test_layout_is_cnndetection_style(dataset: Path) -> None:
         "pixelcnn",
         "real",
         "style",
+        "text_diffusion",
         "vae",
     ]
     assert len(list((dataset / "gan" / "1_fake").glob("*.png"))) == 3

@@ -33,6 +33,7 @@ MAIN_LOSS = {
     "vae": "loss",
     "pixelcnn": "bits_per_dim",
     "style": "loss",
+    "text_diffusion": "loss",
 }
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from generators.conditioning import MAX_PROMPT_CHARS, Condition, ConditionError, check_condition
 from generators.configs import Family
 from service.api.deps import GeneratorsDep, SettingsDep, SignerDep, WriteAccess
 from service.api.errors import ApiError
@@ -45,6 +46,18 @@ class GenerateRequest(BaseModel):
         le=MAX_SAMPLING_STEPS,
         description="Diffusion only; with ddpm, strided DDPM over the model's 1000 steps.",
     )
+    prompt: str | None = Field(
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="What to draw: required by text_diffusion, refused by the other families.",
+    )
+    guidance: float | None = Field(
+        None,
+        ge=0.0,
+        le=50.0,
+        description="text_diffusion's classifier-free guidance scale (1: none; absent: the "
+        "model's default).",
+    )
 
 
 class GeneratedImageOut(BaseModel):
@@ -66,6 +79,8 @@ class GenerateResponse(BaseModel):
     steps: int | None
     width: int
     height: int
+    prompt: str | None = None
+    guidance: float | None = None
     seconds: float
     development_identity: bool
     images: list[GeneratedImageOut]
@@ -100,7 +115,8 @@ def _zip(result: GenerationResult, summary: dict[str, Any]) -> bytes:
         **errors(
             described={
                 404: "The family's checkpoint is not in the generators directory.",
-                422: "A field is out of range, or generating took longer than "
+                422: "A field is out of range, a prompt is empty, missing (text_diffusion) or "
+                "sent to a family without conditioning, or generating took longer than "
                 "PROVAUDIT_GENERATE_TIMEOUT_S.",
             }
         ),
@@ -118,12 +134,21 @@ async def generate(
 
     Every PNG declares ``trainedAlgorithmicMedia`` and carries the
     ``org.provaudit.generator`` assertion (family, checkpoint sha256, seed, sampler,
-    steps). Runs on onnxruntime, without torch.
+    steps, and the prompt and guidance scale of text_diffusion). Runs on onnxruntime,
+    without torch.
     """
     try:
-        generators.get(body.family)  # a missing family is a 404 before any work is queued
+        generator = generators.get(body.family)  # a missing family: 404 before any work
     except GeneratorUnavailableError as exc:
         raise ApiError(404, exc.code, str(exc)) from None
+    condition = None
+    try:
+        if body.prompt is not None or body.guidance is not None:
+            condition = Condition(prompt=body.prompt, guidance=body.guidance)
+        # A prompt the family cannot take, or a missing one it needs: 422 before queueing.
+        check_condition(body.family, generator.info.config, condition)
+    except ConditionError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     try:
         result = await run_bounded(
@@ -134,6 +159,7 @@ async def generate(
                 seed=seed,
                 sampler=body.sampler,
                 sampling_steps=body.sampling_steps,
+                condition=condition,
             ),
             settings.generate_timeout_s,
         )
