@@ -59,6 +59,9 @@ VAE_STEPS ?= 1000
 DIFFUSION_STEPS ?= 4000
 PIXELCNN_STEPS ?= 600
 FAKES_PER_FAMILY ?= 2500
+# The PixelCNN samples pixel by pixel (hours for 2,500 on 2 cores); style transfer
+# fakes share their content with the built-in photos, so fewer of them suffice.
+SLOW_FAKES ?= 500
 DETECTOR_EPOCHS ?= 8
 HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
 WEIGHTS := generators/weights
@@ -148,7 +151,7 @@ LOSO_DETECTOR = provaudit detectors loso $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE
 UNSEEN_DETECTOR = provaudit detectors unseen $(DETECTOR) \
 	$(addprefix --real $(CORPUS)/artwork/,$(ARTWORK_SOURCES))
 DETECTOR_DATA = $(FAKES_PER_FAMILY) images from each shipped generator (gan, vae, diffusion; \
-	diffusion with DDIM-25); $(ALIGNED_PER_SOURCE) VAE reconstructions, $(ALIGNED_PER_SOURCE) \
+	diffusion with DDIM-25), $(SLOW_FAKES) from the pixelcnn and style ones; $(ALIGNED_PER_SOURCE) VAE reconstructions, $(ALIGNED_PER_SOURCE) \
 	partial re-noisings (diffusion, strength 0.2-0.5) and $(ALIGNED_PER_SOURCE) local \
 	inpaintings (diffusion, 15-40% of the window) of 64-96 px windows of each photo source; \
 	real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, make corpus) and $(RENDERS) \
@@ -157,8 +160,9 @@ ONE_THREAD = OMP_NUM_THREADS=1
 
 detector-data: corpus
 	rm -rf $(WILD_DATA)
-	for family in gan vae diffusion; do \
-		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $(FAKES_PER_FAMILY) \
+	for family in gan vae diffusion pixelcnn style; do \
+		case $$family in pixelcnn|style) n=$(SLOW_FAKES);; *) n=$(FAKES_PER_FAMILY);; esac; \
+		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $$n \
 			-o $(WILD_DATA)/generated --sampling-steps 25 --no-record --no-watermark || exit 1; \
 	done
 	$(BIN)/provaudit generators export-renders -o $(WILD_DATA)/renders -n $(RENDERS) --seed 0
