@@ -206,3 +206,38 @@ def near_pairs(
     if not pairs:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), info
     return np.array(pairs, dtype=np.int64), np.array(dist, dtype=np.int64), info
+
+
+def near_image_pairs(
+    codes: Sequence[Sequence[str]],
+    radius: int,
+    *,
+    threads: int | None = None,
+    batch: int = QUERY_BATCH,
+    nhash: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Every pair of images ``(i, j)``, ``i < j``, with any of their codes within ``radius``,
+    and the smallest such distance.
+
+    ``codes[i]`` holds image ``i``'s hashes (hex, all of one length), e.g. its whole-image
+    and centre pHash: the codes of all images go through one :func:`near_pairs` self-join,
+    and pairs between two codes of one image are dropped.
+    """
+    owner = np.fromiter(
+        (image for image, own in enumerate(codes) for _ in own), np.int64, sum(map(len, codes))
+    )
+    flat = [code for own in codes for code in own]
+    pairs, distances, info = near_pairs(flat, radius, threads=threads, batch=batch, nhash=nhash)
+    info["images"] = len(codes)
+    if not len(pairs):
+        return pairs, distances, info
+    a, b = owner[pairs[:, 0]], owner[pairs[:, 1]]
+    keep = a != b
+    first, second = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    distances = distances[keep]
+    # One row per image pair, at its smallest distance: sort by distance, keep first seen.
+    order = np.lexsort((distances, second, first))
+    first, second, distances = first[order], second[order], distances[order]
+    new = np.ones(len(first), bool)
+    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    return np.stack([first[new], second[new]], axis=1), distances[new], info
