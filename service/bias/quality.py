@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from provenance.fingerprint import PDQ_MIN_QUALITY
-from service.bias.neardup import near_image_pairs
+from service.bias.neardup import centre_pairs, near_image_pairs
 from service.bias.options import ReportOptions
 
 
@@ -76,7 +76,8 @@ def quality_section(
     else:
         usable = ok.tolist()
         codes = [[str(table["phash"][i]), str(table["phash_centre"][i])] for i in usable]
-    local_pairs, distances, search = near_image_pairs(codes, radius)
+    search_pairs = centre_pairs if hash_name == "phash-centre" else near_image_pairs
+    local_pairs, distances, search = search_pairs(codes, radius)
     pairs = [
         (usable[a], usable[b], int(d))
         for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)
