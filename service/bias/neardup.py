@@ -271,6 +271,16 @@ class BlockedSearch:
     engine: str = "faiss.IndexBinaryHash (20-bit pHash key, 2 flips) + 64-bit check"
 
 
+_BYTE_BITS = np.array([bin(value).count("1") for value in range(256)], np.int64)
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy 2's ``bitwise_count``; a byte table on numpy 1)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(values).astype(np.int64)
+    return _BYTE_BITS[values.view(np.uint8).reshape(-1, 8)].sum(1)
+
+
 def _codes_u64(hexes: Sequence[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
@@ -343,7 +353,7 @@ def blocked_image_pairs(
         mask = (owner[a] != owner[b]) & (~same_key | (a < b))
         a, b = a[mask], b[mask]
         candidates += len(a)
-        d = np.bitwise_count(full[a] ^ full[b]).astype(np.int64)
+        d = _popcount(full[a] ^ full[b])
         close = d <= radius
         firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
         seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
