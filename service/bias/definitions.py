@@ -108,7 +108,7 @@ def _radius_note(options: ReportOptions) -> str:
         return (
             f"{used}The default, {DEFAULT_CENTRE_RADIUS} bits of either pHash, finds JPEG "
             "re-encodings (q50-q90), 0.5-0.9x resizes, brightness changes of 10 % and 5 % "
-            "crops of images from 32 to 1,024 px, where PDQ at 15 bits misses most copies of "
+            "crops of images from 32 to 4,000 px, where PDQ at 15 bits misses most copies of "
             "small images and every crop; docs/bias.md has the table measured by "
             "bench/neardup_engine.py. Above 50,000 images a faster search on the hashes' "
             "lowest frequencies runs, which misses a few more copies (the report's search "
