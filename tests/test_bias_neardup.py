@@ -151,3 +151,20 @@ def test_an_unknown_near_dup_hash_is_one_readable_line(small_dataset, tmp_path):
     assert result.returncode != 0
     assert "phash-centre, pdq, phash" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_centre_hash_is_where_a_trimmed_copy_lands():
+    """Why each image carries a second pHash: a 5 % crop's whole-image hash lies closer to
+    the original's centre hash than to its whole-image hash, on every built-in photo."""
+    from bench.fingerprint_robustness import builtin_photo_bytes, decode_thumbnails
+    from provenance.fingerprint import hamming_distance, phash, phash_centre
+
+    photos = decode_thumbnails(builtin_photo_bytes(), 640)
+    assert photos
+    for name, photo in photos.items():
+        w, h = photo.size
+        dx, dy = round(w * 0.025), round(h * 0.025)
+        trimmed = phash(photo.crop((dx, dy, w - dx, h - dy)))
+        to_centre = hamming_distance(trimmed, phash_centre(photo))
+        assert to_centre <= 6, name
+        assert to_centre < hamming_distance(trimmed, phash(photo)), name
