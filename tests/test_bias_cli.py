@@ -64,7 +64,8 @@ def test_bad_attributes_file(run_cli, small, tmp_path, content, extra, message):
     ("extra", "message"),
     [
         (["--split", "train"], "--split takes NAME=DIR"),
-        (["--near-dup-threshold", "300"], "between 0 and 127"),
+        (["--near-dup-threshold", "300"], "between 0 and 31 bits for phash-centre"),
+        (["--near-dup-hash", "pdq", "--near-dup-threshold", "300"], "between 0 and 127"),
         (["--near-dup-hash", "md5"], "Unknown near-duplicate hash"),
         (["--engine", "spark"], "Unknown engine"),
         (["--detector", "nowhere"], "does not exist"),

@@ -207,7 +207,10 @@ def test_empty_and_missing_dataset_folders(tmp_path):
 
 def test_options_are_checked_before_any_image_is_read(tmp_path):
     with pytest.raises(BiasReportError, match="between 0 and 127"):
-        _options(tmp_path, near_dup_radius=200).validate()
+        _options(tmp_path, near_dup_hash="pdq", near_dup_radius=200).validate()
+    # The default, two 64-bit pHashes per image, allows at most 31 bits.
+    with pytest.raises(BiasReportError, match="between 0 and 31 bits for phash-centre"):
+        _options(tmp_path, near_dup_radius=40).validate()
     with pytest.raises(BiasReportError, match="given twice"):
         _options(tmp_path, splits=[("x", tmp_path), ("x", tmp_path)]).validate()
     with pytest.raises(BiasReportError, match="reserved"):

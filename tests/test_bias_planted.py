@@ -416,12 +416,15 @@ def test_duplicates_and_leakage_are_found_exactly(planted, cli_run):
     assert exact == sorted([planted.exact_pairs[0], planted.leak_exact])
     clusters = sorted(tuple(c["images"]) for c in quality["near_duplicates"]["clusters"])
     assert clusters == sorted([planted.near_pairs[0], planted.leak_near])
-    assert all(0 < c["max_distance"] <= 31 for c in quality["near_duplicates"]["clusters"])
-    assert quality["near_duplicates"]["search"]["plan"]["exact"] is True
-    leaks = {(p["a"], p["b"], p["kind"]) for p in quality["leakage"]["pairs"]}
+    near = quality["near_duplicates"]
+    assert near["hash"] == "phash-centre" and near["radius"] == 11
+    assert all(0 <= c["max_distance"] <= near["radius"] for c in near["clusters"])
+    assert near["search"]["plan"]["exact"] is True and near["search"]["mode"] == "exact"
+    leaks = {(row["a"], row["b"], row["kind"]) for row in quality["leakage"]["pairs"]}
     assert leaks == {(*planted.leak_exact, "exact"), (*planted.leak_near, "near")}
     assert quality["leakage"]["by_split_pair"] == {"train/test": 2}
-    assert planted.flat in quality["near_duplicates"]["not_matched_low_pdq_quality"]
+    # Only PDQ leaves out near-featureless images; the default pHash engine matches them all.
+    assert near["not_matched_low_pdq_quality"] == []
 
 
 def test_quality_flags_hit_exactly_the_planted_images(planted, cli_run):
@@ -517,6 +520,12 @@ def test_mitigation_weights_balance_and_drops_list_the_copies(planted, cli_run):
         planted.leak_exact[1],
         planted.leak_near[1],
     }
+    # A leaked copy is both a duplicate and a leak: "copies to drop" lists it once.
+    listed = [row["image"] for row in mitigation["drops"]]
+    assert sorted(listed) == sorted(set(listed)) == sorted(dropped)
+    assert mitigation["drop_count"] == len(dropped)
+    both = {row["image"]: row["reason"] for row in mitigation["drops"]}[planted.leak_near[1]]
+    assert "leaks" in both and "near-duplicate of" in both
     empty = mitigation["intersection_reweighting"]["group × setting"]["collect_more"]
     assert empty == ["c × outdoor"]
 
@@ -528,8 +537,20 @@ def test_images_csv_has_one_row_per_file(planted, cli_run):
     by_key = {row["image"]: row for row in rows}
     assert by_key[planted.dark]["dark"] == "1"
     assert by_key["train/broken.png"]["readable"] == "0"
-    assert by_key[planted.leak_exact[1]]["drop"] == f"leaks {planted.leak_exact[0]} across splits"
+    assert by_key[planted.leak_exact[1]]["drop"] == (
+        f"leaks {planted.leak_exact[0]} across splits; exact copy of {planted.leak_exact[0]}"
+    )
     assert by_key[planted.exact_pairs[0][1]]["drop"] == f"exact copy of {planted.exact_pairs[0][0]}"
+    # Per-image cluster ids: both images of each planted near pair share one, nobody else.
+    clusters: dict[str, set[str]] = {}
+    for row in rows:
+        if row["near_cluster"] != "":
+            clusters.setdefault(row["near_cluster"], set()).add(row["image"])
+    assert sorted(map(sorted, clusters.values())) == sorted(
+        sorted(pair) for pair in (planted.near_pairs[0], planted.leak_near)
+    )
+    exact_ids = {by_key[key]["exact_group"] for key in planted.exact_pairs[0]}
+    assert len(exact_ids) == 1 and exact_ids != {""}
     marked = next(iter(sorted(planted.flagged)))
     assert by_key[marked]["flagged_ai"] == "1"
 

@@ -55,13 +55,18 @@ def bias_report(
         Path | None,
         typer.Option(help="JSON {attribute: {value: share}} to compare shares against."),
     ] = None,
-    near_dup_hash: Annotated[str, typer.Option(help="pdq (256 bits) or phash (64 bits).")] = "pdq",
+    near_dup_hash: Annotated[
+        str,
+        typer.Option(
+            help="phash-centre (pHash of the whole image and of its central 95 %, 64 bits "
+            "each), pdq (256 bits) or phash (64 bits)."
+        ),
+    ] = "phash-centre",
     near_dup_threshold: Annotated[
         int | None,
         typer.Option(
-            help="Largest Hamming distance that is a near-duplicate. Default: pdq 15, phash 3, "
-            "the largest radii searched in linear time; pdq 31 finds more resized copies at a "
-            "cost growing with n^2."
+            help="Largest Hamming distance that is a near-duplicate. Default: phash-centre 11, "
+            "pdq 15, phash 3; pdq 31 finds more resized copies at a cost growing with n^2."
         ),
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for every interval.")] = 200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.bias.options import (
+    DEFAULT_CENTRE_RADIUS,
     DEFAULT_PDQ_RADIUS,
     DEFAULT_PHASH_RADIUS,
     PDQ_MATCH_RADIUS,
@@ -13,7 +14,7 @@ from service.bias.options import (
 def definitions(options: ReportOptions) -> dict[str, str]:
     q = options.quality
     level = f"{options.confidence:.0%}"
-    bits = 256 if options.near_dup_hash == "pdq" else 64
+    bits = options.hash_bits
     return {
         # 1. datasheet
         "readable": "An image file that decodes completely (format sniffed from its bytes, "
@@ -37,8 +38,13 @@ def definitions(options: ReportOptions) -> dict[str, str]:
         # 3. quality
         "exact_duplicate": "Images whose decoded RGB pixels are identical (SHA-256 of width, "
         "height and pixels), whatever their file format or metadata.",
-        "near_duplicate": f"Images whose {options.near_dup_hash.upper()} hashes differ in at most "
-        f"{options.radius} of {bits} bits, joined transitively into clusters; found by an exact "
+        "near_duplicate": (
+            f"Images whose {options.near_dup_hash.upper()} hashes differ in at most "
+            if options.near_dup_hash != "phash-centre"
+            else "Images one of whose two pHashes (of the whole picture and of its central 95 %, "
+            "so that trimmed copies match) differs from one of the other's in at most "
+        )
+        + f"{options.radius} of {bits} bits, joined transitively into clusters; found by an exact "
         "FAISS multi-index hash search (every such pair, without comparing all pairs)."
         + (
             " PDQ hashes of quality below 50 (near-featureless images) are not matched, as PDQ's "
@@ -95,6 +101,19 @@ def definitions(options: ReportOptions) -> dict[str, str]:
 
 
 def _radius_note(options: ReportOptions) -> str:
+    if options.near_dup_hash == "phash-centre":
+        used = f"This report uses {options.radius}. "
+        if options.radius == DEFAULT_CENTRE_RADIUS:
+            used = ""
+        return (
+            f"{used}The default, {DEFAULT_CENTRE_RADIUS} bits of either pHash, finds JPEG "
+            "re-encodings (q50-q90), 0.5-0.9x resizes, brightness changes of 10 % and 5 % "
+            "crops of images from 32 to 4,000 px, where PDQ at 15 bits misses most copies of "
+            "small images and every crop; docs/bias.md has the table measured by "
+            "bench/neardup_engine.py. Above 50,000 images a faster search on the hashes' "
+            "lowest frequencies runs, which misses a few more copies (the report's search "
+            "block says which ran). --near-dup-hash pdq or phash selects a single hash."
+        )
     if options.near_dup_hash == "phash":
         return (
             f"This report uses {options.radius} bits of pHash. The default, "

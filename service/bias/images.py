@@ -5,11 +5,11 @@ code runs in this process or as a Ray Data ``map_batches`` step; every aggregate
 computed from these columns alone.
 
 Per image: format, size, colour mode, bytes; a digest of the decoded RGB pixels (exact
-duplicates survive re-encoding, which file hashes do not); PDQ and pHash; the quality
-statistics behind the dark / over-bright / blurry / low-information flags; the C2PA state
-and AI declaration (and IPTC's, which nothing binds to the pixels); small colour/texture
-features for the attribute classifier; and, with a detector, its calibrated p(AI) and
-verdict from the onnxruntime path (no torch).
+duplicates survive re-encoding, which file hashes do not); PDQ, pHash and the pHash of the
+central 95 %; the quality statistics behind the dark / over-bright / blurry /
+low-information flags; the C2PA state and AI declaration (and IPTC's, which nothing binds
+to the pixels); small colour/texture features for the attribute classifier; and, with a
+detector, its calibrated p(AI) and verdict from the onnxruntime path (no torch).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ STRING_COLUMNS = (
     "digest",
     "pdq",
     "phash",
+    "phash_centre",
     "c2pa_state",
     "declared_family",
     "score_error",
@@ -115,6 +116,7 @@ def _empty_row(path: str) -> dict[str, Any]:
         "pdq": "",
         "pdq_quality": -1,
         "phash": "",
+        "phash_centre": "",
         "brightness": np.nan,
         "sharpness": np.nan,
         "entropy": np.nan,
@@ -157,7 +159,7 @@ class BatchAnalyser:
 
         from PIL import Image
 
-        from provenance.fingerprint import fingerprint
+        from provenance.fingerprint import fingerprint, phash_centre
         from provenance.media import decode_image, read_media
 
         row = _empty_row(path)
@@ -185,6 +187,7 @@ class BatchAnalyser:
         row["digest"] = pixel_digest(rgb)
         prints = fingerprint(image)
         row["pdq"], row["pdq_quality"], row["phash"] = prints.pdq, prints.pdq_quality, prints.phash
+        row["phash_centre"] = phash_centre(image)
         small = image
         if max(image.size) > QUALITY_MAX_SIDE:
             small = image.copy()

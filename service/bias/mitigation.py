@@ -69,10 +69,16 @@ def mitigation_section(
     leak_drops: dict[str, str] = {}
     for kept, leaked in leaks:
         leak_drops.setdefault(keys[leaked], f"leaks {keys[kept]} across splits")
+    # One row per image: a copy that both duplicates and leaks is dropped once, for both.
+    merged: dict[str, list[str]] = {}
+    for reasons in (leak_drops, drops):
+        for image, reason in reasons.items():
+            merged.setdefault(image, []).append(reason)
     return {
         "reweighting": reweighting,
         "intersection_reweighting": intersections,
         "drop_duplicates": [{"image": k, "reason": v} for k, v in sorted(drops.items())],
         "drop_for_leakage": [{"image": k, "reason": v} for k, v in sorted(leak_drops.items())],
-        "drop_count": len(set(drops) | set(leak_drops)),
+        "drops": [{"image": k, "reason": "; ".join(v)} for k, v in sorted(merged.items())],
+        "drop_count": len(merged),
     }

@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any
 
 import numpy as np
@@ -206,3 +206,179 @@ def near_pairs(
     if not pairs:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), info
     return np.array(pairs, dtype=np.int64), np.array(dist, dtype=np.int64), info
+
+
+def near_image_pairs(
+    codes: Sequence[Sequence[str]],
+    radius: int,
+    *,
+    threads: int | None = None,
+    batch: int = QUERY_BATCH,
+    nhash: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Every pair of images ``(i, j)``, ``i < j``, with any of their codes within ``radius``,
+    and the smallest such distance.
+
+    ``codes[i]`` holds image ``i``'s hashes (hex, all of one length), e.g. its whole-image
+    and centre pHash: the codes of all images go through one :func:`near_pairs` self-join,
+    and pairs between two codes of one image are dropped.
+    """
+    owner = np.fromiter(
+        (image for image, own in enumerate(codes) for _ in own), np.int64, sum(map(len, codes))
+    )
+    flat = [code for own in codes for code in own]
+    pairs, distances, info = near_pairs(flat, radius, threads=threads, batch=batch, nhash=nhash)
+    info["images"] = len(codes)
+    if not len(pairs):
+        return pairs, distances, info
+    a, b = owner[pairs[:, 0]], owner[pairs[:, 1]]
+    keep = a != b
+    first, second = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    distances = distances[keep]
+    # One row per image pair, at its smallest distance: sort by distance, keep first seen.
+    order = np.lexsort((distances, second, first))
+    first, second, distances = first[order], second[order], distances[order]
+    new = np.ones(len(first), bool)
+    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    return np.stack([first[new], second[new]], axis=1), distances[new], info
+
+
+# Bits of imagehash's pHash (row-major over the 8x8 lowest DCT frequencies, first bit
+# first) that serve as the blocking key: the 20 lowest frequencies (row + column < 6)
+# without the DC term, which is always set. Low frequencies are the last to flip under
+# re-encoding, resizing or trimming, so copies share the key up to two bits while distinct
+# images scatter over 2**20 keys. bench/neardup_engine.py compared 15-27 bit keys.
+KEY_POSITIONS = tuple(
+    8 * row + col for row in range(6) for col in range(6) if (row or col) and row + col < 6
+)
+KEY_FLIPS = 2
+# Up to this many images the default engine runs the exact multi-hash self-join; above it,
+# whose cost grows faster than n at an 11-bit radius, the blocked search.
+EXACT_MAX_IMAGES = 50_000
+# Candidate pairs verified per numpy step: bounds memory to a few hundred MB.
+VERIFY_CHUNK = 4_000_000
+
+
+@dataclass(frozen=True)
+class BlockedSearch:
+    """What :func:`blocked_image_pairs` did, for the report's ``search`` block."""
+
+    codes: int
+    unique_keys: int
+    key_pairs: int
+    candidates: int
+    pairs: int
+    engine: str = "faiss.IndexBinaryHash (20-bit pHash key, 2 flips) + 64-bit check"
+
+
+_BYTE_BITS = np.array([bin(value).count("1") for value in range(256)], np.int64)
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy 2's ``bitwise_count``; a byte table on numpy 1)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(values).astype(np.int64)
+    return _BYTE_BITS[values.view(np.uint8).reshape(-1, 8)].sum(1)
+
+
+def _codes_u64(hexes: Sequence[str]) -> np.ndarray:
+    return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
+
+
+def _keys(codes: np.ndarray, positions: Sequence[int]) -> np.ndarray:
+    """The key bits of each 64-bit pHash as a uint32 (bit 0 of the pHash is its MSB)."""
+    key = np.zeros(len(codes), np.uint32)
+    for position in positions:
+        key = (key << np.uint32(1)) | ((codes >> np.uint64(63 - position)) & np.uint64(1)).astype(
+            np.uint32
+        )
+    return key
+
+
+def blocked_image_pairs(
+    codes: Sequence[Sequence[str]],
+    radius: int,
+    *,
+    threads: int | None = None,
+    key_positions: Sequence[int] = KEY_POSITIONS,
+    key_flips: int = KEY_FLIPS,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Image pairs with any two of their 64-bit pHashes within ``radius``, found through a
+    blocking key: candidates share their 24 lowest-frequency bits up to ``KEY_FLIPS`` flips
+    (a FAISS hash-table self-join over the distinct keys), then every candidate's full codes
+    are compared. Not exact: a copy whose key moved two bits is missed;
+    bench/neardup_engine.py measures how often that happens per edit and size.
+    """
+    import faiss
+
+    owner = np.fromiter(
+        (image for image, own in enumerate(codes) for _ in own), np.int64, sum(map(len, codes))
+    )
+    full = _codes_u64([code for own in codes for code in own])
+    key_bits = 8 * ((len(key_positions) + 7) // 8)
+    # Left-aligned in whole bytes, so that FAISS's table reads exactly the key.
+    keys = _keys(full, key_positions) << np.uint32(key_bits - len(key_positions))
+    order = np.argsort(keys, kind="stable")
+    unique, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    key_bytes = unique.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 4 - key_bits // 8 :].copy()
+    index = faiss.IndexBinaryHash(key_bits, key_bits)
+    index.add(key_bytes)
+    index.nflip = key_flips
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads or default_threads())
+    try:
+        lims, _, found = index.range_search(key_bytes, key_flips + 1)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    query = np.repeat(np.arange(len(unique)), np.diff(lims.astype(np.int64)))
+    keep = found >= query  # each key pair once, and each key with itself
+    ka, kb = query[keep], found[keep].astype(np.int64)
+    sizes = counts[ka] * counts[kb]
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    candidates = 0
+    bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), VERIFY_CHUNK), "right")
+    edges = [*bounds.tolist(), len(ka)]
+    for lo, hi in pairwise(edges):
+        a_keys, b_keys, n = ka[lo:hi], kb[lo:hi], sizes[lo:hi]
+        if not n.sum():
+            continue
+        pair = np.repeat(np.arange(len(n)), n)
+        rank = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        width = counts[b_keys][pair]
+        a = order[starts[a_keys][pair] + rank // width]
+        b = order[starts[b_keys][pair] + rank % width]
+        same_key = a_keys[pair] == b_keys[pair]
+        mask = (owner[a] != owner[b]) & (~same_key | (a < b))
+        a, b = a[mask], b[mask]
+        candidates += len(a)
+        d = _popcount(full[a] ^ full[b])
+        close = d <= radius
+        firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
+        seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
+        dists.append(d[close])
+    if firsts:
+        first, second, dist = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(dists)
+    else:
+        first = second = dist = np.zeros(0, np.int64)
+    ordering = np.lexsort((dist, second, first))
+    first, second, dist = first[ordering], second[ordering], dist[ordering]
+    new = np.ones(len(first), bool)
+    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    pairs = np.stack([first[new], second[new]], axis=1)
+    info = BlockedSearch(len(full), len(unique), len(ka), candidates, len(pairs))
+    return pairs, dist[new], {"images": len(codes), **asdict(info)}
+
+
+def centre_pairs(
+    codes: Sequence[Sequence[str]], radius: int, *, exact_max: int = EXACT_MAX_IMAGES
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The default engine's pairs: exact up to ``exact_max`` images, blocked above."""
+    if len(codes) <= exact_max:
+        pairs, distances, info = near_image_pairs(codes, radius)
+        info["mode"] = "exact"
+        return pairs, distances, info
+    pairs, distances, info = blocked_image_pairs(codes, radius)
+    info["mode"] = "blocked"
+    return pairs, distances, info

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from provenance.fingerprint import PDQ_MIN_QUALITY
-from service.bias.neardup import near_pairs
+from service.bias.neardup import centre_pairs, near_image_pairs
 from service.bias.options import ReportOptions
 
 
@@ -69,11 +69,15 @@ def quality_section(
     radius = options.radius
     if hash_name == "pdq":
         usable = [i for i in ok.tolist() if int(table["pdq_quality"][i]) >= PDQ_MIN_QUALITY]
-        hexes = [str(table["pdq"][i]) for i in usable]
+        codes = [[str(table["pdq"][i])] for i in usable]
+    elif hash_name == "phash":
+        usable = ok.tolist()
+        codes = [[str(table["phash"][i])] for i in usable]
     else:
         usable = ok.tolist()
-        hexes = [str(table["phash"][i]) for i in usable]
-    local_pairs, distances, search = near_pairs(hexes, radius)
+        codes = [[str(table["phash"][i]), str(table["phash_centre"][i])] for i in usable]
+    search_pairs = centre_pairs if hash_name == "phash-centre" else near_image_pairs
+    local_pairs, distances, search = search_pairs(codes, radius)
     pairs = [
         (usable[a], usable[b], int(d))
         for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)
@@ -145,7 +149,7 @@ def quality_section(
         "near_duplicates": {
             "hash": hash_name,
             "radius": radius,
-            "bits": 256 if hash_name == "pdq" else 64,
+            "bits": options.hash_bits,
             "clusters": [
                 {
                     "images": [keys[i] for i in members],

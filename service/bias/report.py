@@ -246,8 +246,7 @@ def write_images_csv(
         for i, cluster in enumerate(report["quality"]["near_duplicates"]["clusters"])
         for key in cluster["images"]
     }
-    drops = {row["image"]: row["reason"] for row in report["mitigation"]["drop_duplicates"]}
-    drops.update({row["image"]: row["reason"] for row in report["mitigation"]["drop_for_leakage"]})
+    drops = {row["image"]: row["reason"] for row in report["mitigation"]["drops"]}
     weights = report["mitigation"]["reweighting"]
     uniform = {name: weights.get(name, {}).get("uniform", {}) for name in names}
     header = [

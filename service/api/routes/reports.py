@@ -37,7 +37,7 @@ class ReportRequest(BaseModel):
     splits: dict[str, str] = Field(default_factory=dict, description="Split name -> folder.")
     reference: str | None = Field(None, description="JSON {attribute: {value: share}}.")
     detector: bool = Field(False, description="Score images with the service's detector.")
-    near_dup_hash: Literal["pdq", "phash"] = "pdq"
+    near_dup_hash: Literal["phash-centre", "pdq", "phash"] = "phash-centre"
     near_dup_threshold: int | None = Field(None, ge=0, le=127)
     bootstrap: int = Field(200, ge=10, le=10_000)
     confidence: float = Field(0.95, ge=0.5, lt=1.0)

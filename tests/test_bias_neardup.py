@@ -1,0 +1,170 @@
+"""Near-duplicates at the default settings, on small real images (issue 20's scenario).
+
+Distinct images: the built-in photos, their quadrants and sixteenths, and programmatic
+renders, all shrunk to 64 px on the longer side; twelve of them are copied as JPEG q70
+after a 0.9x resize. The default engine (pHash of the whole image and of its centre) must
+pair each copy with its original and nothing else; PDQ at its radius of 15, the former
+default, misses copies of images this small.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.generators.generator_helpers import run_cli
+
+SIDE = 64
+COPIES = 12
+
+
+def _distinct_images() -> dict[str, Image.Image]:
+    from bench.fingerprint_robustness import builtin_photo_bytes, decode_thumbnails
+    from generators.renders import render
+
+    photos = decode_thumbnails(builtin_photo_bytes(), 4000)
+    images: dict[str, Image.Image] = {}
+    for name, photo in photos.items():
+        images[name] = photo
+        w, h = photo.size
+        for parts in (2, 4):
+            for row in range(parts):
+                for col in range(parts):
+                    box = (col * w // parts, row * h // parts, (col + 1) * w // parts,
+                           (row + 1) * h // parts)  # fmt: skip
+                    images[f"{name}-{parts}x{parts}-{row}{col}"] = photo.crop(box)
+    for index in range(30):
+        drawn = render(20, index)
+        images[f"render-{index:02d}-{drawn.kind}"] = Image.fromarray(drawn.pixels)
+    out = {}
+    for name, image in images.items():
+        scale = SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        out[name] = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    return out
+
+
+def _copy(image: Image.Image) -> Image.Image:
+    smaller = image.resize(
+        (round(image.width * 0.9), round(image.height * 0.9)), Image.Resampling.LANCZOS
+    )
+    buffer = io.BytesIO()
+    smaller.save(buffer, "JPEG", quality=70)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str]]]:
+    root = tmp_path_factory.mktemp("small64")
+    images = _distinct_images()
+    rng = np.random.default_rng(20)
+    copied = set(rng.choice(sorted(images), COPIES, replace=False).tolist())
+    planted = []
+    for name, image in images.items():
+        image.save(root / f"{name}.png")
+        if name in copied:
+            _copy(image).save(root / f"{name}-copy.jpg")
+            planted.append((f"{name}.png", f"{name}-copy.jpg"))
+    return root, sorted(planted)
+
+
+def _report(dataset: Path, out: Path, *extra: str) -> dict:
+    result = run_cli("bias-report", str(dataset), "--out", str(out), "--no-progress", *extra,
+                     timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads((out / "report.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def default_run(small_dataset, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("report64")
+    return _report(small_dataset[0], out), out
+
+
+def test_every_planted_small_copy_is_found_and_nothing_else(small_dataset, default_run):
+    _, planted = small_dataset
+    report, _ = default_run
+    near = report["quality"]["near_duplicates"]
+    assert near["hash"] == "phash-centre"
+    clusters = sorted(tuple(sorted(c["images"])) for c in near["clusters"])
+    # Every copy paired with its own original, and no pair among the distinct images.
+    assert clusters == sorted(tuple(sorted(pair)) for pair in planted)
+    assert near["pairs_within_radius"] == COPIES
+
+
+def test_images_csv_gives_each_pair_one_cluster_id_and_drops_the_copy(small_dataset, default_run):
+    _, planted = small_dataset
+    _, out = default_run
+    with (out / "images.csv").open() as handle:
+        rows = {row["image"]: row for row in csv.DictReader(handle)}
+    ids = set()
+    for original, copy in planted:
+        assert rows[original]["near_cluster"] == rows[copy]["near_cluster"] != ""
+        ids.add(rows[copy]["near_cluster"])
+        assert rows[copy]["drop"] == f"near-duplicate of {original}"
+        assert rows[original]["drop"] == ""
+    assert len(ids) == COPIES
+    assert sum(row["near_cluster"] != "" for row in rows.values()) == 2 * COPIES
+
+
+def test_the_former_pdq_default_misses_small_copies(small_dataset, tmp_path):
+    dataset, planted = small_dataset
+    report = _report(dataset, tmp_path / "pdq", "--near-dup-hash", "pdq")
+    near = report["quality"]["near_duplicates"]
+    assert near["hash"] == "pdq" and near["radius"] == 15
+    assert len(near["clusters"]) < len(planted) // 2
+
+
+def test_blocked_search_finds_what_the_exact_one_finds_on_real_codes(small_dataset):
+    """The search used above 50,000 images, on the same images' codes: a subset of the
+    exact pairs, with every planted copy in it."""
+    from provenance.fingerprint import phash, phash_centre
+    from service.bias.neardup import blocked_image_pairs, near_image_pairs
+
+    dataset, planted = small_dataset
+    paths = sorted(p.name for p in dataset.iterdir() if p.suffix in (".png", ".jpg"))
+    codes = []
+    for name in paths:
+        with Image.open(dataset / name) as image:
+            rgb = image.convert("RGB")
+            codes.append([phash(rgb), phash_centre(rgb)])
+    exact, _, _ = near_image_pairs(codes, 11)
+    blocked, _, info = blocked_image_pairs(codes, 11)
+    exact_set = {tuple(p) for p in exact.tolist()}
+    blocked_set = {tuple(p) for p in blocked.tolist()}
+    assert blocked_set <= exact_set
+    position = {name: i for i, name in enumerate(paths)}
+    wanted = {tuple(sorted((position[a], position[b]))) for a, b in planted}
+    assert wanted <= blocked_set
+    assert info["candidates"] < len(paths) * (len(paths) - 1) // 2
+
+
+def test_an_unknown_near_dup_hash_is_one_readable_line(small_dataset, tmp_path):
+    result = run_cli("bias-report", str(small_dataset[0]), "--out", str(tmp_path / "x"),
+                     "--near-dup-hash", "md5")  # fmt: skip
+    assert result.returncode != 0
+    assert "phash-centre, pdq, phash" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_centre_hash_is_where_a_trimmed_copy_lands():
+    """Why each image carries a second pHash: a 5 % crop's whole-image hash lies closer to
+    the original's centre hash than to its whole-image hash, on every built-in photo."""
+    from bench.fingerprint_robustness import builtin_photo_bytes, decode_thumbnails
+    from provenance.fingerprint import hamming_distance, phash, phash_centre
+
+    photos = decode_thumbnails(builtin_photo_bytes(), 640)
+    assert photos
+    for name, photo in photos.items():
+        w, h = photo.size
+        dx, dy = round(w * 0.025), round(h * 0.025)
+        trimmed = phash(photo.crop((dx, dy, w - dx, h - dy)))
+        to_centre = hamming_distance(trimmed, phash_centre(photo))
+        assert to_centre <= 6, name
+        assert to_centre < hamming_distance(trimmed, phash(photo)), name
