@@ -19,11 +19,12 @@ No operation is excluded; the slow ones are bounded instead:
 The schema is built at collection (pytest parametrizes over its operations before the
 server runs) from the same application, and checked to be the one the server serves.
 
-Two rules OpenAPI cannot state for query parameters are kept out of the generated valid
+Three rules OpenAPI cannot state across parameters are kept out of the generated valid
 requests (``filter_case``); the operations' descriptions state them: ``GET /v1/lookup``
-needs ``pdq`` or ``phash``, and ``byBinding``'s ``value`` is one its ``alg`` reads (of the
+needs ``pdq`` or ``phash``, ``byBinding``'s ``value`` is one its ``alg`` reads (of the
 length it says; for ``io.iscc.v0``, an ISCC-SEQ holding a Content-Code Image; for the
-watermark, its 4-byte payload).
+watermark, its 4-byte payload), and ``/v1/generate`` takes a prompt and a guidance scale
+for ``text_diffusion`` only, which needs its prompt.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ def _breaks_a_cross_parameter_rule(case: schemathesis.Case) -> bool:
     query = case.query or {}
     if case.operation.path == "/v1/lookup" and case.method.upper() == "GET":
         return not (query.get("pdq") or query.get("phash"))
+    if case.operation.path == "/v1/generate" and isinstance(case.body, dict):
+        conditioned = case.body.get("prompt") is not None or case.body.get("guidance") is not None
+        if case.body.get("family") == "text_diffusion":
+            return case.body.get("prompt") is None
+        return conditioned
     if case.operation.path == "/v1/matches/byBinding":
         alg, value = query.get("alg"), query.get("value")
         if isinstance(value, str) and alg in (*ALGORITHMS, WATERMARK_ALG):
