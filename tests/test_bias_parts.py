@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -265,3 +266,31 @@ def test_report_jobs_resolve_only_under_the_root(tmp_path):
     finally:
         off.close()
     engine.dispose()
+
+
+def test_thumbnails_stay_within_their_budget_and_skip_unreadable_files(tmp_path):
+    import base64
+
+    from service.bias.thumbs import THUMB_SIDE, make_thumbnails
+
+    paths = {}
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        path = tmp_path / f"{k}.png"
+        Image.fromarray(rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)).save(path)
+        paths[f"{k}.png"] = path
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nxx")
+    paths["bad.png"] = tmp_path / "bad.png"
+    everything = make_thumbnails(["bad.png", *[f"{k}.png" for k in range(6)], "0.png"], paths)
+    assert list(everything.uris) == [f"{k}.png" for k in range(6)]
+    assert everything.left_out == 1
+    header, data = everything.uris["0.png"].split(",", 1)
+    assert header in ("data:image/webp;base64", "data:image/jpeg;base64")
+    with Image.open(io.BytesIO(base64.b64decode(data))) as thumb:
+        assert max(thumb.size) == THUMB_SIDE and thumb.size[0] < thumb.size[1]
+    one = len(base64.b64decode(data))
+    # Bounded both ways: by count, and by encoded bytes, first asked first served.
+    assert list(make_thumbnails(list(paths), paths, max_thumbs=2).uris) == ["0.png", "1.png"]
+    budget = make_thumbnails(list(paths), paths, max_bytes=int(2.5 * one))
+    assert budget.encoded_bytes <= 2.5 * one and 1 <= len(budget.uris) <= 3
+    assert budget.left_out == len(paths) - len(budget.uris)

@@ -74,5 +74,16 @@ def mitigation_section(
         "intersection_reweighting": intersections,
         "drop_duplicates": [{"image": k, "reason": v} for k, v in sorted(drops.items())],
         "drop_for_leakage": [{"image": k, "reason": v} for k, v in sorted(leak_drops.items())],
+        # One row per image: a copy that is both a duplicate and a leak is listed once,
+        # with both reasons.
+        "drops": [
+            {
+                "image": k,
+                "reason": "; ".join(
+                    dict.fromkeys(r for r in (leak_drops.get(k), drops.get(k)) if r)
+                ),
+            }
+            for k in sorted(set(drops) | set(leak_drops))
+        ],
         "drop_count": len(set(drops) | set(leak_drops)),
     }
