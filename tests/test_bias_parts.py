@@ -294,3 +294,37 @@ def test_thumbnails_stay_within_their_budget_and_skip_unreadable_files(tmp_path)
     budget = make_thumbnails(list(paths), paths, max_bytes=int(2.5 * one))
     assert budget.encoded_bytes <= 2.5 * one and 1 <= len(budget.uris) <= 3
     assert budget.left_out == len(paths) - len(budget.uris)
+
+
+def test_a_parquet_list_without_a_path_column_or_with_a_repeat_is_one_clear_error(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    listing = tmp_path / "list.parquet"
+    pq.write_table(pa.Table.from_pylist([{"file_name": "a.png"}]), listing)
+    with pytest.raises(BiasReportError, match=r"no path column.*file_name"):
+        scan_dataset(ReportOptions(dataset=listing))
+    pq.write_table(pa.Table.from_pylist([{"path": "a.png"}, {"path": "a.png"}]), listing)
+    with pytest.raises(BiasReportError, match=r"row 2 repeats a\.png"):
+        scan_dataset(ReportOptions(dataset=listing))
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(BiasReportError, match="not a readable Parquet file"):
+        scan_dataset(ReportOptions(dataset=tmp_path / "bad.parquet"))
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {"path": "b.png", "split": "test", "label": "fake", "family": "gan", "age": "30"},
+                {"path": "/elsewhere/a.png", "split": None, "label": "real", "family": None,
+                 "age": None},
+            ]
+        ),
+        listing,
+    )  # fmt: skip
+    dataset = scan_dataset(ReportOptions(dataset=listing))
+    first, second = dataset.entries
+    assert (first.key, first.split, first.label) == ("/elsewhere/a.png", "dataset", "real")
+    assert (second.key, second.split, second.label, second.family) == (
+        "b.png", "test", "generated", "gan",
+    )  # fmt: skip
+    assert second.attributes == {"age": "30"} and first.attributes == {}
+    assert dataset.split_names == ["dataset", "test"] and dataset.attribute_names == ["age"]
