@@ -114,6 +114,9 @@ def test_a_parquet_list_of_paths_on_ray_gives_the_folder_report(local_ray, tmp_p
     assert not table["ok"][
         [entry.key for entry in dataset.entries].index("group=b/0_real/gone.png")
     ]
+    # No generated image lacks an attribute, so no classifier runs and the driver keeps no
+    # feature vector at all (the largest per-image column).
+    assert table["features"].shape[0] == 0 and len(table["features_index"]) == 0
     gone = len(rows) - 1
     for name in ("quality", "detector", "representation", "generator_bias", "mitigation"):
         assert listed[name] == folder[name], name

@@ -24,7 +24,7 @@ from service.bias.datasheet import datasheet_section
 from service.bias.definitions import SKIN_TONE_NOTE, definitions
 from service.bias.engine import Progress, run_map
 from service.bias.fairness import detector_section
-from service.bias.generator_bias import generator_section
+from service.bias.generator_bias import generator_section, images_needing_features
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions
 from service.bias.quality import quality_section
@@ -279,8 +279,13 @@ def build_report(
             f"(splits: {', '.join(dataset.split_names)})."
         )
     say(f"{len(dataset.entries)} image files in {len(dataset.split_names)} split(s)")
+    keep_features = images_needing_features(
+        [entry.label for entry in dataset.entries],
+        [entry.attributes for entry in dataset.entries],
+    )
     table = run_map(
         [str(entry.path) for entry in dataset.entries],
+        keep_features=keep_features,
         engine=options.engine,
         detector=str(options.detector) if options.detector else None,
         batch_size=options.batch_size,
