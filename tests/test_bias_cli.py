@@ -151,3 +151,27 @@ def test_bias_report_command_runs_without_the_web_service(small, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "report.html").is_file()
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_parquet_list_of_paths_as_dataset(run_cli, small, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    listing = tmp_path / "list.parquet"
+    rows = [
+        {"path": f"data/{'x' if k % 2 else 'y'}/{k}.png", "side": "xy"[k % 2]} for k in range(6)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), listing)
+    result = run_cli(
+        "bias-report", listing, "--out", tmp_path / "out", "--json", "--bootstrap", "10"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["datasheet"]["readable_images"] == 6
+    assert [row["value"] for row in report["representation"]["attributes"]["side"]["rows"]] == [
+        "x",
+        "y",
+    ]
+    pq.write_table(pa.Table.from_pylist([{"name": "a.png"}]), listing)
+    result = run_cli("bias-report", listing, "--out", tmp_path / "out2")
+    assert "list.parquet has no path column" in _one_error_line(result)

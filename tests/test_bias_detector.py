@@ -102,3 +102,45 @@ def test_fairlearn_rates_match_a_hand_count(tmp_path, tiny_detector):
     assert family["gan"]["true_positive_rate"] == pytest.approx(
         sum(flagged[k] for k in generated) / len(generated)
     )
+
+
+def test_without_labels_selection_rate_and_parity_show_a_planted_disparity(tmp_path):
+    """No real/generated label anywhere: the detector still says how often it calls each
+    group AI. Planted: 24 of 40 group=a images and 6 of 40 group=b images carry the mark
+    the stand-in detector calls AI (60% vs 15%)."""
+    from service.bias.html import render_html
+    from tests.test_bias_planted import build_standin_detector, mark
+
+    data = tmp_path / "data"
+    for group, marked in (("a", 24), ("b", 6)):
+        for k in range(40):
+            pixels = planted_pixels(500 + k + (0 if group == "a" else 100), group)
+            save_png(
+                data / f"group={group}" / f"{k:02d}.png", mark(pixels) if k < marked else pixels
+            )
+    detector = build_standin_detector(tmp_path / "ckpt")
+    report, _, _ = build_report(ReportOptions(dataset=data, detector=detector, bootstrap=100))
+    section = report["detector"]
+    assert section["labelled"] is False
+    assert section["images_in_scope"] == 80 and section["images_without_label"] == 80
+    rows = {row["group"]: row for row in section["by_attribute"]["group"]["groups"]}
+    assert rows["a"]["selection_rate"] == pytest.approx(0.60)
+    assert rows["b"]["selection_rate"] == pytest.approx(0.15)
+    for group in "ab":
+        low, high = rows[group]["selection_rate_ci"]
+        assert low < rows[group]["selection_rate"] < high
+        assert rows[group]["false_positive_rate"] is None  # needs labels
+    parity = section["by_attribute"]["group"]
+    assert parity["demographic_parity_difference"] == pytest.approx(0.45)
+    assert parity["demographic_parity_ratio"] == pytest.approx(0.25)
+    low, high = parity["demographic_parity_difference_ci"]
+    assert 0.2 < low < 0.45 < high < 0.7  # the interval excludes parity (0)
+    low, high = parity["demographic_parity_ratio_ci"]
+    assert 0.0 < low < 0.25 < high < 0.6
+    assert section["overall"]["selection_rate"] == pytest.approx(30 / 80)
+    sentence = next(line for line in report["findings"] if "Without ground-truth labels" in line)
+    assert "60.0%" in sentence and "15.0%" in sentence and "group=a" in sentence
+    assert "demographic parity difference 0.45" in sentence
+    html = render_html(report)
+    assert "no rate can be computed" not in html
+    assert "60.0%" in html and "0.450" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -268,3 +269,65 @@ def test_report_jobs_resolve_only_under_the_root(tmp_path):
     finally:
         off.close()
     engine.dispose()
+
+
+def test_thumbnails_stay_within_their_budget_and_skip_unreadable_files(tmp_path):
+    import base64
+
+    from service.bias.thumbs import THUMB_SIDE, make_thumbnails
+
+    paths = {}
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        path = tmp_path / f"{k}.png"
+        Image.fromarray(rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)).save(path)
+        paths[f"{k}.png"] = path
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nxx")
+    paths["bad.png"] = tmp_path / "bad.png"
+    everything = make_thumbnails(["bad.png", *[f"{k}.png" for k in range(6)], "0.png"], paths)
+    assert list(everything.uris) == [f"{k}.png" for k in range(6)]
+    assert everything.left_out == 1
+    header, data = everything.uris["0.png"].split(",", 1)
+    assert header in ("data:image/webp;base64", "data:image/jpeg;base64")
+    with Image.open(io.BytesIO(base64.b64decode(data))) as thumb:
+        assert max(thumb.size) == THUMB_SIDE and thumb.size[0] < thumb.size[1]
+    one = len(base64.b64decode(data))
+    # Bounded both ways: by count, and by encoded bytes, first asked first served.
+    assert list(make_thumbnails(list(paths), paths, max_thumbs=2).uris) == ["0.png", "1.png"]
+    budget = make_thumbnails(list(paths), paths, max_bytes=int(2.5 * one))
+    assert budget.encoded_bytes <= 2.5 * one and 1 <= len(budget.uris) <= 3
+    assert budget.left_out == len(paths) - len(budget.uris)
+
+
+def test_a_parquet_list_without_a_path_column_or_with_a_repeat_is_one_clear_error(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    listing = tmp_path / "list.parquet"
+    pq.write_table(pa.Table.from_pylist([{"file_name": "a.png"}]), listing)
+    with pytest.raises(BiasReportError, match=r"no path column.*file_name"):
+        scan_dataset(ReportOptions(dataset=listing))
+    pq.write_table(pa.Table.from_pylist([{"path": "a.png"}, {"path": "a.png"}]), listing)
+    with pytest.raises(BiasReportError, match=r"row 2 repeats a\.png"):
+        scan_dataset(ReportOptions(dataset=listing))
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(BiasReportError, match="not a readable Parquet file"):
+        scan_dataset(ReportOptions(dataset=tmp_path / "bad.parquet"))
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {"path": "b.png", "split": "test", "label": "fake", "family": "gan", "age": "30"},
+                {"path": "/elsewhere/a.png", "split": None, "label": "real", "family": None,
+                 "age": None},
+            ]
+        ),
+        listing,
+    )  # fmt: skip
+    dataset = scan_dataset(ReportOptions(dataset=listing))
+    first, second = dataset.entries
+    assert (first.key, first.split, first.label) == ("/elsewhere/a.png", "dataset", "real")
+    assert (second.key, second.split, second.label, second.family) == (
+        "b.png", "test", "generated", "gan",
+    )  # fmt: skip
+    assert second.attributes == {"age": "30"} and first.attributes == {}
+    assert dataset.split_names == ["dataset", "test"] and dataset.attribute_names == ["age"]

@@ -306,6 +306,7 @@ def build_standin_detector(directory: Path, image_size: int = SIZE) -> Path:
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "tests" / ".artifacts"
+SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 BOOTSTRAP = 20
 
 
@@ -528,6 +529,16 @@ def test_mitigation_weights_balance_and_drops_list_the_copies(planted, cli_run):
     assert "leaks" in both and "near-duplicate of" in both
     empty = mitigation["intersection_reweighting"]["group × setting"]["collect_more"]
     assert empty == ["c × outdoor"]
+    # A copy that is both a duplicate and a leak is listed once, with both reasons (the
+    # page shows this list).
+    drops = [row["image"] for row in mitigation["drops"]]
+    assert len(drops) == len(set(drops)) == mitigation["drop_count"] == 4
+    reason = next(
+        row["reason"] for row in mitigation["drops"] if row["image"] == planted.leak_exact[1]
+    )
+    assert reason == (
+        f"leaks {planted.leak_exact[0]} across splits; exact copy of {planted.leak_exact[0]}"
+    )
 
 
 def test_images_csv_has_one_row_per_file(planted, cli_run):
@@ -556,7 +567,7 @@ def test_images_csv_has_one_row_per_file(planted, cli_run):
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-def test_html_opens_in_headless_chromium_with_every_section(cli_run):
+def test_html_opens_in_headless_chromium_with_every_section(planted, cli_run):
     sync_api = pytest.importorskip("playwright.sync_api")
     html = cli_run["out"] / "report.html"
     text = html.read_text()
@@ -592,11 +603,49 @@ def test_html_opens_in_headless_chromium_with_every_section(cli_run):
             "6. Mitigation hints",
         ):
             assert title in titles
-        # Every plot decoded (naturalWidth > 0), none is a broken image.
-        widths = page.eval_on_selector_all("img.plot", "images => images.map(i => i.naturalWidth)")
-        assert widths and all(width > 0 for width in widths)
+        # Every plot decoded and is drawn at a readable size (at least 600 px wide on a
+        # 1200 px window), not shrunk into a corner.
+        plots = page.eval_on_selector_all(
+            "img.plot",
+            "images => images.map(i => [i.naturalWidth, i.getBoundingClientRect().width])",
+        )
+        assert plots and all(natural >= 600 and shown >= 600 for natural, shown in plots), plots
         assert "40.0%" in page.locator("section#detector").inner_text()
+        # Pictures of what was found: every thumbnail decoded, and the planted duplicates,
+        # leaks and flagged images are among them.
+        thumbs = page.eval_on_selector_all(
+            "img.thumb", "images => images.map(i => [i.alt, i.naturalWidth, i.complete])"
+        )
+        assert thumbs and all(width > 0 and complete for _, width, complete in thumbs), thumbs
+        shown = {alt for alt, _, _ in thumbs}
+        for pair in (*planted.exact_pairs, *planted.near_pairs, planted.leak_exact):
+            assert set(pair) <= shown, pair
+        assert {planted.dark, planted.bright, planted.blurry, planted.flat} <= shown
+        assert page.locator(f"#leak-1 img.thumb[alt='{planted.leak_exact[1]}']").count() == 1
+        assert page.locator("#flag-dark img.thumb").count() == 1
+        # Each group's detector errors are pictured (the planted marks make real images AI).
+        assert page.locator("[id^='errors-'] img.thumb").count() > 0
+        # Every in-page link resolves to an element, and each finding with images links
+        # to where they are shown.
+        targets = page.eval_on_selector_all(
+            "a[href^='#']",
+            "links => links.map(a => [a.getAttribute('href'), "
+            "!!document.getElementById(a.getAttribute('href').slice(1))])",
+        )
+        assert targets and all(ok for _, ok in targets), [t for t, ok in targets if not ok]
+        findings = page.locator("ol.findings > li")
+        assert findings.count() == len(cli_run["report"]["findings"])
+        leak = page.locator("ol.findings > li", has_text="copies of an image in another")
+        assert leak.locator("a").get_attribute("href") == "#leak-1"
+        assert leak.locator("img.thumb").count() == 2
+        leak.locator("a").click()
+        assert page.evaluate("location.hash") == "#leak-1"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "bias-report.png"), full_page=True)
+        page.locator("ol.findings").screenshot(path=str(SCREENSHOTS / "bias-findings.png"))
+        page.locator("section#quality").screenshot(path=str(SCREENSHOTS / "bias-quality.png"))
         browser.close()
     assert errors == []
+    # One self-contained file with a bounded picture budget.
+    assert html.stat().st_size < 4 * 1024 * 1024

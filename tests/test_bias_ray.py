@@ -84,3 +84,46 @@ def test_ray_engine_matches_the_local_engine(local_ray, tmp_path):
     assert [cluster["images"] for cluster in near["clusters"]] == pairs
     assert remote["datasheet"]["unreadable_images"] == 1
     assert remote["detector"]["by_attribute"]["group"]["groups"][0]["false_positive_rate"] > 0
+
+
+def test_a_parquet_list_of_paths_on_ray_gives_the_folder_report(local_ray, tmp_path):
+    """The 1M-image input: a Parquet list of paths (no folder walk, attributes and labels
+    as columns), mapped on Ray, aggregated on the driver from the per-image columns only.
+    Its report equals the one the local engine makes from the same images as a folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    rows = []
+    for k in range(12):
+        group = "ab"[k % 2]
+        key = f"group={group}/0_real/{k}.png"
+        save_png(data / key, mark(planted_pixels(k, group)) if k < 4 else planted_pixels(k, group))
+        rows.append({"path": key, "group": group, "label": "real"})
+    save_png(data / "group=a/0_real/copy.png", planted_pixels(0, "a"))
+    rows.append({"path": "group=a/0_real/copy.png", "group": "a", "label": "real"})
+    rows.append({"path": "group=b/0_real/gone.png", "group": "b", "label": "real"})
+    listing = data / "images.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), listing)
+    detector = build_standin_detector(tmp_path / "ckpt")
+    common = {"detector": detector, "bootstrap": 20, "batch_size": 4}
+    folder, _, _ = build_report(ReportOptions(dataset=data, **common))
+    listed, dataset, table = build_report(
+        ReportOptions(dataset=listing, engine="ray", workers=1, **common)
+    )
+    assert listed["meta"]["engine"] == "ray"
+    assert [entry.key for entry in dataset.entries] == sorted(row["path"] for row in rows)
+    # The listed file that is not there is unreadable, as a broken file in a folder is.
+    assert listed["datasheet"]["unreadable"][0]["image"] == "group=b/0_real/gone.png"
+    assert not table["ok"][
+        [entry.key for entry in dataset.entries].index("group=b/0_real/gone.png")
+    ]
+    # No generated image lacks an attribute, so no classifier runs and the driver keeps no
+    # feature vector at all (the largest per-image column).
+    assert table["features"].shape[0] == 0 and len(table["features_index"]) == 0
+    gone = len(rows) - 1
+    for name in ("quality", "detector", "representation", "generator_bias", "mitigation"):
+        assert listed[name] == folder[name], name
+    assert listed["datasheet"]["readable_images"] == folder["datasheet"]["readable_images"] == gone
+    assert folder["datasheet"]["metadata_files"] == ["images.parquet"]
+    assert [f for f in listed["findings"] if "could not be read" not in f] == folder["findings"]

@@ -19,7 +19,12 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @app.command()
 def bias_report(
-    dataset: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of images (searched recursively), or a .parquet list of paths."
+        ),
+    ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for report.html, report.json, images.csv.")
     ],

@@ -13,6 +13,12 @@ Sources, later ones winning where they disagree:
 A sidecar row naming an image that is not there is listed, not fatal; a malformed file, a
 missing ``path`` column or a requested column that does not exist is an error naming the
 line or the column.
+
+DATASET may instead be a **Parquet list of paths** (``*.parquet``, read with pyarrow, which
+the ``ray`` extra brings): a ``path`` column (absolute, or relative to the file's folder),
+optional ``split``, ``label`` and ``family`` columns, and any other columns as attributes,
+so a million images need no folder walk and no folder layout. A listed file that is not
+there is reported unreadable, like any file that does not decode.
 """
 
 from __future__ import annotations
@@ -31,7 +37,20 @@ PATH_COLUMNS = ("path", "file", "filename", "image")
 LABEL_COLUMN, FAMILY_COLUMN = "label", "family"
 # Files that describe a dataset rather than belong to it: never counted as unreadable images.
 METADATA_SUFFIXES = frozenset(
-    {".jsonl", ".json", ".csv", ".tsv", ".txt", ".md", ".yaml", ".yml", ".html", ".pem", ".py"}
+    {
+        ".jsonl",
+        ".json",
+        ".csv",
+        ".tsv",
+        ".txt",
+        ".md",
+        ".yaml",
+        ".yml",
+        ".html",
+        ".pem",
+        ".py",
+        ".parquet",
+    }
 )
 REAL, GENERATED = "real", "generated"
 _LABEL_WORDS = {
@@ -317,13 +336,108 @@ def _roots(options: ReportOptions) -> list[tuple[str, Path]]:
     return [(MAIN_SPLIT, options.dataset.resolve()), *roots]
 
 
+PARQUET_SUFFIX = ".parquet"
+
+
+def _scan_parquet(options: ReportOptions) -> Dataset:
+    path = options.dataset
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BiasReportError(
+            "A Parquet list of paths needs pyarrow: pip install 'provaudit[ray]'."
+        ) from None
+    if options.splits:
+        raise BiasReportError(
+            "With a Parquet list of paths, give each image's split in a 'split' column, "
+            "not --split."
+        )
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise BiasReportError(f"{path.name} is not a readable Parquet file ({exc}).") from None
+    columns = table.column_names
+    path_column = next((name for name in PATH_COLUMNS if name in columns), None)
+    if path_column is None:
+        raise BiasReportError(
+            f"{path.name} has no path column (one of {', '.join(PATH_COLUMNS)}); "
+            f"its columns: {', '.join(columns)}."
+        )
+    special = {path_column, "split", LABEL_COLUMN, FAMILY_COLUMN}
+    wanted = options.attribute_columns or [name for name in columns if name not in special]
+    missing = [name for name in wanted if name not in columns]
+    if missing:
+        raise BiasReportError(f"{path.name} has no column {missing[0]!r}.")
+    rows = table.select([name for name in columns if name in special or name in wanted])
+    root = path.resolve().parent
+    entries: list[ImageEntry] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows.to_pylist(), 1):
+        name = row[path_column]
+        if not name:
+            raise BiasReportError(f"{path.name} row {number} has an empty path.")
+        target = Path(str(name))
+        resolved = target if target.is_absolute() else root / target
+        key = resolved.relative_to(root).as_posix() if root in resolved.parents else str(name)
+        if key in seen:
+            raise BiasReportError(
+                f"{path.name} row {number} repeats {name} (first on row {seen[key]})."
+            )
+        seen[key] = number
+        attributes = {
+            column: str(row[column]) for column in wanted if row.get(column) not in (None, "")
+        }
+        label = normalise_label(row[LABEL_COLUMN]) if row.get(LABEL_COLUMN) is not None else None
+        if row.get(LABEL_COLUMN) is not None and label is None:
+            raise BiasReportError(
+                f"{path.name} row {number}: label {row[LABEL_COLUMN]!r} is neither real nor "
+                "generated (use real/fake, 0/1, real/generated or real/ai)."
+            )
+        entries.append(
+            ImageEntry(
+                key=key,
+                path=resolved,
+                split=str(row.get("split") or MAIN_SPLIT),
+                attributes=attributes,
+                label=label,
+                family=(row.get(FAMILY_COLUMN) or None) if label == GENERATED else None,
+                label_source=path.name if label else None,
+            )
+        )
+    if not entries:
+        raise BiasReportError(f"{path.name} lists no images.")
+    # In key order, as a folder's images are: the report (its bootstrap resamples too)
+    # does not depend on the order of the rows.
+    entries.sort(key=lambda entry: entry.key)
+    names = sorted({name for entry in entries for name in entry.attributes})
+    splits = list(dict.fromkeys(entry.split for entry in entries))
+    if MAIN_SPLIT in splits:
+        splits.remove(MAIN_SPLIT)
+        splits.insert(0, MAIN_SPLIT)
+    return Dataset(
+        root=root,
+        entries=entries,
+        attribute_names=names,
+        attribute_sources={name: path.name for name in names},
+        split_names=splits,
+        sidecar=str(path),
+        sidecar_rows=len(entries),
+    )
+
+
 def scan_dataset(options: ReportOptions) -> Dataset:
-    """Every file under DATASET and the split folders, labelled, with attributes."""
+    """Every file under DATASET and the split folders, labelled, with attributes; or every
+    image a Parquet list of paths names."""
     root = options.dataset
     if not root.exists():
         raise BiasReportError(f"The dataset folder {root} does not exist.")
+    if root.is_file() and root.suffix.lower() == PARQUET_SUFFIX:
+        return _scan_parquet(options)
     if not root.is_dir():
-        raise BiasReportError(f"{root} is a file; pass the folder that holds the images.")
+        raise BiasReportError(
+            f"{root} is a file; pass the folder that holds the images (or a .parquet list "
+            "of paths)."
+        )
     roots = _roots(options)
     excluded = [path.resolve() for path in options.exclude]
     if options.attributes_file is not None:

@@ -5,6 +5,11 @@
 builds one analyser (verifier, onnxruntime session) and maps batches of paths to columns.
 It joins the cluster named by ``RAY_ADDRESS`` when set, else starts Ray on this machine.
 The aggregation that follows is the same code for both engines.
+
+What reaches the driver is each image's columns, batch by batch, never its pixels. The
+largest column, the attribute classifier's feature vector, is kept only for the images
+``keep_features`` names (those the classifier trains on or assigns values to; usually
+none): ``features`` then holds those rows only, and ``features_index`` their image indices.
 """
 
 from __future__ import annotations
@@ -23,8 +28,20 @@ Progress = Callable[[int, int], None]
 
 def concat(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if not parts:
-        return to_columns([])
+        columns = to_columns([])
+        columns["features_index"] = np.zeros(0, np.int64)
+        return columns
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _thin(
+    part: dict[str, np.ndarray], index: np.ndarray, keep: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Drop the feature rows no aggregate reads, before the batch is kept."""
+    chosen = np.ones(len(index), bool) if keep is None else keep[index]
+    part["features"] = part["features"][chosen]
+    part["features_index"] = index[chosen].astype(np.int64)
+    return part
 
 
 def run_local(
@@ -32,12 +49,14 @@ def run_local(
     detector: str | None,
     batch_size: int,
     progress: Progress | None = None,
+    keep_features: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     analyser = BatchAnalyser(detector)
     parts = []
     for start in range(0, len(paths), batch_size):
         chunk = list(paths[start : start + batch_size])
-        parts.append(analyser({"path": np.array(chunk, dtype=object)}))
+        part = analyser({"path": np.array(chunk, dtype=object)})
+        parts.append(_thin(part, np.arange(start, start + len(chunk)), keep_features))
         if progress is not None:
             progress(min(start + batch_size, len(paths)), len(paths))
     return concat(parts)
@@ -50,6 +69,7 @@ def run_ray(
     workers: int = 0,
     progress: Progress | None = None,
     init_kwargs: dict[str, Any] | None = None,
+    keep_features: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     try:
         import ray
@@ -75,14 +95,19 @@ def run_ray(
     parts = []
     done = 0
     for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
-        parts.append(_from_ray(batch))
+        part = _from_ray(batch)
+        parts.append(_thin(part, part["index"].astype(np.int64), keep_features))
         done += len(batch["index"])
         if progress is not None:
             progress(done, len(paths))
     columns = concat(parts)
     # Ray does not keep the input order; the aggregation expects it.
     order = np.argsort(columns.pop("index"), kind="stable")
-    return {name: values[order] for name, values in columns.items()}
+    features_order = np.argsort(columns["features_index"], kind="stable")
+    return {
+        name: values[features_order if name.startswith("features") else order]
+        for name, values in columns.items()
+    }
 
 
 def _from_ray(batch: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -107,7 +132,10 @@ def run_map(
     workers: int = 0,
     progress: Progress | None = None,
     ray_init: dict[str, Any] | None = None,
+    keep_features: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
+    """The per-image columns, in ``paths`` order; ``keep_features`` (None: all) says whose
+    feature vectors to keep."""
     if engine == "ray":
-        return run_ray(paths, detector, batch_size, workers, progress, ray_init)
-    return run_local(paths, detector, batch_size, progress)
+        return run_ray(paths, detector, batch_size, workers, progress, ray_init, keep_features)
+    return run_local(paths, detector, batch_size, progress, keep_features)

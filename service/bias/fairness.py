@@ -8,6 +8,15 @@ confidence intervals; ``demographic_parity_difference`` / ``_ratio`` with the fr
 ``difference_ci`` / ``ratio_ci``; ``equalized_odds_difference`` with a percentile bootstrap
 over the same kind of resamples (fairlearn's function on each resample, as multinomial
 sample weights, since a frame keeps no per-resample maximum of two differences).
+
+Without ground truth (a detector run over images with no real/generated label) the rates
+that need labels are undefined, but the selection rate and demographic parity need only
+the verdicts: per group the share called AI with its bootstrap interval, and the parity
+difference and ratio with theirs, over every scored image.
+
+With labels, each group also lists its detector errors (real images called AI, generated
+images called real): the most confident (p(AI) farthest from the threshold) and the least
+confident (nearest to it), so a reader sees what the detector gets wrong in each group.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from service.bias.options import ReportOptions
 
 HISTOGRAM_BINS = 20
 METRICS = ("selection_rate", "false_positive_rate", "true_positive_rate")
+# Errors shown per group and end (most confident, least confident).
+ERRORS_SHOWN = 4
 
 
 def _num(value: Any) -> float | None:
@@ -31,7 +42,13 @@ def _num(value: Any) -> float | None:
     return None if np.isnan(number) else number
 
 
-def _frame(y: np.ndarray, p: np.ndarray, groups: np.ndarray, options: ReportOptions) -> Any:
+def _frame(
+    y: np.ndarray,
+    p: np.ndarray,
+    groups: np.ndarray,
+    options: ReportOptions,
+    labelled: bool = True,
+) -> Any:
     from fairlearn.metrics import (
         MetricFrame,
         false_positive_rate,
@@ -40,12 +57,14 @@ def _frame(y: np.ndarray, p: np.ndarray, groups: np.ndarray, options: ReportOpti
     )
 
     alpha = (1.0 - options.confidence) / 2.0
-    return MetricFrame(
-        metrics={
-            "selection_rate": selection_rate,
+    metrics: dict[str, Any] = {"selection_rate": selection_rate}
+    if labelled:
+        metrics |= {
             "false_positive_rate": false_positive_rate,
             "true_positive_rate": true_positive_rate,
-        },
+        }
+    return MetricFrame(
+        metrics=metrics,
         y_true=y,
         y_pred=p,
         sensitive_features=groups,
@@ -211,6 +230,145 @@ def _histograms(
     return out
 
 
+def _errors(
+    keys: list[str],
+    index: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+) -> dict[str, Any]:
+    """One group's errors: how many, and the most and least confident of them."""
+    wrong = np.flatnonzero(y != p)
+    order = np.array(
+        sorted(wrong.tolist(), key=lambda i: (-abs(scores[i] - threshold), keys[index[i]])),
+        dtype=np.int64,
+    )
+
+    def rows(chosen: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {
+                "image": keys[index[i]],
+                "label": "generated" if y[i] == 1 else "real",
+                "called": "AI" if p[i] == 1 else "real",
+                "what": "real, called AI" if y[i] == 0 else "generated, called real",
+                "p_ai": round(float(scores[i]), 4),
+            }
+            for i in chosen.tolist()
+        ]
+
+    shown = min(ERRORS_SHOWN, len(order))
+    # The least confident are taken from what the most confident did not show already.
+    least = order[shown:][::-1][: min(ERRORS_SHOWN, max(0, len(order) - shown))]
+    return {
+        "count": len(wrong),
+        "false_positives": int(((y == 0) & (p == 1)).sum()),
+        "false_negatives": int(((y == 1) & (p == 0)).sum()),
+        "most_confident": rows(order[:shown]),
+        "false_positive_examples": rows(np.array([i for i in order if y[i] == 0][:ERRORS_SHOWN])),
+        "least_confident": rows(least),
+    }
+
+
+def _selection_rows(frame: Any, groups: np.ndarray, options: ReportOptions) -> list[dict[str, Any]]:
+    by_group, (low, high) = frame.by_group, frame.by_group_ci
+    rows = []
+    for value in by_group.index:
+        n = int((groups == value).sum())
+        rows.append(
+            {
+                "group": str(value),
+                "n": n,
+                "n_real": None,
+                "n_generated": None,
+                "small_n": 0 < n < options.min_group_size,
+                "selection_rate": _num(by_group.loc[value, "selection_rate"]),
+                "selection_rate_ci": [
+                    _num(low.loc[value, "selection_rate"]),
+                    _num(high.loc[value, "selection_rate"]),
+                ],
+                "false_positive_rate": None,
+                "false_positive_rate_ci": None,
+                "true_positive_rate": None,
+                "true_positive_rate_ci": None,
+            }
+        )
+    return rows
+
+
+def _parity(frame: Any, p: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+    """Demographic parity from verdicts alone (fairlearn ignores ``y_true`` for it)."""
+    from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio
+
+    low_diff, high_diff = frame.difference_ci()
+    low_ratio, high_ratio = frame.ratio_ci()
+    return {
+        "demographic_parity_difference": _num(
+            demographic_parity_difference(p, p, sensitive_features=groups)
+        ),
+        "demographic_parity_difference_ci": [
+            _num(low_diff["selection_rate"]),
+            _num(high_diff["selection_rate"]),
+        ],
+        "demographic_parity_ratio": _num(demographic_parity_ratio(p, p, sensitive_features=groups)),
+        "demographic_parity_ratio_ci": [
+            _num(low_ratio["selection_rate"]),
+            _num(high_ratio["selection_rate"]),
+        ],
+    }
+
+
+def _without_labels(
+    section: dict[str, Any],
+    table: dict[str, np.ndarray],
+    attributes: dict[str, list[str | None]],
+    options: ReportOptions,
+) -> dict[str, Any]:
+    scope = np.flatnonzero(table["ok"] & (table["ai_label"] >= 0))
+    section["labelled"] = False
+    if len(scope) == 0:
+        section["note"] = "The detector scored no image, so no rate can be computed."
+        return section
+    section["images_in_scope"] = len(scope)
+    section["note"] = (
+        f"No scored image has a real/generated label, so the rates that need ground truth "
+        f"(false-positive and true-positive rates, equalized odds) are not shown. Selection "
+        f"rate (the share the detector calls AI) and demographic parity need only its "
+        f"verdicts: they are computed over all {len(scope):,} scored images."
+    )
+    p = table["ai_label"][scope].astype(np.int64)
+    everyone = np.full(len(scope), "all", dtype=object)
+    overall = _frame(p, p, everyone, options, labelled=False)
+    row = _selection_rows(overall, everyone, options)[0]
+    row.pop("group")
+    section["overall"] = row
+    for name, values in attributes.items():
+        chosen = np.array([values[i] is not None for i in scope])
+        if not chosen.any():
+            continue
+        groups = np.array([values[i] for i in scope[chosen]], dtype=object)
+        pp = p[chosen]
+        frame = _frame(pp, pp, groups, options, labelled=False)
+        entry: dict[str, Any] = {
+            "n": int(chosen.sum()),
+            "images_without_value": int((~chosen).sum()),
+            "groups": _selection_rows(frame, groups, options),
+            "score_histograms": {
+                str(g): {
+                    "all": np.histogram(
+                        table["p_ai"][scope[chosen]][groups == g],
+                        np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1),
+                    )[0].tolist()
+                }
+                for g in sorted(np.unique(groups).tolist())
+            },
+        }
+        if len(np.unique(groups)) >= 2:
+            entry.update(_parity(frame, pp, groups))
+        section["by_attribute"][name] = entry
+    return section
+
+
 def detector_section(
     table: dict[str, np.ndarray],
     labels: list[str | None],
@@ -218,14 +376,17 @@ def detector_section(
     attributes: dict[str, list[str | None]],
     detector_info: dict[str, Any],
     options: ReportOptions,
+    keys: list[str] | None = None,
 ) -> dict[str, Any]:
     scored = table["ai_label"] >= 0
-    known = np.array([label in ("real", "generated") for label in labels])
+    known = np.array([label in ("real", "generated") for label in labels], dtype=bool)
     scope = np.flatnonzero(table["ok"] & scored & known)
     y_all = np.array([1 if label == "generated" else 0 for label in labels], dtype=np.int64)
     p_all = table["ai_label"].astype(np.int64)
+    keys = keys if keys is not None else [str(path) for path in table["path"]]
     section: dict[str, Any] = {
         "detector": detector_info,
+        "labelled": True,
         "images_scored": int((table["ok"] & scored).sum()),
         "images_in_scope": len(scope),
         "images_not_scored": int((table["ok"] & ~scored).sum()),
@@ -237,12 +398,11 @@ def detector_section(
         "overall": None,
     }
     if len(scope) == 0:
-        section["note"] = (
-            "No image has both a real/generated label and a detector score, so no rate "
-            "can be computed."
-        )
-        return section
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _without_labels(section, table, attributes, options)
     y, p = y_all[scope], p_all[scope]
+    threshold = float(detector_info.get("threshold", 0.5))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fam = np.array(
@@ -259,11 +419,18 @@ def detector_section(
             groups = np.array([values[i] for i in scope[chosen]], dtype=object)
             yy, pp = y[chosen], p[chosen]
             frame = _frame(yy, pp, groups, options)
+            rows = _group_rows(frame, yy, groups, options)
+            scores = table["p_ai"][scope[chosen]]
+            for row in rows:
+                mask = groups == row["group"]
+                row["errors"] = _errors(
+                    keys, scope[chosen][mask], yy[mask], pp[mask], scores[mask], threshold
+                )
             entry: dict[str, Any] = {
                 "n": int(chosen.sum()),
                 "images_without_value": int((~chosen).sum()),
-                "groups": _group_rows(frame, yy, groups, options),
-                "score_histograms": _histograms(table["p_ai"][scope[chosen]], yy, groups),
+                "groups": rows,
+                "score_histograms": _histograms(scores, yy, groups),
             }
             if len(np.unique(groups)) >= 2:
                 entry.update(_disparities(frame, yy, pp, groups, options))

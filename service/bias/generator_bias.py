@@ -129,6 +129,42 @@ def _source(labelled: bool, classified: bool) -> str:
     return "labels" if labelled else "none"
 
 
+def images_needing_features(
+    labels: list[str | None], attributes: list[dict[str, str]]
+) -> np.ndarray:
+    """Which images' feature vectors the attribute classifier may read: for each attribute
+    some generated image lacks, the real images that have it (to train on) and the
+    generated images that lack it (to assign). Known before any image is read."""
+    names = {name for values in attributes for name in values}
+    missing = {
+        name
+        for name in names
+        for label, values in zip(labels, attributes, strict=True)
+        if label == "generated" and values.get(name) is None
+    }
+    return np.array(
+        [
+            bool(missing)
+            and (
+                (label == "real" and any(values.get(n) is not None for n in missing))
+                or (label == "generated" and any(values.get(n) is None for n in missing))
+            )
+            for label, values in zip(labels, attributes, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def feature_rows(table: dict[str, np.ndarray], images: list[int]) -> np.ndarray:
+    """The feature vectors of ``images`` (image indices) from the thinned column."""
+    row_of = np.full(len(table["ok"]), -1, np.int64)
+    row_of[table["features_index"]] = np.arange(len(table["features_index"]))
+    rows = row_of[np.asarray(images, dtype=np.int64)]
+    if (rows < 0).any():
+        raise AssertionError("a feature vector the classifier needs was not kept")
+    return table["features"][rows]
+
+
 def generator_section(
     table: dict[str, np.ndarray],
     labels: list[str | None],
@@ -168,7 +204,7 @@ def generator_section(
         if any(values[i] is None for i in generated):
             labelled = [i for i in real_all if values[i] is not None]
             model, info = train_attribute_classifier(
-                table["features"][labelled], [values[i] for i in labelled], options.seed
+                feature_rows(table, labelled), [values[i] for i in labelled], options.seed
             )
             models[name] = model
             section["classifiers"][name] = info
@@ -180,7 +216,7 @@ def generator_section(
             assigned: list[str] = []
             model = models.get(name)
             if unlabelled and model is not None:
-                assigned = [str(v) for v in model.predict(table["features"][unlabelled])]
+                assigned = [str(v) for v in model.predict(feature_rows(table, unlabelled))]
             training = [values[i] for i in reference if values[i] is not None]
             outputs = given + assigned
             categories = sorted(set(training) | set(outputs))

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from service.bias.datasheet import datasheet_section
 from service.bias.definitions import SKIN_TONE_NOTE, definitions
 from service.bias.engine import Progress, run_map
 from service.bias.fairness import detector_section
-from service.bias.generator_bias import generator_section
+from service.bias.generator_bias import generator_section, images_needing_features
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions
 from service.bias.privacy import check_consent_banks, privacy_findings, privacy_section
@@ -56,64 +57,206 @@ def _detector_info(path: Path | None) -> dict[str, Any] | None:
     }
 
 
-def _findings(report: dict[str, Any]) -> list[str]:
+@dataclass
+class Finding:
+    """One headline fact, readable on its own: its sentence (with its number and, where it
+    has one, its interval), where in the page it is shown and which images show it."""
+
+    sentence: str
+    section: str
+    anchor: str
+    images: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pct_ci(value: float, ci: list[float | None] | None, level: str) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return f"{value:.1%}"
+    return f"{value:.1%} ({level} CI {ci[0]:.1%}–{ci[1]:.1%})"
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _findings(report: dict[str, Any]) -> list[Finding]:
     """The headline facts, each traceable to a number elsewhere in the report."""
-    out: list[str] = []
+    out: list[Finding] = []
+    level = f"{report['meta']['options'].get('confidence', 0.95):.0%}"
     sheet = report["datasheet"]
     if sheet["unreadable_images"]:
-        out.append(f"{sheet['unreadable_images']} image file(s) could not be read (listed in 1).")
-    for name, entry in report["representation"]["attributes"].items():
+        n = sheet["unreadable_images"]
+        out.append(
+            Finding(
+                f"{_plural(n, 'image file')} of {sheet['image_files']:,} could not be read and "
+                "are left out of every other measure; the list with the reason for each is in "
+                "section 1.",
+                "datasheet",
+                "unreadable",
+            )
+        )
+    for k, (name, entry) in enumerate(report["representation"]["attributes"].items(), 1):
         for row in entry["rows"]:
             if row["ratio_to_uniform"] is not None and row["ratio_to_uniform"] < 0.5:
                 out.append(
-                    f"{name}={row['value']} is under-represented: {row['n']} images, "
-                    f"{row['share']:.1%} of {entry['n']} ({row['ratio_to_uniform']:.2f}x a "
-                    "uniform share)" + ("; small n" if row["small_n"] else "") + "."
+                    Finding(
+                        f"{name}={row['value']} is under-represented: {row['n']:,} of "
+                        f"{entry['n']:,} images have it, a share of "
+                        f"{_pct_ci(row['share'], [row['ci_low'], row['ci_high']], level)}, "
+                        f"{row['ratio_to_uniform']:.2f}x the share each of "
+                        f"the {len(entry['rows'])} values would have if they were equal"
+                        + ("; few images, so the interval is wide." if row["small_n"] else "."),
+                        "representation",
+                        f"attribute-{k}",
+                    )
                 )
     quality = report["quality"]
-    if quality["exact_duplicates"]["group_count"]:
-        q = quality["exact_duplicates"]
+    exact = quality["exact_duplicates"]
+    if exact["group_count"]:
         out.append(
-            f"{q['group_count']} exact-duplicate group(s), "
-            f"{q['redundant_copies']} redundant copies."
+            Finding(
+                f"{_plural(exact['group_count'], 'group')} of identical images (same decoded "
+                f"pixels, in any file format) hold {exact['images_in_groups']:,} images; "
+                f"{_plural(exact['redundant_copies'], 'copy', 'copies')} can be dropped.",
+                "quality",
+                "exact-1",
+                exact["groups"][0][:6],
+            )
         )
-    if quality["near_duplicates"]["cluster_count"]:
-        q = quality["near_duplicates"]
+    near = quality["near_duplicates"]
+    if near["cluster_count"]:
         out.append(
-            f"{q['cluster_count']} near-duplicate cluster(s) "
-            f"({q['hash']} within {q['radius']} bits)."
+            Finding(
+                f"{_plural(near['cluster_count'], 'cluster')} of near-duplicates (edited copies "
+                f"of one picture: {near['hash'].upper()} hashes within {near['radius']} bits) "
+                f"hold {near['images_in_clusters']:,} images; one per cluster is worth keeping.",
+                "quality",
+                "near-1",
+                near["clusters"][0]["images"][:6],
+            )
         )
-    if quality["leakage"]["pair_count"]:
+    leakage = quality["leakage"]
+    if leakage["pair_count"]:
+        pairs = ", ".join(
+            f"{v:,} between {k.split('/')[0]} and {k.split('/')[1]}"
+            for k, v in leakage["by_split_pair"].items()
+        )
+        first = leakage["pairs"][0]
         out.append(
-            f"{quality['leakage']['pair_count']} duplicate pair(s) leak across splits "
-            f"({', '.join(f'{k}: {v}' for k, v in quality['leakage']['by_split_pair'].items())})."
+            Finding(
+                f"{_plural(leakage['pair_count'], 'image')} in one split "
+                f"{'is a copy' if leakage['pair_count'] == 1 else 'are copies'} of an image in "
+                f"another ({pairs}): a model evaluated on such a split is tested on pictures it "
+                "was trained on.",
+                "quality",
+                "leak-1",
+                [first["a"], first["b"]],
+            )
         )
+    thresholds = quality["flags"]["thresholds"]
+    meaning = {
+        "dark": f"mean brightness (luma) below {thresholds['dark_mean_luma_below']:g} of white",
+        "over_bright": f"mean brightness above {thresholds['over_bright_mean_luma_above']:g}",
+        "blurry": f"sharpness (Laplacian variance) below {thresholds['blurry_sharpness_below']:g}",
+        "low_information": "luma entropy below "
+        f"{thresholds['low_information_entropy_bits_below']:g} bits, a flat or nearly flat image",
+    }
     for flag in ("dark", "over_bright", "blurry", "low_information"):
-        if quality["flags"][flag]["count"]:
+        entry = quality["flags"][flag]
+        if entry["count"]:
             out.append(
-                f"{quality['flags'][flag]['count']} image(s) flagged {flag.replace('_', ' ')}."
+                Finding(
+                    f"{_plural(entry['count'], 'image')} ({entry['share']:.1%} of the readable "
+                    f"ones) {'is' if entry['count'] == 1 else 'are'} flagged "
+                    f"{flag.replace('_', ' ')} ({meaning[flag]}).",
+                    "quality",
+                    f"flag-{flag}",
+                    entry["images"][:6],
+                )
             )
     detector = report.get("detector") or {}
-    for name, entry in (detector.get("by_attribute") or {}).items():
-        ratio = entry.get("false_positive_rate_max_over_min")
-        if ratio is not None and ratio >= 1.25:
-            rates = [g for g in entry["groups"] if g["false_positive_rate"] is not None]
+    for k, (name, entry) in enumerate((detector.get("by_attribute") or {}).items(), 1):
+        groups = entry["groups"]
+        if detector.get("labelled", True):
+            ratio = entry.get("false_positive_rate_max_over_min")
+            if ratio is None or ratio < 1.25:
+                continue
+            rates = [g for g in groups if g["false_positive_rate"] is not None]
             worst = max(rates, key=lambda g: g["false_positive_rate"])
             best = min(rates, key=lambda g: g["false_positive_rate"])
-            out.append(
-                f"The detector flags real images of {name}={worst['group']} at "
-                f"{worst['false_positive_rate']:.1%} vs {best['false_positive_rate']:.1%} for "
-                f"{name}={best['group']} ({ratio:.1f}x)."
+            j = groups.index(worst) + 1
+            errors = worst.get("errors") or {}
+            high_text = _pct_ci(
+                worst["false_positive_rate"], worst["false_positive_rate_ci"], level
             )
+            low_text = _pct_ci(best["false_positive_rate"], best["false_positive_rate_ci"], level)
+            out.append(
+                Finding(
+                    f"The detector calls real images of {name}={worst['group']} AI at "
+                    f"{high_text} vs {low_text}"
+                    f" for {name}={best['group']}: {ratio:.1f}x the false-positive rate.",
+                    "detector",
+                    f"errors-{k}-{j}",
+                    [row["image"] for row in errors.get("false_positive_examples", [])],
+                )
+            )
+            continue
+        ratio = entry.get("demographic_parity_ratio")
+        diff_ci = entry.get("demographic_parity_difference_ci") or [None, None]
+        if ratio is None:
+            continue
+        if ratio >= 0.8 and not (diff_ci[0] is not None and diff_ci[0] > 0):
+            continue
+        rated = [g for g in groups if g["selection_rate"] is not None]
+        high = max(rated, key=lambda g: g["selection_rate"])
+        low = min(rated, key=lambda g: g["selection_rate"])
+        ratio_ci = entry.get("demographic_parity_ratio_ci") or [None, None]
+        ratio_text = (
+            f"{ratio:.2f} ({ratio_ci[0]:.2f}–{ratio_ci[1]:.2f})"
+            if ratio_ci[0] is not None and ratio_ci[1] is not None
+            else f"{ratio:.2f}"
+        )
+        out.append(
+            Finding(
+                f"Without ground-truth labels, the detector calls "
+                f"{_pct_ci(high['selection_rate'], high['selection_rate_ci'], level)} of "
+                f"{name}={high['group']} images AI vs "
+                f"{_pct_ci(low['selection_rate'], low['selection_rate_ci'], level)} of "
+                f"{name}={low['group']} images: demographic parity difference "
+                f"{entry['demographic_parity_difference']:.2f}"
+                + (
+                    f" ({diff_ci[0]:.2f}–{diff_ci[1]:.2f})"
+                    if diff_ci[0] is not None and diff_ci[1] is not None
+                    else ""
+                )
+                + f", ratio {ratio_text} ({level} CIs; a ratio below 0.8 fails the four-fifths "
+                "rule). Whether this is bias or a real difference in how many images are AI "
+                "needs labels to tell.",
+                "detector",
+                "detector",
+            )
+        )
     for family, entry in (report["generator_bias"].get("families") or {}).items():
         for name, result in entry["attributes"].items():
             p_value = result.get("p_value")
             if p_value is not None and p_value < 0.05 and result["total_variation"] >= 0.1:
                 out.append(
-                    f"Generator {family} over-produces {name}={result['most_over_represented']} "
-                    f"(+{result['over_representation']:.0%} points; TV distance "
-                    f"{result['total_variation']:.2f}, chi-square p={p_value:.2g})"
-                    + (" per the attribute classifier." if result["classified"] else ".")
+                    Finding(
+                        f"Generator {family} over-produces {name}="
+                        f"{result['most_over_represented']}: "
+                        f"+{result['over_representation']:.0%} points over its share of the "
+                        f"training images (total variation distance "
+                        f"{result['total_variation']:.2f}, chi-square p={p_value:.2g})"
+                        + (
+                            ", with values assigned by the attribute classifier."
+                            if result["classified"]
+                            else "."
+                        ),
+                        "generators",
+                        "generators",
+                    )
                 )
     return out
 
@@ -138,8 +281,13 @@ def build_report(
             f"(splits: {', '.join(dataset.split_names)})."
         )
     say(f"{len(dataset.entries)} image files in {len(dataset.split_names)} split(s)")
+    keep_features = images_needing_features(
+        [entry.label for entry in dataset.entries],
+        [entry.attributes for entry in dataset.entries],
+    )
     table = run_map(
         [str(entry.path) for entry in dataset.entries],
+        keep_features=keep_features,
         engine=options.engine,
         detector=str(options.detector) if options.detector else None,
         batch_size=options.batch_size,
@@ -172,7 +320,9 @@ def build_report(
     detector_part = None
     if detector is not None:
         say("detector metrics with fairlearn")
-        detector_part = detector_section(table, labels, families, attributes, detector, options)
+        detector_part = detector_section(
+            table, labels, families, attributes, detector, options, keys
+        )
     say("generator output bias")
     generator = generator_section(table, labels, families, splits, attributes, options)
     mitigation = mitigation_section(
@@ -208,7 +358,11 @@ def build_report(
             options.scrub_out,
         ),
     }
-    report["findings"] = _findings(report) + privacy_findings(report["privacy"])
+    findings = _findings(report) + [
+        Finding(sentence, "privacy", "privacy") for sentence in privacy_findings(report["privacy"])
+    ]
+    report["findings"] = [finding.sentence for finding in findings]
+    report["findings_detail"] = [finding.to_dict() for finding in findings]
     report["meta"]["seconds"]["total"] = round(time.perf_counter() - started, 3)
     return _clean(report), dataset, table
 
@@ -289,12 +443,18 @@ def write_report(
     table: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Path]:
     """``report.json``, ``report.html`` (self-contained) and, with the table, ``images.csv``."""
-    from service.bias.html import render_html
+    from service.bias.html import pictured_keys, render_html
+    from service.bias.thumbs import make_thumbnails
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"json": out_dir / REPORT_JSON, "html": out_dir / REPORT_HTML}
     written["json"].write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", "utf-8")
-    written["html"].write_text(render_html(report), "utf-8")
+    thumbnails = None
+    if dataset is not None:
+        # Only the images the page shows are read again, from where the dataset lies.
+        paths = {entry.key: entry.path for entry in dataset.entries}
+        thumbnails = make_thumbnails(pictured_keys(report), paths)
+    written["html"].write_text(render_html(report, thumbnails), "utf-8")
     if dataset is not None and table is not None:
         written["csv"] = out_dir / IMAGES_CSV
         write_images_csv(written["csv"], report, dataset, table)

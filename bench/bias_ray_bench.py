@@ -1,0 +1,162 @@
+"""End-to-end ``provaudit bias-report`` speed: the local engine against Ray Data, same run.
+
+Writes N synthetic photos-like images (smooth colour fields with texture, ``--size`` px,
+JPEG q90, two attribute folders, one exact and one near copy per hundred images) and
+builds the whole report twice in this process: ``--engine local`` (one process: one
+core) as the baseline, then ``--engine ray`` on a local Ray with ``--cpus`` CPUs (the
+per-image stage as ``map_batches``; the aggregation on the driver over the per-image
+columns, never the pixels). Both reports must be equal (the ``meta`` block aside). Prints
+images/s, images/s per core, the Ray/local ratio, the per-image stage and aggregation
+seconds of each, the driver's per-image column bytes (what the aggregation holds per
+image), a linear extrapolation to 1M images, and one JSON line.
+
+The extrapolation is arithmetic on the measured rates, not a measurement: it assumes the
+per-image stage stays linear (it is a pure map) and that the aggregation's near-duplicate
+search stays linear at the default radius (see bench/bias_bench.py for its own growth).
+
+    OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python bench/bias_ray_bench.py [--images 1000]
+        [--size 256] [--cpus 2] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.bias.options import ReportOptions
+from service.bias.report import build_report
+
+
+def make_images(root: Path, n: int, size: int, seed: int = 0) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        group = "a" if k % 3 else "b"
+        folder = root / f"group={group}"
+        folder.mkdir(parents=True, exist_ok=True)
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        field = np.asarray(
+            Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC), np.float32
+        )
+        field += rng.normal(0, 12, field.shape).astype(np.float32)
+        pixels = np.clip(field, 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        image.save(folder / f"{k:07d}.jpg", "JPEG", quality=90)
+        if k % 100 == 1:
+            image.save(folder / f"{k:07d}_copy.png")
+            image.resize((size * 9 // 10, size * 9 // 10)).save(
+                folder / f"{k:07d}_near.jpg", "JPEG", quality=80
+            )
+
+
+def column_bytes(table: dict[str, np.ndarray]) -> int:
+    total = 0
+    for values in table.values():
+        if values.dtype == object:
+            total += values.nbytes + sum(sys.getsizeof(v) for v in values.tolist())
+        else:
+            total += values.nbytes
+    return total
+
+
+def run(options: ReportOptions, ray_init: dict | None = None) -> tuple[dict, float, dict]:
+    started = time.perf_counter()
+    report, _, table = build_report(options, ray_init=ray_init)
+    return report, time.perf_counter() - started, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        make_images(root, args.images, args.size)
+        files = sum(1 for _ in root.rglob("*.*"))
+        common = {"dataset": root, "bootstrap": 50, "batch_size": args.batch_size}
+        local, local_s, table = run(ReportOptions(**common))
+
+        import ray
+        import ray.data
+
+        address = os.environ.pop("RAY_ADDRESS", None)
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        try:
+            # Ray's first map starts its workers: a warm-up on a few images is not timed.
+            warm = Path(tmp) / "warm"
+            make_images(warm, 8, 32, seed=1)
+            run(ReportOptions(dataset=warm, engine="ray", workers=args.cpus, batch_size=4))
+            remote, ray_s, _ = run(ReportOptions(engine="ray", workers=args.cpus, **common))
+        finally:
+            ray.shutdown()
+            if address is not None:
+                os.environ["RAY_ADDRESS"] = address
+    same = {k: v for k, v in local.items() if k != "meta"} == {
+        k: v for k, v in remote.items() if k != "meta"
+    }
+    per_image = column_bytes(table) / files
+    local_rate, ray_rate = files / local_s, files / ray_s
+    local_core, ray_core = local_rate, ray_rate / args.cpus
+    seconds = {
+        "local": local["meta"]["seconds"],
+        "ray": remote["meta"]["seconds"],
+    }
+    print(
+        f"{files} files ({args.size} px JPEG/PNG), {args.cpus} Ray CPUs, "
+        f"{os.cpu_count()} cores on this machine ({platform.processor() or platform.machine()})"
+    )
+    for name, total, rate, core in (
+        ("local", local_s, local_rate, local_core),
+        ("ray", ray_s, ray_rate, ray_core),
+    ):
+        stage = seconds[name]["per_image_stage"]
+        print(
+            f"  {name:5s} {total:7.1f} s total ({stage:.1f} s per-image stage, "
+            f"{total - stage:.1f} s aggregation): {rate:6.1f} images/s, {core:6.1f} per core"
+        )
+    ratio = ray_rate / local_rate
+    print(
+        f"  ray / local: x{ratio:.2f} images/s, x{ray_core / local_core:.2f} per core; "
+        f"reports equal: {same}"
+    )
+    print(
+        f"  driver columns: {per_image:.0f} bytes per image "
+        f"(extrapolated: {per_image * 1e6 / 2**30:.2f} GiB for 1M images)"
+    )
+    hours = 1e6 / ray_rate / 3600
+    print(
+        f"  extrapolated (not measured): 1M images in {hours:.1f} h on {args.cpus} CPUs "
+        f"at this rate; {1e6 / ray_core / 3600 / 64:.2f} h on 64"
+    )
+    print(json.dumps({
+        "bench": "bias_ray", "files": files, "size": args.size, "cpus": args.cpus,
+        "local_s": round(local_s, 2), "ray_s": round(ray_s, 2),
+        "local_images_per_s": round(local_rate, 2), "ray_images_per_s": round(ray_rate, 2),
+        "local_images_per_s_per_core": round(local_core, 2),
+        "ray_images_per_s_per_core": round(ray_core, 2),
+        "ratio_ray_over_local": round(ratio, 3), "reports_equal": same,
+        "driver_bytes_per_image": round(per_image), "seconds": seconds,
+        "extrapolated_1m_hours_at_cpus": round(hours, 2),
+    }))  # fmt: skip
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
