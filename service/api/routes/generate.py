@@ -50,7 +50,6 @@ class GenerateRequest(BaseModel):
         None,
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
-        pattern=r"\S",
         description="What to draw: required by text_diffusion, refused by the other families.",
     )
     guidance: float | None = Field(
