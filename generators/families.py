@@ -192,6 +192,40 @@ class GANFamily(GeneratorFamily):
         return SampleOutput(_to_numpy(model.generator(latent, class_ids)), None, None)
 
 
+def noise_prediction_step(
+    model: nn.Module,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    generator: torch.Generator,
+    autocast: Autocast,
+    condition: Callable[[], tuple[torch.Tensor, ...]] | None = None,
+) -> float:
+    """One update of Ho et al.'s epsilon-prediction loss at uniform random timesteps, for
+    every diffusion family: ``network(noisy, timesteps, *condition())``, gradients clipped
+    to ``model.config.grad_clip``, then the weight average moved.
+
+    ``condition`` draws its own random numbers after the timesteps and the noise: that
+    order is part of what makes a resumed run identical to an uninterrupted one."""
+    schedule = model.schedule
+    batch = images.shape[0]
+    timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator)
+    timesteps = timesteps.to(images.device)
+    noise = _randn(tuple(images.shape), generator, images.device)
+    extra = condition() if condition is not None else ()
+    noisy = schedule.add_noise(images, noise, timesteps)
+    with autocast():
+        predicted = network(noisy, timesteps, *extra)
+    loss = F.mse_loss(predicted.float(), noise)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if model.config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(network.parameters(), model.config.grad_clip)
+    optimizer.step()
+    model.update_ema()
+    return loss.item()
+
+
 class DiffusionFamily(GeneratorFamily):
     name = "diffusion"
     config_type = DiffusionConfig
@@ -214,23 +248,10 @@ class DiffusionFamily(GeneratorFamily):
         labels: TrainingLabels | None = None,
     ) -> dict[str, float]:
         """The simple epsilon-prediction loss of Ho et al. at a uniform random timestep."""
-        schedule = model.schedule
-        batch = images.shape[0]
-        timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator)
-        timesteps = timesteps.to(images.device)
-        noise = _randn(tuple(images.shape), generator, images.device)
-        noisy = schedule.add_noise(images, noise, timesteps)
-        with autocast():
-            predicted = model.unet(noisy, timesteps)
-        loss = F.mse_loss(predicted.float(), noise)
-        optimizer = optimizers["unet"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if model.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.unet.parameters(), model.config.grad_clip)
-        optimizer.step()
-        model.update_ema()
-        return {"loss": loss.item()}
+        loss = noise_prediction_step(
+            model, model.unet, optimizers["unet"], images, generator, autocast
+        )
+        return {"loss": loss}
 
     @torch.no_grad()
     def sample(
@@ -558,32 +579,30 @@ class TextDiffusionFamily(GeneratorFamily):
         from generators.text_prompts import tokenize
 
         config: TextDiffusionConfig = model.config
-        schedule = model.schedule
         batch = images.shape[0]
-        timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator)
-        timesteps = timesteps.to(images.device)
-        noise = _randn(tuple(images.shape), generator, images.device)
-        dropped = torch.rand((batch,), generator=generator) < config.caption_dropout
         captions = [""] * batch
         if labels is not None and labels.captions is not None:
             captions = list(labels.captions)
-        prompts = [
-            "" if drop else caption
-            for drop, caption in zip(dropped.tolist(), captions, strict=True)
-        ]
-        tokens = torch.from_numpy(tokenize(prompts, config.text.max_tokens)).to(images.device)
-        noisy = schedule.add_noise(images, noise, timesteps)
-        with autocast():
-            predicted = model.denoiser(noisy, timesteps, tokens)
-        loss = F.mse_loss(predicted.float(), noise)
-        optimizer = optimizers["denoiser"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.denoiser.parameters(), config.grad_clip)
-        optimizer.step()
-        model.update_ema()
-        return {"loss": loss.item()}
+
+        def condition() -> tuple[torch.Tensor]:
+            dropped = torch.rand((batch,), generator=generator) < config.caption_dropout
+            prompts = [
+                "" if drop else caption
+                for drop, caption in zip(dropped.tolist(), captions, strict=True)
+            ]
+            tokens = tokenize(prompts, config.text.max_tokens)
+            return (torch.from_numpy(tokens).to(images.device),)
+
+        loss = noise_prediction_step(
+            model,
+            model.denoiser,
+            optimizers["denoiser"],
+            images,
+            generator,
+            autocast,
+            condition,
+        )
+        return {"loss": loss}
 
     @torch.no_grad()
     def sample(
