@@ -309,11 +309,7 @@ def list_content(
     if json_output:
         emit_json(
             {
-                "bank": bank_name,
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "next_offset": following if following < total else None,
+                **_page(bank_name, total, limit, offset, following),
                 "items": [info.to_dict() for info in items],
             }
         )
@@ -510,11 +506,7 @@ def actions(
     if json_output:
         emit_json(
             {
-                "bank": bank_name,
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "next_offset": following if following < total else None,
+                **_page(bank_name, total, limit, offset, following),
                 "deliveries": [delivery.to_dict() for delivery in deliveries],
             }
         )
@@ -579,3 +571,14 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         fail("--metadata must be a JSON object.", ExitStatus.USAGE)
     return value
+
+
+def _page(bank_name: str, total: int, limit: int, offset: int, following: int) -> dict[str, Any]:
+    """Where a page of a bank's listing sits: what ``--json`` prints beside its rows."""
+    return {
+        "bank": bank_name,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
