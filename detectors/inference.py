@@ -326,7 +326,11 @@ def attribute(spec: DetectorSpec, logits: np.ndarray, label: str) -> dict[str, A
 class OnnxScorer(Scorer):
     backend = "onnxruntime"
 
-    def __init__(self, spec: DetectorSpec, onnx_path: Path, threads: int = 0, **kw: int) -> None:
+    def __init__(
+        self, spec: DetectorSpec, onnx_path: Path | bytes, threads: int = 0, **kw: int
+    ) -> None:
+        """``onnx_path`` is the exported graph's file, or the graph itself (an export held
+        in memory, as calibration scores a model it is still changing)."""
         super().__init__(spec, **kw)
         try:
             import onnxruntime as ort
@@ -340,7 +344,9 @@ class OnnxScorer(Scorer):
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
+            onnx_path if isinstance(onnx_path, bytes) else str(onnx_path),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self.input_name = self.session.get_inputs()[0].name
         # Exports since the feature-distance check have a third output, the features.

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from detectors.data import DetectorData
-from detectors.detect import open_scorer
 from detectors.evaluate import metrics, score_samples
+from detectors.onnx_export import checkpoint_scorer
 from detectors.train import TrainConfig, train, train_fused
 from provenance.errors import DataError
 
@@ -61,7 +61,7 @@ def leave_one_family_out(
             train_fused(subset, replace(config, output=checkpoint), fuse_transforms, quiet=quiet)
         else:
             train(subset, replace(config, output=checkpoint), quiet=quiet)
-        scorer = open_scorer(checkpoint, backend="torch")
+        scorer = checkpoint_scorer(checkpoint)
         test = [
             s for s in data.samples if s.split != "train" and (s.label == 0 or s.family == family)
         ]

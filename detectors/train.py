@@ -192,6 +192,7 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> Tr
     from detectors.loading import save_checkpoint
     from detectors.metrics import average_precision
     from detectors.model import TorchScorer
+    from detectors.onnx_export import onnx_scorer
     from detectors.tiles import sigmoid
     from detectors.workflows import calibrate_model
 
@@ -286,7 +287,11 @@ def train(data: DetectorData, config: TrainConfig, *, quiet: bool = False) -> Tr
                 progress.update(task, advance=1, status=f"loss {losses[-1]:.3f}")
             record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan")}
             if can_validate:
-                scorer = TorchScorer(ema, device, max_tiles=config.val_max_tiles)
+                scorer = (
+                    onnx_scorer(ema, max_tiles=config.val_max_tiles)
+                    if device.type == "cpu"
+                    else TorchScorer(ema, device, max_tiles=config.val_max_tiles)
+                )
                 logits = scorer.score_pixels(val_images).logits
                 ap = average_precision(val_labels, sigmoid(logits))
                 record["val_ap"] = ap

@@ -186,7 +186,7 @@ def leave_sources_out(
     ``OUT/without-<fold>`` and reused when it records the same data and configuration, so
     an interrupted run resumes.
     """
-    from detectors.detect import open_scorer
+    from detectors.onnx_export import checkpoint_scorer
     from detectors.train import train, train_fused, trained_already
     from provenance.errors import DataError
 
@@ -210,7 +210,7 @@ def leave_sources_out(
             train_fused(subset, fold_config, fuse_transforms, quiet=quiet)
         elif not trained_already(checkpoint, subset, fold_config):
             train(subset, fold_config, quiet=quiet)
-        scorer = open_scorer(checkpoint, backend="torch")
+        scorer = checkpoint_scorer(checkpoint)
         fold_records.append(
             {
                 "checkpoint": str(checkpoint),

@@ -23,8 +23,8 @@ from detectors.data import DetectorData, Sample
 from detectors.fusion import FusionError, MaxFusion, fuse
 from detectors.imageops import served_variants
 from detectors.loading import load_checkpoint, save_checkpoint
-from detectors.model import DetectorModel, TorchScorer
-from detectors.onnx_export import export_onnx
+from detectors.model import DetectorModel
+from detectors.onnx_export import export_onnx, onnx_scorer
 from detectors.ood import fit_ood
 from detectors.spec import DEFAULT_MAX_TILES, DEFAULT_TARGET_FPR
 from provenance.errors import DataError
@@ -48,7 +48,7 @@ def apply_calibration(
     """
 
     model.shift_logit(report["logit_shift"])
-    scorer = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
+    scorer = onnx_scorer(model, max_tiles=DEFAULT_MAX_TILES)
     probs = calibrated(scorer.score_pixels(calib_real_views).logits, report["temperature"])
     report["threshold"] = operating_threshold(probs, report["target_fpr"], calib_real_weights)
     report["achieved_fpr_calib"] = weighted_rate(probs > report["threshold"], calib_real_weights)
@@ -105,11 +105,11 @@ def calibrate_model(
             "Calibration needs real and generated images in the validation split and real "
             "images in the calibration split; pass more data."
         )
-    scorer = TorchScorer(model, "cpu", max_tiles=max_tiles or DEFAULT_MAX_TILES)
+    scorer = onnx_scorer(model, max_tiles=max_tiles or DEFAULT_MAX_TILES)
     val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
     calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
     real_views, real_weights = calibration_views(data, [s for s in calib if s.label == 0])
-    deployed = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
+    deployed = onnx_scorer(model, max_tiles=DEFAULT_MAX_TILES)
     report = calibration_report(
         val_logits,
         val_labels,
@@ -137,7 +137,7 @@ def fit_feature_distance(model: DetectorModel | MaxFusion, data: DetectorData) -
     Features are the mean over tiles, so they are taken at the deployed tiling.
     """
 
-    scorer = TorchScorer(model, "cpu", max_tiles=DEFAULT_MAX_TILES)
+    scorer = onnx_scorer(model, max_tiles=DEFAULT_MAX_TILES)
     fit = data.split("train")
     if len(fit) > OOD_FIT_IMAGES:
         picks = np.unique(np.linspace(0, len(fit) - 1, OOD_FIT_IMAGES).round().astype(int))
