@@ -35,8 +35,11 @@ run: $(VENV)/.serve
 verify-sample: $(VENV)/.serve
 	$(BIN)/provaudit verify $(SAMPLE) --trust $(SAMPLE_TRUST) --tree
 
+# One worker per core; a test file stays on one worker, so its module fixtures (trained
+# tiny models, live servers) are built once.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
