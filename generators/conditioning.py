@@ -158,7 +158,8 @@ def class_index(config: Any, condition: Condition | None) -> int | None:
     listed = ", ".join(names)
     if condition is None or condition.class_name is None:
         raise ConditionError(
-            f"This checkpoint is class-conditional; pass --class (one of {listed})."
+            f'This checkpoint is class-conditional; pass --class ("class" in a '
+            f"/v1/generate request), one of {listed}."
         )
     if condition.class_name not in names:
         raise ConditionError(

@@ -85,6 +85,7 @@ class GenerationResult:
             "height": self.image_size,
             "prompt": self.condition.prompt if self.condition else None,
             "guidance": self.condition.guidance if self.condition else None,
+            "class": self.condition.class_name if self.condition else None,
             "seconds": round(self.seconds, 3),
             "images": [
                 {

@@ -10,7 +10,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from generators.conditioning import MAX_PROMPT_CHARS, Condition, ConditionError, check_condition
+from generators.conditioning import (
+    MAX_PROMPT_CHARS,
+    Condition,
+    ConditionError,
+    check_condition,
+    class_index,
+)
 from generators.configs import Family
 from service.api.deps import GeneratorsDep, SettingsDep, SignerDep, WriteAccess
 from service.api.errors import ApiError
@@ -31,8 +37,13 @@ router = APIRouter(prefix="/v1", tags=["generate"], dependencies=[WriteAccess], 
 ZIP_MEDIA_TYPE = "application/zip"
 
 
+# Class names are folder names a checkpoint was trained on: short words, as prompts are.
+MAX_CLASS_CHARS = MAX_PROMPT_CHARS
+
+
 class GenerateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # ``class`` is a Python keyword: the field is ``class_name``, the JSON key "class".
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     family: Family
     n: int = Field(1, ge=1, le=MAX_IMAGES, description="Number of images.")
@@ -59,6 +70,14 @@ class GenerateRequest(BaseModel):
         description="text_diffusion's classifier-free guidance scale (1: none; absent: the "
         "model's default).",
     )
+    class_name: str | None = Field(
+        None,
+        alias="class",
+        min_length=1,
+        max_length=MAX_CLASS_CHARS,
+        description="The class to draw, one of a class-conditional gan checkpoint's class "
+        "names (its training folders); refused by checkpoints without classes.",
+    )
 
 
 class GeneratedImageOut(BaseModel):
@@ -82,6 +101,7 @@ class GenerateResponse(BaseModel):
     height: int
     prompt: str | None = None
     guidance: float | None = None
+    class_name: str | None = Field(None, alias="class")
     seconds: float
     development_identity: bool
     images: list[GeneratedImageOut]
@@ -117,7 +137,8 @@ def _zip(result: GenerationResult, summary: dict[str, Any]) -> bytes:
             described={
                 404: "The family's checkpoint is not in the generators directory.",
                 422: "A field is out of range, a prompt is empty, missing (text_diffusion) or "
-                "sent to a family without conditioning, or generating took longer than "
+                "sent to a family without conditioning, a class is not one of the "
+                "checkpoint's (or it has none), or generating took longer than "
                 "PROVAUDIT_GENERATE_TIMEOUT_S.",
             }
         ),
@@ -135,8 +156,8 @@ async def generate(
 
     Every PNG declares ``trainedAlgorithmicMedia`` and carries the
     ``org.provaudit.generator`` assertion (family, checkpoint sha256, seed, sampler,
-    steps, and the prompt and guidance scale of text_diffusion). Runs on onnxruntime,
-    without torch.
+    steps, the prompt and guidance scale of text_diffusion, the class of a
+    class-conditional gan). Runs on onnxruntime, without torch.
     """
     try:
         generator = generators.get(body.family)  # a missing family: 404 before any work
@@ -144,10 +165,14 @@ async def generate(
         raise ApiError(404, exc.code, str(exc)) from None
     condition = None
     try:
-        if body.prompt is not None or body.guidance is not None:
-            condition = Condition(prompt=body.prompt, guidance=body.guidance)
-        # A prompt the family cannot take, or a missing one it needs: 422 before queueing.
+        if body.prompt is not None or body.guidance is not None or body.class_name is not None:
+            condition = Condition(
+                prompt=body.prompt, class_name=body.class_name, guidance=body.guidance
+            )
+        # A condition the checkpoint cannot take, or a missing one it needs: 422 before
+        # queueing.
         check_condition(body.family, generator.info.config, condition)
+        class_index(generator.info.config, condition)  # a class the checkpoint does not know
     except ConditionError as exc:
         raise ApiError(422, exc.code, str(exc)) from None
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
