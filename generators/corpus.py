@@ -94,7 +94,8 @@ class CorpusSource:
     inside the package, relative to its root (``usr/share/...``); ``*`` also crosses ``/``.
     ``bundles`` names Qt resource bundles inside the package whose members the patterns may
     name as ``<bundle path>/<member path>``. ``credits`` are the upstream files that credit
-    each image (READMEs, wallpaper metadata); they are appended to ``ATTRIBUTION.txt``.
+    each image (READMEs, wallpaper metadata); they are appended to ``ATTRIBUTION.txt``,
+    unpacked first when gzipped (``*.gz``, as Debian ships larger docs).
     ``package`` is None only for the built-in photos, which come from Python wheels.
     """
 
