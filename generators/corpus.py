@@ -616,8 +616,8 @@ CORPUS_SOURCES: tuple[CorpusSource, ...] = (
         globs=("usr/share/stellarium/nebulae/default/*.png",),
         credits=("usr/share/stellarium/nebulae/default/textures.json",),
         kind="photo",
-        licence="free to use and redistribute with credit (per image, see the copyright "
-        "file's credits 4.7-4.x and textures.json)",
+        licence="free use and redistribution with credit, CC-BY-3.0 or CC-BY-SA (per "
+        "image: the copyright file's credits 4.7-4.25 and textures.json)",
         note="telescope photographs of nebulae, galaxies and clusters by amateur and "
         "professional observatories, stretched and faded to black at the edges, some "
         "quantised to a palette (128-2048 px)",
