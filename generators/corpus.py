@@ -685,6 +685,15 @@ CORPUS_SOURCES: tuple[CorpusSource, ...] = (
         note="vector clipart on flash cards, rendered to JPEG (288x216)",
     ),
     CorpusSource(
+        name="wesnoth-story-art",
+        package="wesnoth-1.16-data",
+        globs=("usr/share/games/wesnoth/1.16/data/core/images/story/*.jpg",),
+        kind="artwork",
+        licence="GPL-2+ (Debian copyright)",
+        note="Battle for Wesnoth's digitally painted landscapes: mountains, swamps, coasts, "
+        "castles (720-1300 px JPEG)",
+    ),
+    CorpusSource(
         name="scratch-drawings",
         package="scratch",
         globs=_under(_SCRATCH, _SCRATCH_DRAWN)
