@@ -28,6 +28,7 @@ copy of one already taken.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -93,7 +94,8 @@ class CorpusSource:
     inside the package, relative to its root (``usr/share/...``); ``*`` also crosses ``/``.
     ``bundles`` names Qt resource bundles inside the package whose members the patterns may
     name as ``<bundle path>/<member path>``. ``credits`` are the upstream files that credit
-    each image (READMEs, wallpaper metadata); they are appended to ``ATTRIBUTION.txt``.
+    each image (READMEs, wallpaper metadata); they are appended to ``ATTRIBUTION.txt``,
+    unpacked first when gzipped (``*.gz``, as Debian ships larger docs).
     ``package`` is None only for the built-in photos, which come from Python wheels.
     """
 
@@ -254,6 +256,160 @@ _SCRATCH_DRAWN = (
 _SCRATCH_NEITHER = ("Backgrounds/Outdoors/graffiti.jpg",)
 _LXQT = "usr/share/lxqt/wallpapers"
 _CATEGORIZATION = ("fishes", "others", "renewable", "tools")
+# GCompris's "details" activity: photos of monuments and paintings by Van Gogh, each as one
+# background (the small *_N.webp are crops of it, for the game, and too small anyway).
+_DETAILS_PHOTOS = (
+    "Chenonceau",
+    "EgeskovSlotSpejling",
+    "EilanDonanCastle",
+    "FanoeWindmill",
+    "GizahPyramids",
+    "Louvre_2007_02_24_c",
+    "NDP",
+    "Nagoya",
+    "Neuschwanstein",
+    "OperaSidney",
+    "TajMahal",
+    "TourEiffel",
+    "TowerBridgeLondon",
+)
+_DETAILS_PAINTINGS = (
+    "Eglise_dAuvers-sur-Oise",
+    "Gogh4",
+    "PortraitOfPereTanguy",
+    "Van_Gogh_The_Night_Cafe",
+    "VincentVanGogh0012",
+    "VincentVanGogh0013",
+    "VincentVanGogh0019",
+    "VincentVanGoghBridge",
+)
+# Louis Braille's activity: photos of his house, statue and braille in use (his portrait,
+# a painting, and the staged fireplace scene are left out).
+_BRAILLE_PHOTOS = ("braille", "rnib", "statue", "teach", "workshop")
+_OPENCV = "usr/share/doc/opencv-doc/examples"
+# OpenCV's sample images that are camera photographs. Left out: drawings, logos, renders
+# (Blender_Suzanne*, HappyFish, the logos, pic*), the calibration and stereo pairs in grey
+# (left*/right*, basketball*, box*), images degraded on purpose (ela_modified is a
+# splice, licenseplate_motion and text_* are synthetically blurred), starry_night (a
+# painting), reg/home.png (a crop of data/home.jpg) and fuzzy/input.png (a drawing).
+_OPENCV_PHOTOS = (
+    "data/aero1.jpg",
+    "data/aero3.jpg",
+    "data/aloeL.jpg",
+    "data/aloeR.jpg",
+    "data/apple.jpg",
+    "data/baboon.jpg",
+    "data/board.jpg",
+    "data/building.jpg",
+    "data/butterfly.jpg",
+    "data/chicky_512.png",
+    "data/ela_original.jpg",
+    "data/fruits.jpg",
+    "data/graf1.png",
+    "data/graf3.png",
+    "data/home.jpg",
+    "data/leuvenA.jpg",
+    "data/leuvenB.jpg",
+    "data/messi5.jpg",
+    "data/orange.jpg",
+    "data/rubberwhale1.png",
+    "data/rubberwhale2.png",
+    "data/smarties.png",
+    "data/squirrel_cls.jpg",
+    "data/stuff.jpg",
+    "data/sudoku.png",
+    "text/scenetext0*.jpg",
+    "text/scenetext_segmented_word0?.jpg",
+    "text/scenetext_word0?.jpg",
+    "hfs/data/*.jpg",
+    "alphamat/input_images/plant.jpg",
+    "dnn_superres/butterfly.png",
+)
+_PYSIOGAME = "usr/share/games/pysiogame/res/images"
+# GCompris's vocabulary pictures (gcompris-words) are Art4Apps drawings too: these are
+# the same drawings in pysiogame (matched by name and by a difference hash of the
+# pixels), left out there so that no drawing sits in two sources.
+_ART4APPS_IN_GCOMPRIS = (
+    "animals/bear.jpg",
+    "animals/bee.jpg",
+    "animals/beetle.jpg",
+    "animals/bird.jpg",
+    "animals/bull.jpg",
+    "animals/camel.jpg",
+    "animals/cat.jpg",
+    "animals/chicken.jpg",
+    "animals/cow.jpg",
+    "animals/dog.jpg",
+    "animals/dolphin.jpg",
+    "animals/duck.jpg",
+    "animals/fox.jpg",
+    "animals/frog.jpg",
+    "animals/giraffe.jpg",
+    "animals/gorilla.jpg",
+    "animals/hedgehog.jpg",
+    "animals/hippopotamus.jpg",
+    "animals/horse.jpg",
+    "animals/kangaroo.jpg",
+    "animals/lizard.jpg",
+    "animals/mosquito.jpg",
+    "animals/mouse.jpg",
+    "animals/owl.jpg",
+    "animals/panda.jpg",
+    "animals/pig.jpg",
+    "animals/rabbit.jpg",
+    "animals/rhinoceros.jpg",
+    "animals/shark.jpg",
+    "animals/sheep.jpg",
+    "animals/snail.jpg",
+    "animals/snake.jpg",
+    "animals/spider.jpg",
+    "animals/turkey.jpg",
+    "animals/turtle.jpg",
+    "animals/whale.jpg",
+    "animals/wolf.jpg",
+    "body/arm.jpg",
+    "body/back.jpg",
+    "body/ear.jpg",
+    "body/eye.jpg",
+    "body/face.jpg",
+    "body/finger.jpg",
+    "body/foot.jpg",
+    "body/hair.jpg",
+    "body/hand.jpg",
+    "body/knee.jpg",
+    "body/leg.jpg",
+    "body/mouth.jpg",
+    "body/neck.jpg",
+    "body/nose.jpg",
+    "body/teeth.jpg",
+    "body/thumb.jpg",
+    "food/coconut.jpg",
+    "fruit_n_veg/apple.jpg",
+    "fruit_n_veg/apricot.jpg",
+    "fruit_n_veg/kiwi.jpg",
+    "fruit_n_veg/lemon.jpg",
+    "fruit_n_veg/melon.jpg",
+    "fruit_n_veg/orange.jpg",
+    "fruit_n_veg/peach.jpg",
+    "fruit_n_veg/pear.jpg",
+    "fruit_n_veg/plums.jpg",
+    "fruit_n_veg/raspberry.jpg",
+    "fruit_n_veg/strawberry.jpg",
+    "people/boy.jpg",
+    "people/child.jpg",
+    "people/dad.jpg",
+    "people/family.jpg",
+    "people/friends.jpg",
+    "people/girl.jpg",
+    "people/grandmother.jpg",
+    "people/lad.jpg",
+    "people/man.jpg",
+    "people/mom.jpg",
+    "people/mother.jpg",
+    "people/sisters.jpg",
+    "people/son.jpg",
+    "people/woman.jpg",
+)
 
 BUILTIN = CorpusSource(
     name="builtin",
@@ -378,6 +534,95 @@ CORPUS_SOURCES: tuple[CorpusSource, ...] = (
         "by GCompris (320 px)",
     ),
     CorpusSource(
+        name="gcompris-scenes",
+        package="gcompris-qt-data",
+        bundles=tuple(
+            f"{_GCOMPRIS_RCC}/{activity}.rcc"
+            for activity in (
+                "details",
+                "explore_world_music",
+                "categorization",
+                "clickgame",
+                "louis-braille",
+            )
+        ),
+        globs=_gcompris("details", *(f"image/{name}_background.webp" for name in _DETAILS_PHOTOS))
+        + _gcompris("explore_world_music", "music/*.webp")
+        + _gcompris(
+            "categorization",
+            "images/monuments/*.webp",
+            "images/alphabets/alphabets.webp",
+            "images/numbers/numbers.webp",
+        )
+        + _gcompris("clickgame", "sea*.webp")
+        + _gcompris("louis-braille", *(f"{name}.webp" for name in _BRAILLE_PHOTOS)),
+        # The same photos as explore_monuments's (gcompris-monuments), re-cropped.
+        exclude=_gcompris(
+            "categorization",
+            *(
+                f"images/monuments/{name}.webp"
+                for name in ("brandenburgGate", "colosseum", "greatPyramid")
+            ),
+        ),
+        credits=_gcompris("details", "image/README")
+        + _gcompris("explore_world_music", "music/README")
+        + _gcompris(
+            "categorization",
+            "images/monuments/README",
+            "images/alphabets/README",
+            "images/numbers/README",
+        )
+        + _gcompris("clickgame", "README")
+        + _gcompris("louis-braille", "README"),
+        kind="photo",
+        licence="CC-BY-SA, CC-BY, CC0, GPL-3 or public domain (per image, see credits)",
+        note="photos of landmarks, musicians, underwater scenes, toy blocks and Louis "
+        "Braille's places, from Wikimedia Commons and GCompris's authors, re-encoded as WebP "
+        "by GCompris (200-1024 px)",
+    ),
+    CorpusSource(
+        name="opencv-samples",
+        package="opencv-doc",
+        globs=_under(_OPENCV, _OPENCV_PHOTOS),
+        kind="photo",
+        licence="Apache-2.0 (Debian copyright, Files: *; OpenCV sample data)",
+        note="OpenCV's sample photographs: classic test images (baboon, fruits), aerial "
+        "views, stereo and optical-flow scenes, street signs (256-1282 px)",
+    ),
+    CorpusSource(
+        name="skimage-extras",
+        package="python3-skimage",
+        globs=_under(
+            "usr/lib/python3/dist-packages/skimage/data",
+            (
+                "hubble_deep_field.jpg",
+                "ihc.png",
+                "motorcycle_left.png",
+                "motorcycle_right.png",
+                "retina.jpg",
+            ),
+        ),
+        # Each image's docstring there names its source and licence.
+        credits=("usr/lib/python3/dist-packages/skimage/data/_fetchers.py",),
+        kind="photo",
+        licence="public domain (NASA), CC0-1.0 (retina), no known restrictions (IHC), "
+        "Middlebury 2014 stereo benchmark (motorcycle); BSD-3-clause package",
+        note="scikit-image's colour sample photos the built-in six do not take: Hubble deep "
+        "field, a fundus photograph, a microscope slide, a stereo pair (512-3000 px)",
+    ),
+    CorpusSource(
+        name="stellarium-nebulae",
+        package="stellarium-data",
+        globs=("usr/share/stellarium/nebulae/default/*.png",),
+        credits=("usr/share/stellarium/nebulae/default/textures.json",),
+        kind="photo",
+        licence="free use and redistribution with credit, CC-BY-3.0 or CC-BY-SA (per "
+        "image: the copyright file's credits 4.7-4.25 and textures.json)",
+        note="telescope photographs of nebulae, galaxies and clusters by amateur and "
+        "professional observatories, stretched and faded to black at the edges, some "
+        "quantised to a palette (128-2048 px)",
+    ),
+    CorpusSource(
         name="gcompris-words",
         package="gcompris-qt-data",
         bundles=(f"{_GCOMPRIS_RCC}/lang.rcc",),
@@ -405,6 +650,48 @@ CORPUS_SOURCES: tuple[CorpusSource, ...] = (
         licence="GPL-2+ (Debian copyright); LGPL-3 or CC-BY-SA-4.0 per wallpaper metadata",
         note="KDE Plasma's digital-art wallpapers (vector, low-poly, painted), the largest "
         "rendition of each",
+    ),
+    CorpusSource(
+        name="gcompris-paintings",
+        package="gcompris-qt-data",
+        bundles=(f"{_GCOMPRIS_RCC}/details.rcc",),
+        globs=_gcompris(
+            "details", *(f"image/{name}_background.webp" for name in _DETAILS_PAINTINGS)
+        ),
+        credits=_gcompris("details", "image/README"),
+        kind="artwork",
+        licence="public domain (paintings by Vincent van Gogh; see credits)",
+        note="reproductions of paintings by Van Gogh, re-encoded as WebP by GCompris "
+        "(about 500 px)",
+    ),
+    CorpusSource(
+        name="pysiogame-art4apps",
+        package="pysiogame",
+        globs=(f"{_PYSIOGAME}/art4apps/*/*.jpg",),
+        exclude=_under(f"{_PYSIOGAME}/art4apps", _ART4APPS_IN_GCOMPRIS),
+        credits=("usr/share/doc/pysiogame/CREDITS.txt.gz",),
+        kind="artwork",
+        licence="CC-BY-SA (Art4Apps, per CREDITS.txt); public domain per Debian copyright",
+        note="hand-drawn, coloured word pictures (animals, food, jobs, actions; 200 px JPEG)",
+    ),
+    CorpusSource(
+        name="pysiogame-clipart",
+        package="pysiogame",
+        globs=(f"{_PYSIOGAME}/fc/*.jpg",),
+        # fc085 is Art4Apps's lawyer (art4apps/jobs/lawyer.jpg), not clipart.
+        exclude=(f"{_PYSIOGAME}/fc/fc085.jpg",),
+        kind="artwork",
+        licence="public domain (Open Clip Art Library and Tango, Debian copyright)",
+        note="vector clipart on flash cards, rendered to JPEG (288x216)",
+    ),
+    CorpusSource(
+        name="wesnoth-story-art",
+        package="wesnoth-1.16-data",
+        globs=("usr/share/games/wesnoth/1.16/data/core/images/story/*.jpg",),
+        kind="artwork",
+        licence="GPL-2+ (Debian copyright)",
+        note="Battle for Wesnoth's digitally painted landscapes: mountains, swamps, coasts, "
+        "castles (720-1300 px JPEG)",
     ),
     CorpusSource(
         name="scratch-drawings",
@@ -701,6 +988,9 @@ def _attribution(
         ]
     if source.credits:
         for origin, data in iter_source_files(source, root, source.credits):
+            if origin.endswith(".gz"):
+                # Debian compresses larger files under /usr/share/doc.
+                data = gzip.decompress(data)
             lines += [
                 f"--- credits: {origin} ---",
                 data.decode("utf-8", "replace").rstrip("\n"),

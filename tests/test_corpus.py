@@ -7,6 +7,7 @@ after ``apt-get download``; a cache entry made that way is then reused by ``buil
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -35,7 +36,7 @@ SOURCE = CorpusSource(
     globs=(f"{BASE}/photos/*", f"{BASE}/bundle.rcc/res/*.png"),
     exclude=(f"{BASE}/photos/excluded.png",),
     bundles=(f"{BASE}/bundle.rcc",),
-    credits=(f"{BASE}/bundle.rcc/res/CREDITS",),
+    credits=(f"{BASE}/bundle.rcc/res/CREDITS", f"{BASE}/CREDITS.txt.gz"),
     kind="photo",
     licence="CC0-1.0",
 )
@@ -104,6 +105,8 @@ def files() -> dict[str, bytes]:
                 "CREDITS": (b"inside.png: a test photo by nobody\n", False),
             }
         ),
+        # Debian gzips larger files under /usr/share/doc; credits are read unpacked.
+        f"{BASE}/CREDITS.txt.gz": gzip.compress(b"a-photo.jpg: by a gzipped credit\n"),
         f"usr/share/doc/{PACKAGE}/copyright": COPYRIGHT.encode(),
     }
 
@@ -218,6 +221,7 @@ def test_real_deb_round_trip(tmp_path: Path, deb: Path, files: dict[str, bytes])
     assert f"{PACKAGE} {VERSION}" in attribution
     assert COPYRIGHT in attribution
     assert "inside.png: a test photo by nobody" in attribution
+    assert "a-photo.jpg: by a gzipped credit" in attribution
 
 
 @needs_dpkg
