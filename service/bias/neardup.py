@@ -370,27 +370,34 @@ def _faiss_key_pairs(
 def _table_key_pairs(
     unique: np.ndarray, bits: int, flips: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The same pairs by probing a direct-address table (slot = key, value = its rank) with
-    every key XOR every flip mask: one vectorised gather per mask."""
-    slots = np.full(1 << bits, -1, np.int32)
-    slots[unique] = np.arange(len(unique), dtype=np.int32)
+    """The same pairs by probing direct-address tables with every key XOR every flip mask,
+    one vectorised lookup per mask: a presence table (one byte per key value, small enough
+    to stay in cache) answers every probe, a rank table only the hits."""
     ranks = np.arange(len(unique), dtype=np.int64)
     yield ranks, ranks
-    masks = [
-        sum(1 << bit for bit in flipped)
-        for k in range(1, flips + 1)
-        for flipped in combinations(range(bits), k)
-    ]
+    present = np.zeros(1 << bits, bool)
+    present[unique] = True
+    slots = np.zeros(1 << bits, np.int32)
+    slots[unique] = ranks
     pending: list[tuple[np.ndarray, np.ndarray]] = []
     size = 0
-    for mask in masks:
-        other = slots[unique ^ np.uint32(mask)]
-        first = np.flatnonzero(other > ranks)  # each key pair once; -1 is no key
-        pending.append((first, other[first].astype(np.int64)))
-        size += len(first)
-        if size >= VERIFY_CHUNK:
-            yield np.concatenate([p[0] for p in pending]), np.concatenate([p[1] for p in pending])
-            pending, size = [], 0
+    for top in range(bits):
+        # Each pair of keys once: probed from the key whose bit under the mask's highest
+        # bit is clear.
+        low = np.flatnonzero(((unique >> np.uint32(top)) & np.uint32(1)) == 0)
+        base = unique[low]
+        for k in range(flips):
+            for flipped in combinations(range(top), k):
+                probe = base ^ np.uint32(sum(1 << bit for bit in (top, *flipped)))
+                hit = np.flatnonzero(present[probe])
+                pending.append((low[hit], slots[probe[hit]].astype(np.int64)))
+                size += len(hit)
+                if size >= VERIFY_CHUNK:
+                    yield (
+                        np.concatenate([p[0] for p in pending]),
+                        np.concatenate([p[1] for p in pending]),
+                    )
+                    pending, size = [], 0
     if pending:
         yield np.concatenate([p[0] for p in pending]), np.concatenate([p[1] for p in pending])
 
@@ -412,14 +419,32 @@ def _table_pairs(
     seconds: list[np.ndarray] = []
     dists: list[np.ndarray] = []
     candidates = joined = 0
+
+    def check(a: np.ndarray, b: np.ndarray) -> None:
+        nonlocal candidates
+        keep = owner[a] != owner[b]
+        a, b = a[keep], b[keep]
+        candidates += len(a)
+        d = _popcount(full[a] ^ full[b])
+        close = d <= radius
+        firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
+        seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
+        dists.append(d[close])
+
     for ka_all, kb_all in key_pairs:
         joined += len(ka_all)
-        sizes_all = counts[ka_all] * counts[kb_all]
-        bounds = np.searchsorted(
-            np.cumsum(sizes_all), np.arange(0, sizes_all.sum(), VERIFY_CHUNK), "right"
-        )
-        for lo, hi in pairwise([*bounds.tolist(), len(ka_all)]):
-            a_keys, b_keys, n = ka_all[lo:hi], kb_all[lo:hi], sizes_all[lo:hi]
+        lone_a, lone_b = counts[ka_all] == 1, counts[kb_all] == 1
+        same = ka_all == kb_all
+        # Most keys hold one code: a pair of two such keys is one candidate, and such a key
+        # with itself none.
+        single = lone_a & lone_b & ~same
+        check(order[starts[ka_all[single]]], order[starts[kb_all[single]]])
+        rest = ~(single | (same & lone_a))
+        ka_rest, kb_rest = ka_all[rest], kb_all[rest]
+        sizes = counts[ka_rest] * counts[kb_rest]
+        bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), VERIFY_CHUNK), "right")
+        for lo, hi in pairwise([*bounds.tolist(), len(ka_rest)]):
+            a_keys, b_keys, n = ka_rest[lo:hi], kb_rest[lo:hi], sizes[lo:hi]
             if not n.sum():
                 continue
             # Every code of one key against every code of the other: the pair's rank-th
@@ -429,15 +454,9 @@ def _table_pairs(
             width = counts[b_keys][pair]
             a = order[starts[a_keys][pair] + rank // width]
             b = order[starts[b_keys][pair] + rank % width]
-            same_key = a_keys[pair] == b_keys[pair]
-            mask = (owner[a] != owner[b]) & (~same_key | (a < b))
-            a, b = a[mask], b[mask]
-            candidates += len(a)
-            d = _popcount(full[a] ^ full[b])
-            close = d <= radius
-            firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
-            seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
-            dists.append(d[close])
+            other_key = a_keys[pair] != b_keys[pair]
+            keep = other_key | (a < b)
+            check(a[keep], b[keep])
     empty = np.zeros(0, np.int64)
     return (
         np.concatenate([empty, *firsts]),
