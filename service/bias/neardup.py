@@ -422,14 +422,16 @@ def _table_pairs(
 
     def check(a: np.ndarray, b: np.ndarray) -> None:
         nonlocal candidates
-        keep = owner[a] != owner[b]
-        a, b = a[keep], b[keep]
         candidates += len(a)
         d = _popcount(full[a] ^ full[b])
         close = d <= radius
-        firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
-        seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
-        dists.append(d[close])
+        # Two codes of one image are no pair; few candidates are close, so owners are
+        # looked up for those alone.
+        first, second, d = owner[a[close]], owner[b[close]], d[close]
+        other = first != second
+        firsts.append(np.minimum(first[other], second[other]))
+        seconds.append(np.maximum(first[other], second[other]))
+        dists.append(d[other])
 
     for ka_all, kb_all in key_pairs:
         joined += len(ka_all)
