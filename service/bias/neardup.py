@@ -324,7 +324,7 @@ _BYTE_BITS = np.array([bin(value).count("1") for value in range(256)], np.int64)
 def _popcount(values: np.ndarray) -> np.ndarray:
     """Set bits of each uint64 (numpy 2's ``bitwise_count``; a byte table on numpy 1)."""
     if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(values).astype(np.int64)
+        return np.bitwise_count(values)
     return _BYTE_BITS[values.view(np.uint8).reshape(-1, 8)].sum(1)
 
 
@@ -420,29 +420,30 @@ def _table_pairs(
     dists: list[np.ndarray] = []
     candidates = joined = 0
 
-    def check(a: np.ndarray, b: np.ndarray) -> None:
-        nonlocal candidates
-        candidates += len(a)
-        d = _popcount(full[a] ^ full[b])
-        close = d <= radius
+    def emit(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> None:
+        """Keep the close code pairs ``a``-``b`` (distance ``d``) as image pairs."""
         # Two codes of one image are no pair; few candidates are close, so owners are
         # looked up for those alone.
-        first, second, d = owner[a[close]], owner[b[close]], d[close]
+        close = d <= radius
+        first, second, d = owner[a[close]], owner[b[close]], d[close].astype(np.int64)
         other = first != second
         firsts.append(np.minimum(first[other], second[other]))
         seconds.append(np.maximum(first[other], second[other]))
         dists.append(d[other])
 
+    first_code = order[starts]
+    first_full = full[first_code]
+    shared_key = counts > 1
     for ka_all, kb_all in key_pairs:
         joined += len(ka_all)
-        lone_a, lone_b = counts[ka_all] == 1, counts[kb_all] == 1
-        same = ka_all == kb_all
-        # Most keys hold one code: a pair of two such keys is one candidate, and such a key
-        # with itself none.
-        single = lone_a & lone_b & ~same
-        check(order[starts[ka_all[single]]], order[starts[kb_all[single]]])
-        rest = ~(single | (same & lone_a))
-        ka_rest, kb_rest = ka_all[rest], kb_all[rest]
+        # Most keys hold one code: a pair of two such keys is one candidate, compared
+        # through the keys' first codes without expanding; such a key with itself is none.
+        shared = shared_key[ka_all] | shared_key[kb_all]
+        single = np.flatnonzero(~shared & (ka_all != kb_all))
+        candidates += len(single)
+        ka, kb = ka_all[single], kb_all[single]
+        emit(first_code[ka], first_code[kb], _popcount(first_full[ka] ^ first_full[kb]))
+        ka_rest, kb_rest = ka_all[shared], kb_all[shared]
         sizes = counts[ka_rest] * counts[kb_rest]
         bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), VERIFY_CHUNK), "right")
         for lo, hi in pairwise([*bounds.tolist(), len(ka_rest)]):
@@ -456,9 +457,10 @@ def _table_pairs(
             width = counts[b_keys][pair]
             a = order[starts[a_keys][pair] + rank // width]
             b = order[starts[b_keys][pair] + rank % width]
-            other_key = a_keys[pair] != b_keys[pair]
-            keep = other_key | (a < b)
-            check(a[keep], b[keep])
+            keep = (a_keys[pair] != b_keys[pair]) | (a < b)
+            a, b = a[keep], b[keep]
+            candidates += len(a)
+            emit(a, b, _popcount(full[a] ^ full[b]))
     empty = np.zeros(0, np.int64)
     return (
         np.concatenate([empty, *firsts]),
