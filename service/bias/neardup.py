@@ -270,10 +270,6 @@ class BlockingTable:
     positions: tuple[int, ...]
     flips: int
 
-    @property
-    def probes(self) -> int:
-        return sum(math.comb(len(self.positions), k) for k in range(self.flips + 1))
-
 
 @dataclass(frozen=True)
 class Blocking:
@@ -297,9 +293,9 @@ def dealt_tables(count: int, bits: int, flips: int) -> tuple[BlockingTable, ...]
     return tables
 
 
-# Five 24-bit keys probed with two flips: a copy is missed only when every key has three or
-# more of its changed bits. On the bench's real copies the union keeps every cell where the
-# exact search keeps it, while each key shortlists about 300 * n / 2**24 codes per code.
+# Five 24-bit keys probed with two flips: a copy is missed only when every key holds three or
+# more of its changed bits, and each key shortlists about 300 * n / 2**24 codes per code;
+# bench/neardup_engine.py compares the union with the exact search per edit and size.
 DEFAULT_BLOCKING = Blocking(dealt_tables(5, 24, 2), "table", "5 keys of 24 pHash bits, 2 flips")
 FORMER_BLOCKING = Blocking(
     (BlockingTable(KEY_POSITIONS, KEY_FLIPS),), "faiss", "20-bit pHash key, 2 flips (FAISS)"
