@@ -1,8 +1,10 @@
 """Near-duplicate recall per edit and image size, false pairs, and search time at scale.
 
 The measurement behind ``bias-report``'s default near-duplicate engine ("phash-centre":
-the pHash of each image and of its central 95 %, any code within the radius, searched by
-FAISS multi-index hashing), against the former default, PDQ at radius 15, in the same run.
+the pHash of each image and of its central 95 %, any code within the radius; an exact
+FAISS multi-hash search up to 50,000 images, a blocked search above), against the former
+default, PDQ at radius 15, and the former blocked search (one 20-bit key, FAISS), in the
+same run.
 
 Part 1, recall and false pairs, on real pixels: the project's built-in photos
 (``generators.realphotos``) whole and as their four quadrants, and programmatic renders
@@ -10,18 +12,20 @@ Part 1, recall and false pairs, on real pixels: the project's built-in photos
 ``--sizes`` (32 px to 4,000 px: the photos are at most 640 px, so the larger sizes are
 upscaled). Each is edited by JPEG q50/q70/q90, resizing by 0.5/0.7/0.9, brightness +-10 %,
 a centred 5 % crop, and the issue's case, JPEG q70 after a 0.9x resize. All originals and
-copies of all sizes go into one pool and each engine runs once over it, as the report runs
-it; a copy is recalled when the engine pairs it with its own original directly. Every pair
-between images of two different sources (a photo and its quadrant count as different) is a
-false pair; its share is taken of all pairs of different sources in the pool.
+copies of all sizes go into one pool and each search runs once over it (the blocked ones
+forced, whatever the pool's size); a copy is recalled when the search pairs it with its
+own original directly. Every pair between images of two different sources (a photo and
+its quadrant count as different) is a false pair; its share is taken of all pairs of
+different sources in the pool.
 
-Part 2, time: synthetic codes drawn to mimic the real ones (64-bit pHashes whose bits are
-each set as often as in the real pool's codes; each image's centre hash its whole hash
-with six bits flipped; 1 % of images planted as copies of another by applying the bit
-changes that real edits made above, those within the radius), searched by the default
-engine (exact multi-hash up to 50,000 images, blocked above), and random 256-bit PDQ codes
-searched at radius 15 as the baseline, at each of ``--scale``. Planted copies found are
-reported beside the time.
+Part 2, at each of ``--scale``: synthetic codes drawn to mimic the real ones (64-bit
+pHashes whose bits are each set as often as in the real pool's codes; each image's centre
+hash its whole hash with six bits flipped), with the pool's real copies planted among
+them (each original and its copy, their four codes XORed by one mask: every distance
+among them kept, so a search sees the real pair; at most n / 5 copies, cells taking
+turns). Each search's time, its recall of the planted copies per edit and size, and the
+other pairs it finds; PDQ-15 on random 256-bit codes as the baseline, and the exact search
+where the default engine runs it (up to 50,000 images).
 
     OMP_NUM_THREADS=2 nice .venv/bin/python bench/neardup_engine.py \\
         [--sizes 32,64,128,512,1024,4000] [--renders 24] [--scale 10000,100000,1000000]
@@ -44,7 +48,11 @@ from PIL import Image, ImageEnhance
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.bias.neardup import EXACT_MAX_IMAGES  # noqa: E402
+from service.bias.neardup import (  # noqa: E402
+    DEFAULT_BLOCKING,
+    EXACT_MAX_IMAGES,
+    FORMER_BLOCKING,
+)
 from service.bias.options import (  # noqa: E402
     DEFAULT_CENTRE_RADIUS,
     DEFAULT_PDQ_RADIUS,
@@ -53,6 +61,11 @@ from service.bias.options import (  # noqa: E402
 Edit = Callable[[Image.Image], Image.Image]
 GOAL_RECALL = 0.95
 GOAL_FALSE_PAIR_SHARE = 0.001
+# The searches above EXACT_MAX_IMAGES: this one and the former one, kept for comparison.
+BLOCKINGS = {
+    "phash-centre-blocked": DEFAULT_BLOCKING,
+    "phash-centre-blocked-former": FORMER_BLOCKING,
+}
 
 
 def _jpeg(quality: int) -> Edit:
@@ -163,9 +176,11 @@ def engine_pairs(name: str, columns: dict, radius: int) -> tuple[set[tuple[int, 
     else:
         usable = list(range(n))
         codes = [[columns["phash"][i], columns["phash_centre"][i]] for i in usable]
-    search = blocked_image_pairs if name == "phash-centre-blocked" else near_image_pairs
     start = time.perf_counter()
-    pairs, _, _ = search(codes, radius)
+    if name in BLOCKINGS:
+        pairs, _, _ = blocked_image_pairs(codes, radius, blocking=BLOCKINGS[name])
+    else:
+        pairs, _, _ = near_image_pairs(codes, radius)
     seconds = time.perf_counter() - start
     return {(usable[a], usable[b]) for a, b in pairs.tolist()}, seconds
 
@@ -209,23 +224,49 @@ def bit_shares(columns: dict) -> np.ndarray:
     return np.asarray(bits, dtype=np.float64).mean(0)
 
 
-def edit_patterns(entries: list[Entry], columns: dict, radius: int) -> list[int]:
-    """The bit changes (XOR) real edits made to whole-image pHashes, those within radius."""
+def planted_copies(entries: list[Entry], columns: dict, sizes: list[int]) -> list[dict]:
+    """Every copy of the pool with its original: both images' two 64-bit codes, and its
+    cell."""
     index = {(e.source, e.size, e.edit): i for i, e in enumerate(entries)}
-    patterns = []
+    copies = []
     for i, e in enumerate(entries):
-        if e.edit:
+        if e.edit and e.size in sizes:
             j = index[(e.source, e.size, "")]
-            xor = int(columns["phash"][i], 16) ^ int(columns["phash"][j], 16)
-            if xor.bit_count() <= radius:
-                patterns.append(xor)
-    return patterns
+            copies.append(
+                {
+                    "cell": (e.edit, e.size),
+                    "original": [int(columns[c][j], 16) for c in ("phash", "phash_centre")],
+                    "copy": [int(columns[c][i], 16) for c in ("phash", "phash_centre")],
+                }
+            )
+    return copies
 
 
-def timing(n: int, shares: np.ndarray, patterns: list[int], seed: int = 0) -> dict:
-    """Seconds of the default engine and of the PDQ-15 baseline on ``n`` synthetic images."""
-    from service.bias.neardup import centre_pairs, near_pairs
+def stratified(copies: list[dict], count: int, rng: np.random.Generator) -> list[dict]:
+    """``count`` of the copies, the cells taking turns, so each keeps an even share."""
+    cells: dict[tuple, list[dict]] = {}
+    for copy in copies:
+        cells.setdefault(copy["cell"], []).append(copy)
+    queues = [[group[k] for k in rng.permutation(len(group))] for group in cells.values()]
+    chosen: list[dict] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop())
+    return chosen
 
+
+def synthetic_codes(
+    n: int, shares: np.ndarray, copies: list[dict], seed: int = 0
+) -> tuple[list[list[str]], list[tuple[int, int, tuple]]]:
+    """``n`` images' two codes drawn like real pHashes, with real copies planted.
+
+    A planted pair is a real original and its copy, all four codes XORed with one mask that
+    turns the original's whole-image hash into a synthetic image's: XOR by a common mask
+    keeps every Hamming distance among the four codes, on the keys as on the whole codes,
+    so a search treats the pair as it treats the real one, among n synthetic neighbours.
+    At most n / 5 copies are planted (two images each), the cells taking turns.
+    """
     rng = np.random.default_rng([seed, n])
     # Each bit set as often as in real pHashes (bits drawn independently).
     whole = (rng.random((n, 64)) < shares).astype(np.uint8)
@@ -233,36 +274,89 @@ def timing(n: int, shares: np.ndarray, patterns: list[int], seed: int = 0) -> di
     # The centre hash of a real image differs from its whole hash by a few bits.
     flips = rng.integers(0, 64, (n, 6))
     centre[np.arange(n)[:, None], flips] ^= 1
-    planted = max(1, n // 100)
-    copy_of = rng.choice(n, planted, replace=False)
-    copies = rng.choice(np.setdiff1d(np.arange(n), copy_of), planted, replace=False)
-    to_hex = lambda bits: [row.tobytes().hex() for row in np.packbits(bits, axis=1)]  # noqa: E731
-    codes = [list(pair) for pair in zip(to_hex(whole), to_hex(centre), strict=True)]
-    for source, target in zip(copy_of.tolist(), copies.tolist(), strict=True):
-        xor = patterns[int(rng.integers(len(patterns)))]
-        codes[target] = [f"{int(code, 16) ^ xor:016x}" for code in codes[source]]
-    start = time.perf_counter()
-    pairs, _, info = centre_pairs(codes, DEFAULT_CENTRE_RADIUS)
-    seconds = time.perf_counter() - start
-    found = {tuple(p) for p in pairs.tolist()}
-    planted_found = sum(
-        (min(a, b), max(a, b)) in found
-        for a, b in zip(copy_of.tolist(), copies.tolist(), strict=True)
-    )
-    pdq = [row.tobytes().hex() for row in rng.integers(0, 256, (n, 32), dtype=np.uint8)]
+    as_int = lambda bits: np.packbits(bits, axis=1).view(">u8").ravel().tolist()  # noqa: E731
+    codes = [list(pair) for pair in zip(as_int(whole), as_int(centre), strict=True)]
+    chosen = stratified(copies, min(len(copies), n // 5), rng)
+    slots = rng.choice(n, 2 * len(chosen), replace=False)
+    planted = []
+    for copy, original_at, copy_at in zip(chosen, slots[0::2], slots[1::2], strict=True):
+        mask = codes[original_at][0] ^ copy["original"][0]
+        codes[original_at] = [code ^ mask for code in copy["original"]]
+        codes[copy_at] = [code ^ mask for code in copy["copy"]]
+        a, b = sorted((int(original_at), int(copy_at)))
+        planted.append((a, b, copy["cell"]))
+    return [[f"{code:016x}" for code in own] for own in codes], planted
+
+
+def planted_recall(
+    found: set[tuple[int, int]], planted: list[tuple[int, int, tuple]]
+) -> dict[str, dict[str, float]]:
+    hits: dict[tuple, list[bool]] = {}
+    for a, b, cell in planted:
+        hits.setdefault(cell, []).append((a, b) in found)
+    recall: dict[str, dict[str, float]] = {}
+    for (edit, side), got in hits.items():
+        recall.setdefault(edit, {})[str(side)] = sum(got) / len(got)
+    return recall
+
+
+def timing(n: int, shares: np.ndarray, copies: list[dict], radius: int) -> dict:
+    """Seconds, planted copies found per cell, and other pairs of each search on ``n``
+    synthetic images, and of the PDQ-15 baseline on ``n`` random codes."""
+    from service.bias.neardup import blocked_image_pairs, near_image_pairs, near_pairs
+
+    codes, planted = synthetic_codes(n, shares, copies)
+    planted_pairs = {(a, b) for a, b, _ in planted}
+    searches: dict[str, Callable] = {
+        name: lambda c, r, blocking=blocking: blocked_image_pairs(c, r, blocking=blocking)
+        for name, blocking in BLOCKINGS.items()
+    }
+    if n <= EXACT_MAX_IMAGES:
+        searches["phash-centre"] = near_image_pairs
+    row: dict = {"images": n, "planted": len(planted), "engines": {}}
+    for name, search in searches.items():
+        start = time.perf_counter()
+        pairs, _, info = search(codes, radius)
+        seconds = time.perf_counter() - start
+        found = {tuple(p) for p in pairs.tolist()}
+        recall = planted_recall(found, planted)
+        row["engines"][name] = {
+            "seconds": round(seconds, 2),
+            "planted_found": len(found & planted_pairs),
+            "recall": recall,
+            "worst_cell": min(v for cells in recall.values() for v in cells.values()),
+            # Pairs of synthetic codes whose independently drawn bits land within the
+            # radius; they bound, from above, what the search adds to the real pool's
+            # false pairs.
+            "other_pairs": len(found - planted_pairs),
+            "search": info,
+        }
+    rng = np.random.default_rng([1, n])
+    pdq = [code.tobytes().hex() for code in rng.integers(0, 256, (n, 32), dtype=np.uint8)]
     start = time.perf_counter()
     near_pairs(pdq, DEFAULT_PDQ_RADIUS)
-    baseline = time.perf_counter() - start
-    return {
-        "images": n,
-        "seconds": round(seconds, 2),
-        "pdq15_seconds": round(baseline, 2),
-        "ratio_to_pdq15": round(seconds / baseline, 2) if baseline else None,
-        "planted": planted,
-        "planted_found": planted_found,
-        "pairs": len(pairs),
-        "search": info,
-    }
+    row["pdq15_seconds"] = baseline = round(time.perf_counter() - start, 2)
+    new = row["engines"]["phash-centre-blocked"]["seconds"]
+    former = row["engines"]["phash-centre-blocked-former"]["seconds"]
+    row["ratio_blocked_to_former"] = round(new / former, 3) if former else None
+    row["ratio_blocked_to_pdq15"] = round(new / baseline, 3) if baseline else None
+    row["default_mode"] = "exact" if n <= EXACT_MAX_IMAGES else "blocked"
+    return row
+
+
+def recall_table(
+    rows: dict[str, dict[str, dict[str, float]]], sizes: list[int], label: str
+) -> list[str]:
+    """A markdown table, one cell per edit and size: the engines' recalls, in order."""
+    lines = [label, "| edit | " + " | ".join(f"{s} px" for s in sizes) + " |"]
+    lines.append("|---|" + "---|" * len(sizes))
+    for edit in EDITS:
+        cells = []
+        for side in sizes:
+            values = [r.get(edit, {}).get(str(side)) for r in rows.values()]
+            cells.append(" / ".join("-" if v is None else f"{v:.0%}" for v in values))
+        lines.append(f"| {edit} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -281,6 +375,7 @@ def main() -> None:
     engines = {
         "phash-centre": args.radius,
         "phash-centre-blocked": args.radius,
+        "phash-centre-blocked-former": args.radius,
         "pdq": DEFAULT_PDQ_RADIUS,
     }
     results = {}
@@ -294,46 +389,50 @@ def main() -> None:
         f"and quadrants, {args.renders} renders) x {len(sizes)} sizes x "
         f"{len(EDITS)} edits: {len(entries):,} images, hashed in {hashed:.0f} s"
     )
-    print(
-        f"\nRecall (copies paired with their original): phash-centre r={args.radius} / "
+    label = (
+        f"\nRecall (copies paired with their original): phash-centre r={args.radius} exact "
+        f"(up to {EXACT_MAX_IMAGES:,} images) / blocked (above) / former blocked / "
         f"PDQ r={DEFAULT_PDQ_RADIUS} (former default)"
     )
-    print("| edit | " + " | ".join(f"{s} px" for s in sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
-    new, old = results["phash-centre"], results["pdq"]
-    for edit in EDITS:
-        cells = [
-            f"{new['recall'][edit][str(s)]:.0%} / {old['recall'][edit][str(s)]:.0%}" for s in sizes
-        ]
-        print(f"| {edit} | " + " | ".join(cells) + " |")
+    print("\n".join(recall_table({k: r["recall"] for k, r in results.items()}, sizes, label)))
+    goals = {}
     for name, r in results.items():
+        goals[name] = {
+            "recall_every_cell": r["worst_cell"] >= GOAL_RECALL,
+            "false_pair_share": r["false_pair_share"] <= GOAL_FALSE_PAIR_SHARE,
+        }
         print(
-            f"{name} r={r['radius']}: worst cell {r['worst_cell']:.0%}, false pairs "
-            f"{r['false_pairs']} of {r['distinct_pairs']:,} distinct pairs "
-            f"({r['false_pair_share']:.4%}), search {r['search_seconds']} s"
+            f"{name} r={r['radius']}: worst cell {r['worst_cell']:.0%}, same-source pairs "
+            f"{r['true_pairs_found']:,}, false pairs {r['false_pairs']} of "
+            f"{r['distinct_pairs']:,} distinct pairs ({r['false_pair_share']:.4%}), search "
+            f"{r['search_seconds']} s; goals (recall >= 95% every cell, <= 0.1% false "
+            f"pairs): {goals[name]}"
         )
-    goals = {
-        "recall_every_cell": new["worst_cell"] >= GOAL_RECALL,
-        "false_pair_share": new["false_pair_share"] <= GOAL_FALSE_PAIR_SHARE,
-    }
-    print(f"goals (recall >= 95% every cell, <= 0.1% false pairs): {goals}")
 
-    blocked = results["phash-centre-blocked"]
-    print(
-        f"above {EXACT_MAX_IMAGES:,} images the blocked search runs: its key keeps "
-        f"{blocked['true_pairs_found']} of the {new['true_pairs_found']} same-source pairs "
-        "the exact search finds"
-    )
     scale = []
     shares = bit_shares(columns)
-    patterns = edit_patterns(entries, columns, args.radius)
+    copies = planted_copies(entries, columns, sizes)
     for n in [int(s) for s in args.scale.split(",") if s]:
-        row = timing(n, shares, patterns)
+        row = timing(n, shares, copies, args.radius)
         scale.append(row)
+        label = (
+            f"\n{n:,} images (synthetic codes, {row['planted']:,} real copies planted): "
+            "planted copies found, " + " / ".join(row["engines"])
+        )
+        recalls = {k: e["recall"] for k, e in row["engines"].items()}
+        print("\n".join(recall_table(recalls, sizes, label)))
+        for name, e in row["engines"].items():
+            print(
+                f"{name}: {e['seconds']} s, planted found {e['planted_found']:,}/"
+                f"{row['planted']:,}, worst cell {e['worst_cell']:.0%}, other pairs "
+                f"{e['other_pairs']:,}, candidates {e['search']['candidates']:,}"
+            )
         print(
-            f"search {n:>9,} images (synthetic codes): phash-centre {row['seconds']} s, "
-            f"PDQ-15 {row['pdq15_seconds']} s (ratio {row['ratio_to_pdq15']}), planted copies "
-            f"found {row['planted_found']}/{row['planted']} ({row['search']['mode']} search)"
+            f"search {n:>9,} images: blocked "
+            f"{row['engines']['phash-centre-blocked']['seconds']} s, former blocked "
+            f"{row['engines']['phash-centre-blocked-former']['seconds']} s (ratio "
+            f"{row['ratio_blocked_to_former']}), PDQ-15 {row['pdq15_seconds']} s (ratio "
+            f"{row['ratio_blocked_to_pdq15']}); the default engine runs {row['default_mode']}"
         )
     record = {
         "bench": "neardup_engine",

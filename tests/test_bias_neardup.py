@@ -168,3 +168,44 @@ def test_the_centre_hash_is_where_a_trimmed_copy_lands():
         to_centre = hamming_distance(trimmed, phash_centre(photo))
         assert to_centre <= 6, name
         assert to_centre < hamming_distance(trimmed, phash(photo)), name
+
+
+def test_above_the_exact_limit_small_copies_the_former_key_missed_are_found():
+    """Above 50,000 images the default engine runs the blocked search; forced here with a
+    small limit, on real 32 px renders and their copies by every bench edit. It pairs every
+    copy the exact search pairs, where the former single 20-bit key lost some (5 % crops of
+    32 px images among them), and nothing the exact search does not pair."""
+    from bench.neardup_engine import EDITS, at_size
+    from generators.renders import render
+    from provenance.fingerprint import phash, phash_centre
+    from service.bias.neardup import (
+        FORMER_BLOCKING,
+        blocked_image_pairs,
+        centre_pairs,
+        near_image_pairs,
+    )
+
+    codes: list[list[str]] = []
+    copies: list[tuple[int, int, str]] = []
+    for index in range(8):
+        original = at_size(Image.fromarray(render(20, index).pixels), 32)
+        first = len(codes)
+        codes.append([phash(original), phash_centre(original)])
+        for name, edit in EDITS.items():
+            copy = edit(original).convert("RGB")
+            copies.append((first, len(codes), name))
+            codes.append([phash(copy), phash_centre(copy)])
+    exact, _, _ = near_image_pairs(codes, 11)
+    blocked, _, info = centre_pairs(codes, 11, exact_max=10)
+    former, _, _ = blocked_image_pairs(codes, 11, blocking=FORMER_BLOCKING)
+    assert info["mode"] == "blocked" and info["tables"] == 5
+    exact_set, blocked_set = (
+        {tuple(p) for p in exact.tolist()},
+        {tuple(p) for p in blocked.tolist()},
+    )
+    former_set = {tuple(p) for p in former.tolist()}
+    assert blocked_set <= exact_set
+    found_exact = {c for c in copies if c[:2] in exact_set}
+    assert {c for c in copies if c[:2] in blocked_set} == found_exact
+    missed_before = {c[2] for c in found_exact if c[:2] not in former_set}
+    assert "crop 5%" in missed_before

@@ -110,9 +110,11 @@ def _radius_note(options: ReportOptions) -> str:
             "re-encodings (q50-q90), 0.5-0.9x resizes, brightness changes of 10 % and 5 % "
             "crops of images from 32 to 4,000 px, where PDQ at 15 bits misses most copies of "
             "small images and every crop; docs/bias.md has the table measured by "
-            "bench/neardup_engine.py. Above 50,000 images a faster search on the hashes' "
-            "lowest frequencies runs, which misses a few more copies (the report's search "
-            "block says which ran). --near-dup-hash pdq or phash selects a single hash."
+            "bench/neardup_engine.py. Above 50,000 images a blocked search runs (five "
+            "24-bit keys of each pHash, probed with two flipped bits, then the whole codes "
+            "checked): not exact, it kept every copy the exact search kept on that bench "
+            "(the report's search block says which ran). --near-dup-hash pdq or phash "
+            "selects a single hash."
         )
     if options.near_dup_hash == "phash":
         return (

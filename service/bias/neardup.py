@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import combinations, pairwise
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -243,11 +244,12 @@ def near_image_pairs(
     return np.stack([first[new], second[new]], axis=1), distances[new], info
 
 
-# Bits of imagehash's pHash (row-major over the 8x8 lowest DCT frequencies, first bit
-# first) that serve as the blocking key: the 20 lowest frequencies (row + column < 6)
-# without the DC term, which is always set. Low frequencies are the last to flip under
-# re-encoding, resizing or trimming, so copies share the key up to two bits while distinct
-# images scatter over 2**20 keys. bench/neardup_engine.py compared 15-27 bit keys.
+# Bits of imagehash's pHash are row-major over the 8x8 lowest DCT frequencies, first bit
+# first; bit 0 is the DC term, which is always set. Low frequencies are the last to flip
+# under re-encoding, resizing or trimming.
+AC_BITS = tuple(sorted(range(1, 64), key=lambda bit: (bit // 8 + bit % 8, bit // 8)))
+# The former blocking key: the 20 lowest frequencies (row + column < 6), with up to two
+# flipped bits. It misses copies whose few changed bits fall on it (small images mostly).
 KEY_POSITIONS = tuple(
     8 * row + col for row in range(6) for col in range(6) if (row or col) and row + col < 6
 )
@@ -257,6 +259,47 @@ KEY_FLIPS = 2
 EXACT_MAX_IMAGES = 50_000
 # Candidate pairs verified per numpy step: bounds memory to a few hundred MB.
 VERIFY_CHUNK = 4_000_000
+# Longest key of a direct-address table: 2**24 int32 slots are 64 MB.
+MAX_TABLE_BITS = 24
+
+
+@dataclass(frozen=True)
+class BlockingTable:
+    """One blocking key: ``positions`` (pHash bits, 0 first) and the flips it is probed with."""
+
+    positions: tuple[int, ...]
+    flips: int
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """How :func:`blocked_image_pairs` shortlists candidates: the union over ``tables``,
+    their keys joined by ``join`` ("table": numpy over a direct-address table; "faiss":
+    FAISS ``IndexBinaryHash``, the former search's)."""
+
+    tables: tuple[BlockingTable, ...]
+    join: Literal["table", "faiss"]
+    name: str
+
+
+def dealt_tables(count: int, bits: int, flips: int) -> tuple[BlockingTable, ...]:
+    """``count`` keys of ``bits`` bits: the AC bits from low to high frequency, written out
+    repeatedly, dealt to the tables in turn, so every table holds low and high frequencies
+    alike and most bits sit in more than one table."""
+    sequence = AC_BITS * (count * bits // len(AC_BITS) + 1)
+    tables = tuple(BlockingTable(tuple(sequence[t::count][:bits]), flips) for t in range(count))
+    if any(len(set(table.positions)) != bits for table in tables):
+        raise ValueError(f"{count} tables of {bits} bits repeat a bit in one table.")
+    return tables
+
+
+# Five 24-bit keys probed with two flips: a copy is missed only when every key holds three or
+# more of its changed bits, and each key shortlists about 300 * n / 2**24 codes per code;
+# bench/neardup_engine.py compares the union with the exact search per edit and size.
+DEFAULT_BLOCKING = Blocking(dealt_tables(5, 24, 2), "table", "5 keys of 24 pHash bits, 2 flips")
+FORMER_BLOCKING = Blocking(
+    (BlockingTable(KEY_POSITIONS, KEY_FLIPS),), "faiss", "20-bit pHash key, 2 flips (FAISS)"
+)
 
 
 @dataclass(frozen=True)
@@ -264,11 +307,11 @@ class BlockedSearch:
     """What :func:`blocked_image_pairs` did, for the report's ``search`` block."""
 
     codes: int
-    unique_keys: int
+    tables: int
     key_pairs: int
     candidates: int
     pairs: int
-    engine: str = "faiss.IndexBinaryHash (20-bit pHash key, 2 flips) + 64-bit check"
+    engine: str
 
 
 _BYTE_BITS = np.array([bin(value).count("1") for value in range(256)], np.int64)
@@ -277,7 +320,7 @@ _BYTE_BITS = np.array([bin(value).count("1") for value in range(256)], np.int64)
 def _popcount(values: np.ndarray) -> np.ndarray:
     """Set bits of each uint64 (numpy 2's ``bitwise_count``; a byte table on numpy 1)."""
     if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(values).astype(np.int64)
+        return np.bitwise_count(values)
     return _BYTE_BITS[values.view(np.uint8).reshape(-1, 8)].sum(1)
 
 
@@ -295,79 +338,184 @@ def _keys(codes: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     return key
 
 
+def _faiss_key_pairs(
+    unique: np.ndarray, bits: int, flips: int, threads: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every pair of distinct keys within ``flips`` bits, and each key with itself, from a
+    FAISS ``IndexBinaryHash`` range search (keys left-aligned in whole bytes)."""
+    import faiss
+
+    key_bits = 8 * ((bits + 7) // 8)
+    aligned = unique << np.uint32(key_bits - bits)
+    key_bytes = aligned.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 4 - key_bits // 8 :]
+    key_bytes = key_bytes.copy()
+    index = faiss.IndexBinaryHash(key_bits, key_bits)
+    index.add(key_bytes)
+    index.nflip = flips
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        lims, _, found = index.range_search(key_bytes, flips + 1)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    query = np.repeat(np.arange(len(unique)), np.diff(lims.astype(np.int64)))
+    keep = found >= query  # each key pair once, and each key with itself
+    yield query[keep], found[keep].astype(np.int64)
+
+
+def _table_key_pairs(
+    unique: np.ndarray, bits: int, flips: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The same pairs by probing direct-address tables with every key XOR every flip mask,
+    one vectorised lookup per mask: a presence table (one byte per key value, small enough
+    to stay in cache) answers every probe, a rank table only the hits."""
+    ranks = np.arange(len(unique), dtype=np.int64)
+    yield ranks, ranks
+    present = np.zeros(1 << bits, bool)
+    present[unique] = True
+    slots = np.zeros(1 << bits, np.int32)
+    slots[unique] = ranks
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    size = 0
+    for top in range(bits):
+        # Each pair of keys once: probed from the key whose bit under the mask's highest
+        # bit is clear.
+        low = np.flatnonzero(((unique >> np.uint32(top)) & np.uint32(1)) == 0)
+        base = unique[low]
+        for k in range(flips):
+            for flipped in combinations(range(top), k):
+                probe = base ^ np.uint32(sum(1 << bit for bit in (top, *flipped)))
+                hit = np.flatnonzero(present[probe])
+                pending.append((low[hit], slots[probe[hit]].astype(np.int64)))
+                size += len(hit)
+                if size >= VERIFY_CHUNK:
+                    yield (
+                        np.concatenate([p[0] for p in pending]),
+                        np.concatenate([p[1] for p in pending]),
+                    )
+                    pending, size = [], 0
+    if pending:
+        yield np.concatenate([p[0] for p in pending]), np.concatenate([p[1] for p in pending])
+
+
+def _table_pairs(
+    full: np.ndarray, owner: np.ndarray, table: BlockingTable, radius: int, join: str, threads: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Image pairs (first < second) with two codes within ``radius`` among the candidates of
+    one table, their distances, and the key pairs and candidates it took."""
+    bits = len(table.positions)
+    keys = _keys(full, table.positions)
+    order = np.argsort(keys, kind="stable")
+    unique, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    if join == "faiss":
+        key_pairs = _faiss_key_pairs(unique, bits, table.flips, threads)
+    else:
+        key_pairs = _table_key_pairs(unique, bits, table.flips)
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    candidates = joined = 0
+
+    def emit(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> None:
+        """Keep the close code pairs ``a``-``b`` (distance ``d``) as image pairs."""
+        # Two codes of one image are no pair; few candidates are close, so owners are
+        # looked up for those alone.
+        close = d <= radius
+        first, second, d = owner[a[close]], owner[b[close]], d[close].astype(np.int64)
+        other = first != second
+        firsts.append(np.minimum(first[other], second[other]))
+        seconds.append(np.maximum(first[other], second[other]))
+        dists.append(d[other])
+
+    first_code = order[starts]
+    first_full = full[first_code]
+    shared_key = counts > 1
+    for ka_all, kb_all in key_pairs:
+        joined += len(ka_all)
+        # Most keys hold one code: a pair of two such keys is one candidate, compared
+        # through the keys' first codes without expanding; such a key with itself is none.
+        shared = shared_key[ka_all] | shared_key[kb_all]
+        single = np.flatnonzero(~shared & (ka_all != kb_all))
+        candidates += len(single)
+        ka, kb = ka_all[single], kb_all[single]
+        emit(first_code[ka], first_code[kb], _popcount(first_full[ka] ^ first_full[kb]))
+        ka_rest, kb_rest = ka_all[shared], kb_all[shared]
+        sizes = counts[ka_rest] * counts[kb_rest]
+        bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), VERIFY_CHUNK), "right")
+        for lo, hi in pairwise([*bounds.tolist(), len(ka_rest)]):
+            a_keys, b_keys, n = ka_rest[lo:hi], kb_rest[lo:hi], sizes[lo:hi]
+            if not n.sum():
+                continue
+            # Every code of one key against every code of the other: the pair's rank-th
+            # combination, row-major.
+            pair = np.repeat(np.arange(len(n)), n)
+            rank = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+            width = counts[b_keys][pair]
+            a = order[starts[a_keys][pair] + rank // width]
+            b = order[starts[b_keys][pair] + rank % width]
+            keep = (a_keys[pair] != b_keys[pair]) | (a < b)
+            a, b = a[keep], b[keep]
+            candidates += len(a)
+            emit(a, b, _popcount(full[a] ^ full[b]))
+    empty = np.zeros(0, np.int64)
+    return (
+        np.concatenate([empty, *firsts]),
+        np.concatenate([empty, *seconds]),
+        np.concatenate([empty, *dists]),
+        joined,
+        candidates,
+    )
+
+
 def blocked_image_pairs(
     codes: Sequence[Sequence[str]],
     radius: int,
     *,
     threads: int | None = None,
-    key_positions: Sequence[int] = KEY_POSITIONS,
-    key_flips: int = KEY_FLIPS,
+    blocking: Blocking = DEFAULT_BLOCKING,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Image pairs with any two of their 64-bit pHashes within ``radius``, found through a
-    blocking key: candidates share their 24 lowest-frequency bits up to ``KEY_FLIPS`` flips
-    (a FAISS hash-table self-join over the distinct keys), then every candidate's full codes
-    are compared. Not exact: a copy whose key moved two bits is missed;
-    bench/neardup_engine.py measures how often that happens per edit and size.
+    """Image pairs with any two of their 64-bit pHashes within ``radius``, and the smallest
+    such distance, found through blocking keys: candidates share one table's key up to its
+    flips (a self-join over the distinct keys), then every candidate's full codes are
+    compared. Not exact: a copy whose changed bits reach past the flips in every table is
+    missed; bench/neardup_engine.py measures how often per edit and size. Tables of the
+    "table" join run in ``threads`` threads (numpy releases the GIL in its loops).
     """
-    import faiss
-
+    for table in blocking.tables:
+        if blocking.join == "table" and len(table.positions) > MAX_TABLE_BITS:
+            raise ValueError(f"A direct-address key has at most {MAX_TABLE_BITS} bits.")
     owner = np.fromiter(
         (image for image, own in enumerate(codes) for _ in own), np.int64, sum(map(len, codes))
     )
     full = _codes_u64([code for own in codes for code in own])
-    key_bits = 8 * ((len(key_positions) + 7) // 8)
-    # Left-aligned in whole bytes, so that FAISS's table reads exactly the key.
-    keys = _keys(full, key_positions) << np.uint32(key_bits - len(key_positions))
-    order = np.argsort(keys, kind="stable")
-    unique, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
-    key_bytes = unique.astype(">u4").view(np.uint8).reshape(-1, 4)[:, 4 - key_bits // 8 :].copy()
-    index = faiss.IndexBinaryHash(key_bits, key_bits)
-    index.add(key_bytes)
-    index.nflip = key_flips
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads or default_threads())
-    try:
-        lims, _, found = index.range_search(key_bytes, key_flips + 1)
-    finally:
-        faiss.omp_set_num_threads(previous)
-    query = np.repeat(np.arange(len(unique)), np.diff(lims.astype(np.int64)))
-    keep = found >= query  # each key pair once, and each key with itself
-    ka, kb = query[keep], found[keep].astype(np.int64)
-    sizes = counts[ka] * counts[kb]
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
-    dists: list[np.ndarray] = []
-    candidates = 0
-    bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), VERIFY_CHUNK), "right")
-    edges = [*bounds.tolist(), len(ka)]
-    for lo, hi in pairwise(edges):
-        a_keys, b_keys, n = ka[lo:hi], kb[lo:hi], sizes[lo:hi]
-        if not n.sum():
-            continue
-        pair = np.repeat(np.arange(len(n)), n)
-        rank = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        width = counts[b_keys][pair]
-        a = order[starts[a_keys][pair] + rank // width]
-        b = order[starts[b_keys][pair] + rank % width]
-        same_key = a_keys[pair] == b_keys[pair]
-        mask = (owner[a] != owner[b]) & (~same_key | (a < b))
-        a, b = a[mask], b[mask]
-        candidates += len(a)
-        d = _popcount(full[a] ^ full[b])
-        close = d <= radius
-        firsts.append(np.minimum(owner[a[close]], owner[b[close]]))
-        seconds.append(np.maximum(owner[a[close]], owner[b[close]]))
-        dists.append(d[close])
-    if firsts:
-        first, second, dist = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(dists)
+    threads = threads or default_threads()
+
+    def run(table: BlockingTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+        return _table_pairs(full, owner, table, radius, blocking.join, threads)
+
+    workers = 1 if blocking.join == "faiss" else min(threads, len(blocking.tables))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(run, blocking.tables))
     else:
-        first = second = dist = np.zeros(0, np.int64)
+        results = [run(table) for table in blocking.tables]
+    first = np.concatenate([r[0] for r in results])
+    second = np.concatenate([r[1] for r in results])
+    dist = np.concatenate([r[2] for r in results])
+    # One row per image pair (tables overlap), at its smallest distance.
     ordering = np.lexsort((dist, second, first))
     first, second, dist = first[ordering], second[ordering], dist[ordering]
     new = np.ones(len(first), bool)
     new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
     pairs = np.stack([first[new], second[new]], axis=1)
-    info = BlockedSearch(len(full), len(unique), len(ka), candidates, len(pairs))
+    info = BlockedSearch(
+        codes=len(full),
+        tables=len(blocking.tables),
+        key_pairs=sum(r[3] for r in results),
+        candidates=sum(r[4] for r in results),
+        pairs=len(pairs),
+        engine=f"{blocking.name} + 64-bit check",
+    )
     return pairs, dist[new], {"images": len(codes), **asdict(info)}
 
 
