@@ -27,7 +27,13 @@ from service.bias.fairness import detector_section
 from service.bias.generator_bias import generator_section, images_needing_features
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions
-from service.bias.privacy import check_consent_banks, privacy_findings, privacy_section
+from service.bias.privacy import (
+    check_consent_banks,
+    largest_face_share,
+    metadata_kinds,
+    privacy_findings,
+    privacy_section,
+)
 from service.bias.quality import quality_section
 from service.bias.representation import read_reference, representation_section
 
@@ -402,12 +408,17 @@ def write_images_csv(
     }
     drops = {row["image"]: row["reason"] for row in report["mitigation"]["drops"]}
     weights = report["mitigation"]["reweighting"]
+    consent: dict[str, list[dict[str, Any]]] = {}
+    for match in report["privacy"]["consent"]["matches"]:
+        consent.setdefault(match["image"], []).append(match)
     uniform = {name: weights.get(name, {}).get("uniform", {}) for name in names}
     header = [
         "image", "split", "label", "family", *names, "readable", "error", "format", "width",
         "height", "c2pa_state", "declares_ai", "dark", "over_bright", "blurry",
         "low_information", "exact_group", "near_cluster", "drop", "p_ai", "flagged_ai",
-        *[f"weight_{name}" for name in names],
+        *[f"weight_{name}" for name in names], "faces", "largest_face_share",
+        "personal_metadata", "personal_metadata_fields", "consent_bank", "consent_bank_item",
+        "do_not_train", "training_signer",
     ]  # fmt: skip
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -426,8 +437,31 @@ def write_images_csv(
                 "" if math.isnan(p_ai) else round(p_ai, 6),
                 "" if table["ai_label"][i] < 0 else int(table["ai_label"][i]),
                 *[_weight(uniform[name], entry.attributes.get(name), ok) for name in names],
+                *_privacy_cells(table, i, ok, consent.get(entry.key, [])),
             ]  # fmt: skip
             writer.writerow(row)
+
+
+def _privacy_cells(
+    table: dict[str, np.ndarray], i: int, ok: bool, matches: list[dict[str, Any]]
+) -> list[Any]:
+    """faces, largest_face_share, personal_metadata (kinds), its fields, consent_bank,
+    consent_bank_item, do_not_train, training_signer: blank where not checked."""
+    faces = int(table["faces"][i]) if ok else -1
+    share = largest_face_share(
+        str(table["face_sizes"][i]), int(table["width"][i]), int(table["height"][i])
+    )
+    fields = str(table["personal_metadata"][i])
+    return [
+        "" if faces < 0 else faces,
+        "" if share is None else round(share, 6),
+        ";".join(metadata_kinds(fields)),
+        fields,
+        ";".join(m["bank"] for m in matches),
+        ";".join(str(m["bank_content_id"]) for m in matches),
+        int(bool(table["do_not_train"][i])),
+        str(table["training_signer"][i]) if table["do_not_train"][i] else "",
+    ]
 
 
 def _weight(weights: dict[str, float | None], value: str | None, ok: bool) -> Any:
