@@ -40,6 +40,7 @@ from service.bias.representation import read_reference, representation_section
 REPORT_JSON, REPORT_HTML, IMAGES_CSV = "report.json", "report.html", "images.csv"
 SCHEMA = "provaudit-bias-report/1"
 Log = Callable[[str], None]
+Stage = Callable[[str], None]
 
 
 def _detector_info(path: Path | None) -> dict[str, Any] | None:
@@ -302,6 +303,32 @@ def build_report(
         ray_init=ray_init,
     )
     mapped = time.perf_counter()
+    report = aggregate_report(
+        options, dataset, table, detector=detector, reference=reference, log=say
+    )
+    report["meta"]["seconds"] = {
+        "per_image_stage": round(mapped - started, 3),
+        "total": round(time.perf_counter() - started, 3),
+    }
+    return report, dataset, table
+
+
+def aggregate_report(
+    options: ReportOptions,
+    dataset: Dataset,
+    table: dict[str, np.ndarray],
+    *,
+    detector: dict[str, Any] | None = None,
+    reference: dict[str, dict[str, float]] | None = None,
+    log: Log | None = None,
+    stage: Stage | None = None,
+) -> dict[str, Any]:
+    """The report document from the per-image columns alone (in ``dataset.entries``
+    order): the same code after either engine. ``stage(name)`` is called as each part is
+    done (the scale bench times them)."""
+    say = log or (lambda _message: None)
+    done = stage or (lambda _name: None)
+    reference = reference or {}
     entries = dataset.entries
     keys = [entry.key for entry in entries]
     labels = [entry.label for entry in entries]
@@ -313,6 +340,7 @@ def build_report(
         name: [entry.attributes.get(name) if ok[i] else None for i, entry in enumerate(entries)]
         for name in dataset.attribute_names
     }
+    done("columns")
     say("aggregating: representation, duplicates, leakage, quality")
     representation = representation_section(
         {
@@ -322,18 +350,34 @@ def build_report(
         options,
         reference,
     )
-    quality = quality_section(table, keys, splits, dataset.split_names, options)
+    done("representation")
+    quality = quality_section(table, keys, splits, dataset.split_names, options, done)
+    done("quality")
     detector_part = None
     if detector is not None:
         say("detector metrics with fairlearn")
         detector_part = detector_section(
             table, labels, families, attributes, detector, options, keys
         )
+    done("detector")
     say("generator output bias")
     generator = generator_section(table, labels, families, splits, attributes, options)
+    done("generator")
     mitigation = mitigation_section(
         representation, quality.exact_groups, quality.clusters, quality.leaks, keys
     )
+    done("mitigation")
+    datasheet = datasheet_section(dataset, table, labels, families)
+    done("datasheet")
+    privacy = privacy_section(
+        table,
+        keys,
+        options.consent_banks,
+        options.registry,
+        [entry.path for entry in entries],
+        options.scrub_out,
+    )
+    done("privacy")
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "meta": {
@@ -342,35 +386,27 @@ def build_report(
             "dataset": str(dataset.root),
             "options": options.to_dict(),
             "engine": options.engine,
-            "seconds": {
-                "per_image_stage": round(mapped - started, 3),
-                "total": None,
-            },
+            "seconds": {"per_image_stage": None, "total": None},
             "skin_tone": SKIN_TONE_NOTE,
         },
         "definitions": definitions(options),
-        "datasheet": datasheet_section(dataset, table, labels, families),
+        "datasheet": datasheet,
         "representation": representation,
         "quality": quality.section,
         "detector": detector_part,
         "generator_bias": generator,
         "mitigation": mitigation,
-        "privacy": privacy_section(
-            table,
-            keys,
-            options.consent_banks,
-            options.registry,
-            [entry.path for entry in entries],
-            options.scrub_out,
-        ),
+        "privacy": privacy,
     }
     findings = _findings(report) + [
         Finding(sentence, "privacy", "privacy") for sentence in privacy_findings(report["privacy"])
     ]
     report["findings"] = [finding.sentence for finding in findings]
     report["findings_detail"] = [finding.to_dict() for finding in findings]
-    report["meta"]["seconds"]["total"] = round(time.perf_counter() - started, 3)
-    return _clean(report), dataset, table
+    done("findings")
+    report = _clean(report)
+    done("json_safe")
+    return report
 
 
 def _clean(value: Any) -> Any:
