@@ -5,8 +5,9 @@ writers) runs on the driver over the per-image columns. This bench skips the map
 builds columns shaped exactly like ``run_map``'s output (every column, same dtypes, object
 arrays of str) for N synthetic images and a matching ``Dataset``, then times each stage
 of the aggregation, ``report.json``, ``report.html`` and ``images.csv`` (libraries are
-imported before the clock starts), with the driver's peak RSS during each stage (sampled every 5 ms from /proc). Each size runs in a fresh
-child process, so its peak RSS is its own.
+imported before the clock starts), with the driver's peak RSS during each stage (sampled
+every 5 ms from /proc). Each size runs in a fresh child process, so its peak RSS is its
+own.
 
 The synthetic images: two splits (``dataset``, 20 % ``test``), two attributes with
 unequal groups (``region``: 6 values, ``age``: 4; 3 % missing), 70 % real / 30 %
@@ -194,7 +195,7 @@ def synthetic(n: int, seed: int = 0, detector: bool = True) -> tuple[Any, dict[s
 
     keep = np.flatnonzero(
         images_needing_features(
-            [entry.label for entry in entries], [entry.attributes for entry in entries]
+            [entry.label for entry in entries], [entry.attributes for entry in entries], 0
         )
     )
     table["features_index"] = keep.astype(np.int64)
@@ -226,16 +227,16 @@ DETECTOR = {
 
 def one(n: int, bootstrap: int, detector: bool) -> dict[str, Any]:
     """Time every stage for ``n`` images in this process."""
-    from service.bias.html import pictured_keys, render_html
-    from service.bias.options import ReportOptions
-    from service.bias.report import aggregate_report, write_images_csv
-    from service.bias.thumbs import make_thumbnails
-
     # Imported before the clock starts: a second's import is not a cost that grows with n.
     import fairlearn.metrics  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import scipy.stats  # noqa: F401
     import sklearn.linear_model  # noqa: F401
+
+    from service.bias.html import pictured_keys, render_html
+    from service.bias.options import ReportOptions
+    from service.bias.report import aggregate_report, write_images_csv
+    from service.bias.thumbs import make_thumbnails
 
     rss = PeakRss()
     start = time.perf_counter()

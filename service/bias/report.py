@@ -292,6 +292,7 @@ def build_report(
     keep_features = images_needing_features(
         [entry.label for entry in dataset.entries],
         [entry.attributes for entry in dataset.entries],
+        options.seed,
     )
     table = run_map(
         [str(entry.path) for entry in dataset.entries],
