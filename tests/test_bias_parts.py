@@ -381,3 +381,40 @@ def test_bootstrap_counts_read_each_resample_as_fairlearn_does():
         )
     # A group without real images has a false-positive rate of 0, as scikit-learn gives it.
     assert _rates(np.array([[0, 0], [3, 5]]))["false_positive_rate"] == 0.0
+
+
+def test_the_attribute_classifier_trains_on_a_bounded_seeded_sample(monkeypatch):
+    """Past MAX_TRAINING_IMAGES labelled real images the classifier trains on a seeded
+    sample, and the driver keeps feature vectors for that sample only."""
+    from service.bias import generator_bias
+    from service.bias.images import FEATURE_LENGTH
+
+    monkeypatch.setattr(generator_bias, "MAX_TRAINING_IMAGES", 16)
+    labels: list[str | None] = ["real"] * 40 + ["generated"] * 6
+    values = ["ab"[k % 2] for k in range(40)] + [None] * 6
+    attributes = [{"g": v} if v else {} for v in values]
+    keep = generator_bias.images_needing_features(labels, attributes, seed=3)
+    assert keep[:40].sum() == 16 and keep[40:].all()
+    assert (keep == generator_bias.images_needing_features(labels, attributes, seed=3)).all()
+    assert (keep != generator_bias.images_needing_features(labels, attributes, seed=4)).any()
+
+    index = np.flatnonzero(keep)
+    rng = np.random.default_rng(0)
+    # Every feature tells the value: b images are brighter (generated ones too).
+    side = np.array([1.0 if values[i] == "b" or (i >= 40 and i % 2) else 0.0 for i in index])
+    features = side[:, None] + 0.1 * rng.random((len(index), FEATURE_LENGTH))
+    table = {
+        "ok": np.ones(len(labels), bool),
+        "features": features.astype(np.float32),
+        "features_index": index.astype(np.int64),
+    }
+    section = generator_bias.generator_section(
+        table,
+        labels,
+        ["gan"] * 46,
+        ["dataset"] * 46,
+        {"g": values},
+        ReportOptions(dataset=Path(".")),
+    )
+    assert section["classifiers"]["g"]["images"] == 16
+    assert section["families"]["gan"]["attributes"]["g"]["classified"] == 6
