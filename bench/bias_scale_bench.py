@@ -22,8 +22,12 @@ within the radius, and are clustered as real images' would be).
 Prints a table (seconds per stage per size, peak RSS), the ratio of time per image at the
 largest size to the smallest (1.0: linear) and one JSON line.
 
+``--compare-bootstrap N`` instead times the detector's intervals on N images both ways,
+fairlearn's row bootstrap (the former code) as the baseline against the count draws.
+
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python bench/bias_scale_bench.py
         [--sizes 10000,100000,1000000] [--bootstrap 200] [--no-detector]
+        [--compare-bootstrap N]
 """
 
 from __future__ import annotations
@@ -285,13 +289,84 @@ def one(n: int, bootstrap: int, detector: bool) -> dict[str, Any]:
     }
 
 
+def compare_bootstrap(n: int, bootstrap: int) -> dict[str, Any]:
+    """The detector intervals both ways on the same ``n`` images: fairlearn's row bootstrap
+    (``MetricFrame(n_boot=...)``, the former code, the baseline) and :class:`RateFrame`'s
+    multinomial draws of the cell counts; seconds, their ratio and the largest gap
+    between the two sets of interval bounds (both are Monte Carlo: they agree to within
+    resampling noise, not exactly)."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    from service.bias.fairness import RateFrame
+    from service.bias.options import ReportOptions
+
+    rng = np.random.default_rng(1)
+    groups = np.array(REGIONS, dtype=object)[rng.choice(len(REGIONS), n, p=REGION_SHARES)]
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    p = (rng.random(n) < 0.2 + 0.5 * y + 0.1 * (groups == "islands")).astype(np.int64)
+    options = ReportOptions(dataset=Path("."), bootstrap=bootstrap)
+    alpha = (1.0 - options.confidence) / 2.0
+    start = time.perf_counter()
+    rows = MetricFrame(
+        metrics={
+            "selection_rate": selection_rate,
+            "false_positive_rate": false_positive_rate,
+            "true_positive_rate": true_positive_rate,
+        },
+        y_true=y,
+        y_pred=p,
+        sensitive_features=groups,
+        n_boot=bootstrap,
+        ci_quantiles=[alpha, 1.0 - alpha],
+        random_state=options.seed,
+    )
+    rows_s = time.perf_counter() - start
+    start = time.perf_counter()
+    counts = RateFrame(y, p, groups, options)
+    counts_s = time.perf_counter() - start
+    gap = max(
+        float(np.nanmax(np.abs(a.to_numpy() - b.to_numpy())))
+        for a, b in zip(rows.by_group_ci, counts.by_group_ci, strict=True)
+    )
+    return {
+        "images": n,
+        "bootstrap": bootstrap,
+        "fairlearn_rows_s": round(rows_s, 3),
+        "counts_s": round(counts_s, 4),
+        "ratio": round(rows_s / counts_s, 1),
+        "largest_interval_gap": round(gap, 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--no-detector", action="store_true")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compare-bootstrap",
+        type=int,
+        metavar="N",
+        help="only time the detector intervals on N images: fairlearn's row bootstrap "
+        "(the baseline) against the count draws",
+    )
     args = parser.parse_args()
+    if args.compare_bootstrap:
+        result = compare_bootstrap(args.compare_bootstrap, args.bootstrap)
+        print(
+            f"{result['images']:,} images, {result['bootstrap']} resamples: fairlearn row "
+            f"bootstrap {result['fairlearn_rows_s']:.2f} s, count draws "
+            f"{result['counts_s']:.4f} s: x{result['ratio']:.0f}; largest gap between their "
+            f"interval bounds {result['largest_interval_gap']:.3f}"
+        )
+        print(json.dumps({"bench": "bias_scale_bootstrap", **result}))
+        return
     if args.one:
         print(json.dumps(one(args.one, args.bootstrap, not args.no_detector)))
         return
