@@ -124,16 +124,17 @@ class RateFrame:
 
 def compress(
     y: np.ndarray, p: np.ndarray, groups: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[Any], np.ndarray]:
     """One row per (group, label, verdict) cell that holds images, weighted by how many:
     every metric here reads only those counts, and fairlearn computes them per row."""
     values, index = np.unique(np.asarray(groups), return_inverse=True)
     cells = np.bincount(index.ravel() * 4 + y * 2 + p, minlength=len(values) * 4)
     held = np.flatnonzero(cells)
+    # A list: fairlearn squeezes a one-element array of groups to a scalar, and refuses it.
     return (
         (held // 2) % 2,
         held % 2,
-        values[held // 4],
+        values[held // 4].tolist(),
         cells[held].astype(np.float64),
     )
 
