@@ -22,11 +22,13 @@ within the radius, and are clustered as real images' would be).
 Prints a table (seconds per stage per size, peak RSS), the ratio of time per image at the
 largest size to the smallest (1.0: linear) and one JSON line.
 
+``--blank K`` makes K of the images one picture (a placeholder saved K times, as scraped
+data often holds): every two of them are an exact pair, and a near pair too.
 ``--compare-bootstrap N`` instead times the detector's intervals on N images both ways,
 fairlearn's row bootstrap (the former code) as the baseline against the count draws.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python bench/bias_scale_bench.py
-        [--sizes 10000,100000,1000000] [--bootstrap 200] [--no-detector]
+        [--sizes 10000,100000,1000000] [--bootstrap 200] [--no-detector] [--blank K]
         [--compare-bootstrap N]
 """
 
@@ -88,7 +90,9 @@ def _hex(bits: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
 
 
-def synthetic(n: int, seed: int = 0, detector: bool = True) -> tuple[Any, dict[str, np.ndarray]]:
+def synthetic(
+    n: int, seed: int = 0, detector: bool = True, blank: int = 0
+) -> tuple[Any, dict[str, np.ndarray]]:
     """A ``Dataset`` of ``n`` entries and its per-image columns, as ``run_map`` returns them."""
     from service.bias.dataset import Dataset, ImageEntry
     from service.bias.images import FEATURE_LENGTH
@@ -144,6 +148,11 @@ def synthetic(n: int, seed: int = 0, detector: bool = True) -> tuple[Any, dict[s
         whole[copies], centre[copies] = whole[sources], centre[sources]
         pdq[copies], digest[copies] = pdq[sources], digest[sources]
     digest[near] = rng.integers(0, 2, (planted, 128), dtype=np.uint8)
+    if blank:
+        # One picture (a placeholder, a blank frame) saved ``blank`` times, in both splits.
+        same = rng.choice(n, blank, replace=False)
+        for codes in (whole, centre, pdq, digest):
+            codes[same] = codes[same[0]]
     for codes in (whole, centre):
         flips = rng.integers(0, 64, (planted, 6))
         count = rng.integers(1, 7, planted)
@@ -229,7 +238,7 @@ DETECTOR = {
 }
 
 
-def one(n: int, bootstrap: int, detector: bool) -> dict[str, Any]:
+def one(n: int, bootstrap: int, detector: bool, blank: int = 0) -> dict[str, Any]:
     """Time every stage for ``n`` images in this process."""
     # Imported before the clock starts: a second's import is not a cost that grows with n.
     import fairlearn.metrics  # noqa: F401
@@ -244,7 +253,7 @@ def one(n: int, bootstrap: int, detector: bool) -> dict[str, Any]:
 
     rss = PeakRss()
     start = time.perf_counter()
-    dataset, table = synthetic(n, detector=detector)
+    dataset, table = synthetic(n, detector=detector, blank=blank)
     seconds: dict[str, float] = {"synthetic_columns": time.perf_counter() - start}
     peaks: dict[str, int] = {"synthetic_columns": rss.reset()}
     last = time.perf_counter()
@@ -348,6 +357,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--no-detector", action="store_true")
+    parser.add_argument(
+        "--blank", type=int, default=0, metavar="K", help="K images share one picture"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--compare-bootstrap",
@@ -368,13 +380,14 @@ def main() -> None:
         print(json.dumps({"bench": "bias_scale_bootstrap", **result}))
         return
     if args.one:
-        print(json.dumps(one(args.one, args.bootstrap, not args.no_detector)))
+        print(json.dumps(one(args.one, args.bootstrap, not args.no_detector, args.blank)))
         return
     results = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
         command = [sys.executable, __file__, "--one", str(n), "--bootstrap", str(args.bootstrap)]
         if args.no_detector:
             command.append("--no-detector")
+        command += ["--blank", str(args.blank)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.exit(f"{n} images failed:\n{done.stderr}")
@@ -397,6 +410,7 @@ def main() -> None:
     )
     print(json.dumps({
         "bench": "bias_scale", "bootstrap": args.bootstrap, "detector": not args.no_detector,
+        "blank": args.blank,
         "ratio_time_per_image_largest_over_smallest": round(ratio, 3), "results": results,
     }))  # fmt: skip
 
