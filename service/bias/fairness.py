@@ -1,4 +1,4 @@
-"""Section 4: how a detector treats each group -- computed with fairlearn, not re-implemented.
+"""Section 4: how a detector treats each group -- the metrics are fairlearn's, not re-implemented.
 
 The positive class is "generated" (the detector flags an image as AI). Over the images
 with a known real/generated label and a detector score: per group, fairlearn's
