@@ -14,8 +14,16 @@ The extrapolation is arithmetic on the measured rates, not a measurement: it ass
 per-image stage stays linear (it is a pure map) and that the aggregation's near-duplicate
 search stays linear at the default radius (see bench/bias_bench.py for its own growth).
 
+With ``--parquet`` the dataset is a Parquet list of the image paths (``images.parquet``:
+``path``, ``group``, ``split``; 10 % of the images in split ``test``), as a million-image
+dataset would be given; ``--workdir DIR`` keeps the images there (and reuses them when the
+listing holds as many). ``--aggregation-1m SECONDS`` (the 1M aggregation time measured by
+``bench/bias_scale_bench.py``) adds the composed 1M figure: the measured per-image rate
+times 1M plus that measured aggregation, labelled as such.
+
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python bench/bias_ray_bench.py [--images 1000]
-        [--size 256] [--cpus 2] [--batch-size 32]
+        [--size 256] [--cpus 2] [--batch-size 32] [--parquet] [--workdir DIR]
+        [--aggregation-1m SECONDS]
 """
 
 from __future__ import annotations
@@ -60,6 +68,42 @@ def make_images(root: Path, n: int, size: int, seed: int = 0) -> None:
             )
 
 
+def write_listing(root: Path) -> Path:
+    """``images.parquet`` beside the images: path (relative), group, split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for k, path in enumerate(sorted(root.rglob("*.*"))):
+        if path.suffix not in (".jpg", ".png"):
+            continue
+        relative = path.relative_to(root).as_posix()
+        rows.append(
+            {
+                "path": relative,
+                "group": relative.split("/")[0].removeprefix("group="),
+                "split": "test" if k % 10 == 9 else "dataset",
+            }
+        )
+    listing = root / "images.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), listing)
+    return listing
+
+
+def prepare(root: Path, n: int, size: int, parquet: bool) -> tuple[Path, int]:
+    """The dataset argument and its image count; images already there are reused."""
+    listing = root / "images.parquet"
+    if parquet and listing.exists():
+        import pyarrow.parquet as pq
+
+        rows = pq.read_metadata(listing).num_rows
+        if rows == n + 2 * len(range(1, n, 100)):
+            return listing, rows
+    make_images(root, n, size)
+    files = sum(1 for p in root.rglob("*.*") if p.suffix in (".jpg", ".png"))
+    return (write_listing(root) if parquet else root), files
+
+
 def column_bytes(table: dict[str, np.ndarray]) -> int:
     total = 0
     for values in table.values():
@@ -82,13 +126,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--parquet", action="store_true")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--aggregation-1m", type=float)
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "data"
-        make_images(root, args.images, args.size)
-        files = sum(1 for _ in root.rglob("*.*"))
-        common = {"dataset": root, "bootstrap": 50, "batch_size": args.batch_size}
+        root = args.workdir or Path(tmp) / "data"
+        dataset, files = prepare(root, args.images, args.size, args.parquet)
+        common = {"dataset": dataset, "bootstrap": 50, "batch_size": args.batch_size}
         local, local_s, table = run(ReportOptions(**common))
 
         import ray
@@ -139,20 +185,53 @@ def main() -> None:
         f"  driver columns: {per_image:.0f} bytes per image "
         f"(extrapolated: {per_image * 1e6 / 2**30:.2f} GiB for 1M images)"
     )
+    # The per-image stage (listing, decode, hashes, checks) per core, apart from the
+    # aggregation that follows it on the driver.
+    stage_core = {
+        name: files / seconds[name]["per_image_stage"] / (1 if name == "local" else args.cpus)
+        for name in ("local", "ray")
+    }
+    aggregation = {name: round(seconds[name]["total"] - seconds[name]["per_image_stage"], 2)
+                   for name in ("local", "ray")}  # fmt: skip
+    print(
+        f"  per-image stage: {stage_core['local']:.1f} images/s per core (local), "
+        f"{stage_core['ray']:.1f} (ray); aggregation {aggregation['local']:.1f} s (local), "
+        f"{aggregation['ray']:.1f} s (ray)"
+    )
     hours = 1e6 / ray_rate / 3600
     print(
         f"  extrapolated (not measured): 1M images in {hours:.1f} h on {args.cpus} CPUs "
         f"at this rate; {1e6 / ray_core / 3600 / 64:.2f} h on 64"
     )
+    composed = None
+    if args.aggregation_1m is not None:
+        map_s = 1e6 / (stage_core["ray"] * args.cpus)
+        composed = {
+            "per_image_stage_s": round(map_s, 1),
+            "aggregation_s": args.aggregation_1m,
+            "total_h": round((map_s + args.aggregation_1m) / 3600, 2),
+            "total_h_on_64_cpus": round((map_s * args.cpus / 64 + args.aggregation_1m) / 3600, 2),
+        }
+        print(
+            f"  1M images, composed (measured per-image rate x 1M + measured 1M aggregation, "
+            f"not a 1M run): {map_s:.0f} s + {args.aggregation_1m:.0f} s = "
+            f"{composed['total_h']:.2f} h on {args.cpus} CPUs; "
+            f"{composed['total_h_on_64_cpus']:.2f} h with 64 Ray CPUs"
+        )
     print(json.dumps({
         "bench": "bias_ray", "files": files, "size": args.size, "cpus": args.cpus,
+        "parquet": args.parquet,
         "local_s": round(local_s, 2), "ray_s": round(ray_s, 2),
         "local_images_per_s": round(local_rate, 2), "ray_images_per_s": round(ray_rate, 2),
         "local_images_per_s_per_core": round(local_core, 2),
         "ray_images_per_s_per_core": round(ray_core, 2),
+        "per_image_stage_images_per_s_per_core": {
+            k: round(v, 2) for k, v in stage_core.items()
+        },
+        "aggregation_s": aggregation,
         "ratio_ray_over_local": round(ratio, 3), "reports_equal": same,
         "driver_bytes_per_image": round(per_image), "seconds": seconds,
-        "extrapolated_1m_hours_at_cpus": round(hours, 2),
+        "extrapolated_1m_hours_at_cpus": round(hours, 2), "composed_1m": composed,
     }))  # fmt: skip
     if not same:
         sys.exit(1)

@@ -331,3 +331,90 @@ def test_a_parquet_list_without_a_path_column_or_with_a_repeat_is_one_clear_erro
     )  # fmt: skip
     assert second.attributes == {"age": "30"} and first.attributes == {}
     assert dataset.split_names == ["dataset", "test"] and dataset.attribute_names == ["age"]
+
+
+def test_bootstrap_counts_read_each_resample_as_fairlearn_does():
+    """The detector intervals are drawn as (group, label, verdict) counts instead of rows:
+    on any resample (rows weighted by how often it drew them) the rates, differences and
+    equalized odds from the counts are fairlearn's own on the rows."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    from service.bias.fairness import _rates, equalized_odds_from_counts
+
+    rng = np.random.default_rng(7)
+    n = 240
+    groups = np.array(["a", "b", "c"], dtype=object)[rng.integers(0, 3, n)]
+    y = rng.integers(0, 2, n)
+    p = (rng.random(n) < np.where(groups == "c", 0.7, 0.3)).astype(np.int64)
+    metrics = {
+        "selection_rate": selection_rate,
+        "false_positive_rate": false_positive_rate,
+        "true_positive_rate": true_positive_rate,
+    }
+    for _ in range(4):
+        weights = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
+        frame = MetricFrame(
+            metrics=metrics,
+            y_true=y,
+            y_pred=p,
+            sensitive_features=groups,
+            sample_params={name: {"sample_weight": weights} for name in metrics},
+        )
+        index = frame.by_group.index.get_indexer(groups)
+        counts = np.bincount(index * 4 + y * 2 + p, weights=weights, minlength=12)
+        rates = _rates(counts.reshape(3, 2, 2))
+        overall = _rates(counts.reshape(3, 2, 2).sum(axis=0))
+        for name in metrics:
+            assert rates[name] == pytest.approx(frame.by_group[name].to_numpy())
+            assert overall[name] == pytest.approx(frame.overall[name])
+        assert rates["selection_rate"].max() - rates["selection_rate"].min() == pytest.approx(
+            frame.difference()["selection_rate"]
+        )
+        assert equalized_odds_from_counts(counts.reshape(3, 2, 2)) == pytest.approx(
+            equalized_odds_difference(y, p, sensitive_features=groups, sample_weight=weights)
+        )
+    # A group without real images has a false-positive rate of 0, as scikit-learn gives it.
+    assert _rates(np.array([[0, 0], [3, 5]]))["false_positive_rate"] == 0.0
+
+
+def test_the_attribute_classifier_trains_on_a_bounded_seeded_sample(monkeypatch):
+    """Past MAX_TRAINING_IMAGES labelled real images the classifier trains on a seeded
+    sample, and the driver keeps feature vectors for that sample only."""
+    from service.bias import generator_bias
+    from service.bias.images import FEATURE_LENGTH
+
+    monkeypatch.setattr(generator_bias, "MAX_TRAINING_IMAGES", 16)
+    labels: list[str | None] = ["real"] * 40 + ["generated"] * 6
+    values = ["ab"[k % 2] for k in range(40)] + [None] * 6
+    attributes = [{"g": v} if v else {} for v in values]
+    keep = generator_bias.images_needing_features(labels, attributes, seed=3)
+    assert keep[:40].sum() == 16 and keep[40:].all()
+    assert (keep == generator_bias.images_needing_features(labels, attributes, seed=3)).all()
+    assert (keep != generator_bias.images_needing_features(labels, attributes, seed=4)).any()
+
+    index = np.flatnonzero(keep)
+    rng = np.random.default_rng(0)
+    # Every feature tells the value: b images are brighter (generated ones too).
+    side = np.array([1.0 if values[i] == "b" or (i >= 40 and i % 2) else 0.0 for i in index])
+    features = side[:, None] + 0.1 * rng.random((len(index), FEATURE_LENGTH))
+    table = {
+        "ok": np.ones(len(labels), bool),
+        "features": features.astype(np.float32),
+        "features_index": index.astype(np.int64),
+    }
+    section = generator_bias.generator_section(
+        table,
+        labels,
+        ["gan"] * 46,
+        ["dataset"] * 46,
+        {"g": values},
+        ReportOptions(dataset=Path(".")),
+    )
+    assert section["classifiers"]["g"]["images"] == 16
+    assert section["families"]["gan"]["attributes"]["g"]["classified"] == 6

@@ -3,6 +3,7 @@ metadata, a consent bank in a real SQLite registry, and signed "do not train" ma
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -108,6 +109,26 @@ def test_privacy_section_finds_faces_metadata_consent_and_do_not_train(run_cli, 
     assert "1 images match a consent bank" in findings and "withdrawn.png (withdrawn" in findings
     assert "no_training.png (signed by provaudit development signer)" in findings
     assert len(report["findings"]) == len(set(report["findings"]))
+
+    # images.csv carries the same facts per image, for filtering a training list.
+    with (out / "images.csv").open(newline="") as handle:
+        rows = {row["image"]: row for row in csv.DictReader(handle)}
+    astronaut = rows["astronaut.png"]
+    assert int(astronaut["faces"]) == 1
+    side = found["astronaut.png"]["sizes_px"][0]
+    assert float(astronaut["largest_face_share"]) == pytest.approx(side**2 / 512**2, rel=1e-4)
+    assert rows["render_0.png"]["faces"] == "0" and rows["render_0.png"]["largest_face_share"] == ""
+    assert rows["street.jpg"]["personal_metadata"] == "gps;name;serial"
+    assert set(rows["street.jpg"]["personal_metadata_fields"].split("; ")) == personal["street.jpg"]
+    assert rows["astronaut.png"]["personal_metadata"] == ""
+    assert rows["withdrawn.png"]["consent_bank"] == "withdrawn"
+    assert rows["withdrawn.png"]["consent_bank_item"] == str(matches[0]["bank_content_id"])
+    assert rows["withdrawn.png"]["consent_bank_item"] != ""
+    assert [k for k, row in rows.items() if row["consent_bank"]] == ["withdrawn.png"]
+    assert rows["no_training.png"]["do_not_train"] == "1"
+    assert rows["no_training.png"]["training_signer"] == "provaudit development signer"
+    assert rows["training_ok.png"]["do_not_train"] == "0"
+    assert rows["training_ok.png"]["training_signer"] == ""
 
     html = (out / "report.html").read_text()
     assert 'id="privacy"' in html and "no_training.png" in html

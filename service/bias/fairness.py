@@ -1,13 +1,14 @@
-"""Section 4: how a detector treats each group -- computed with fairlearn, not re-implemented.
+"""Section 4: how a detector treats each group -- the metrics are fairlearn's, not re-implemented.
 
 The positive class is "generated" (the detector flags an image as AI). Over the images
 with a known real/generated label and a detector score: per group, fairlearn's
 ``selection_rate`` (share flagged AI), ``false_positive_rate`` (real images flagged) and
-``true_positive_rate`` (generated images caught) in a ``MetricFrame`` with its bootstrap
-confidence intervals; ``demographic_parity_difference`` / ``_ratio`` with the frame's
-``difference_ci`` / ``ratio_ci``; ``equalized_odds_difference`` with a percentile bootstrap
-over the same kind of resamples (fairlearn's function on each resample, as multinomial
-sample weights, since a frame keeps no per-resample maximum of two differences).
+``true_positive_rate`` (generated images caught) in a ``MetricFrame``;
+``demographic_parity_difference`` / ``_ratio`` and ``equalized_odds_difference``, each fed
+one row per (group, label, verdict) cell weighted by its count (:func:`compress`). Their
+percentile-bootstrap intervals are drawn from counts (:class:`RateFrame`): resampling
+images only moves the counts of each (group, label, verdict) cell, so a resample is one
+multinomial draw, and a million images cost what a hundred do.
 
 Without ground truth (a detector run over images with no real/generated label) the rates
 that need labels are undefined, but the selection rate and demographic parity need only
@@ -42,36 +43,153 @@ def _num(value: Any) -> float | None:
     return None if np.isnan(number) else number
 
 
+class RateFrame:
+    """fairlearn's ``MetricFrame`` point estimates, with percentile-bootstrap intervals
+    drawn from counts.
+
+    Every metric here is a function of how many images of each group fall in each of the
+    four (label, verdict) cells, so resampling the n images with replacement is a draw of
+    those cell counts from the multinomial with the observed shares: what fairlearn's own
+    ``n_boot`` does row by row (a pandas frame per resample, whose cost grows with n),
+    drawn directly. The resamples are read as fairlearn reads its own: a rate a resample
+    leaves without images of its class is 0 (scikit-learn's normalised confusion
+    matrix), a group the resample lost is left out (``nanquantile``), and differences and
+    ratios are taken between the groups a resample has. Exposes the parts of
+    ``MetricFrame`` the report reads.
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        p: np.ndarray,
+        groups: np.ndarray,
+        options: ReportOptions,
+        labelled: bool = True,
+    ) -> None:
+        import pandas as pd
+        from fairlearn.metrics import (
+            MetricFrame,
+            false_positive_rate,
+            selection_rate,
+            true_positive_rate,
+        )
+
+        metrics: dict[str, Any] = {"selection_rate": selection_rate}
+        if labelled:
+            metrics |= {
+                "false_positive_rate": false_positive_rate,
+                "true_positive_rate": true_positive_rate,
+            }
+        cy, cp, cg, weights = compress(y, p, groups)
+        frame = MetricFrame(
+            metrics=metrics,
+            y_true=cy,
+            y_pred=cp,
+            sensitive_features=cg,
+            sample_params={name: {"sample_weight": weights} for name in metrics},
+        )
+        self.by_group, self.overall = frame.by_group, frame.overall
+        names = list(self.by_group.columns)
+        index = self.by_group.index
+        alpha = (1.0 - options.confidence) / 2.0
+        quantiles = [alpha, 1.0 - alpha]
+        draws = _cell_draws(y, p, index.get_indexer(groups), len(index), options, options.seed)
+        by_group = _rates(draws)
+        overall = _rates(draws.sum(axis=1))
+        self.by_group_ci = [
+            pd.DataFrame({m: np.nanquantile(by_group[m], q, axis=0) for m in names}, index=index)
+            for q in quantiles
+        ]
+        self.overall_ci = [
+            pd.Series({m: np.quantile(overall[m], q) for m in names}) for q in quantiles
+        ]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            high = {m: np.nanmax(by_group[m], axis=1) for m in names}
+            low = {m: np.nanmin(by_group[m], axis=1) for m in names}
+            differences = {m: high[m] - low[m] for m in names}
+            ratios = {m: low[m] / high[m] for m in names}
+        self._difference_ci = [
+            pd.Series({m: np.quantile(differences[m], q) for m in names}) for q in quantiles
+        ]
+        self._ratio_ci = [
+            pd.Series({m: np.quantile(ratios[m], q) for m in names}) for q in quantiles
+        ]
+
+    def difference_ci(self) -> list[Any]:
+        return self._difference_ci
+
+    def ratio_ci(self) -> list[Any]:
+        return self._ratio_ci
+
+
+def compress(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[Any], np.ndarray]:
+    """One row per (group, label, verdict) cell that holds images, weighted by how many:
+    every metric here reads only those counts, and fairlearn computes them per row."""
+    values, index = np.unique(np.asarray(groups), return_inverse=True)
+    cells = np.bincount(index.ravel() * 4 + y * 2 + p, minlength=len(values) * 4)
+    held = np.flatnonzero(cells)
+    # A list: fairlearn squeezes a one-element array of groups to a scalar, and refuses it.
+    return (
+        (held // 2) % 2,
+        held % 2,
+        values[held // 4].tolist(),
+        cells[held].astype(np.float64),
+    )
+
+
+def _cell_draws(
+    y: np.ndarray,
+    p: np.ndarray,
+    group_index: np.ndarray,
+    n_groups: int,
+    options: ReportOptions,
+    seed: int,
+) -> np.ndarray:
+    """Bootstrap resamples as counts: shape (resamples, groups, label, verdict)."""
+    cells = np.bincount(group_index * 4 + y * 2 + p, minlength=n_groups * 4)
+    n = int(cells.sum())
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, cells / n, size=options.bootstrap)
+    return draws.reshape(options.bootstrap, n_groups, 2, 2)
+
+
+def _rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Selection, false-positive and true-positive rates from (..., label, verdict) counts;
+    NaN where there are no images at all."""
+    n = counts.sum(axis=(-1, -2))
+    negatives = counts[..., 0, :].sum(axis=-1)
+    positives = counts[..., 1, :].sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "selection_rate": (counts[..., 0, 1] + counts[..., 1, 1]) / n,
+            "false_positive_rate": np.where(negatives > 0, counts[..., 0, 1] / negatives, 0.0),
+            "true_positive_rate": np.where(positives > 0, counts[..., 1, 1] / positives, 0.0),
+        }
+    return {name: np.where(n > 0, values, np.nan) for name, values in out.items()}
+
+
+def equalized_odds_from_counts(counts: np.ndarray) -> np.ndarray:
+    """fairlearn's ``equalized_odds_difference`` ("worst_case": the larger of the
+    between-group differences of the true- and false-positive rates) from
+    (..., groups, label, verdict) counts."""
+    rates = _rates(counts)
+    tpr, fpr = rates["true_positive_rate"], rates["false_positive_rate"]
+    return np.maximum(
+        np.nanmax(tpr, axis=-1) - np.nanmin(tpr, axis=-1),
+        np.nanmax(fpr, axis=-1) - np.nanmin(fpr, axis=-1),
+    )
+
+
 def _frame(
     y: np.ndarray,
     p: np.ndarray,
     groups: np.ndarray,
     options: ReportOptions,
     labelled: bool = True,
-) -> Any:
-    from fairlearn.metrics import (
-        MetricFrame,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-
-    alpha = (1.0 - options.confidence) / 2.0
-    metrics: dict[str, Any] = {"selection_rate": selection_rate}
-    if labelled:
-        metrics |= {
-            "false_positive_rate": false_positive_rate,
-            "true_positive_rate": true_positive_rate,
-        }
-    return MetricFrame(
-        metrics=metrics,
-        y_true=y,
-        y_pred=p,
-        sensitive_features=groups,
-        n_boot=options.bootstrap,
-        ci_quantiles=[alpha, 1.0 - alpha],
-        random_state=options.seed,
-    )
+) -> RateFrame:
+    return RateFrame(y, p, groups, options, labelled)
 
 
 def _group_rows(
@@ -130,32 +248,21 @@ def _overall(frame: Any, y: np.ndarray, options: ReportOptions) -> dict[str, Any
 def _eod_bootstrap(
     y: np.ndarray, p: np.ndarray, groups: np.ndarray, options: ReportOptions
 ) -> list[float] | None:
-    from fairlearn.metrics import equalized_odds_difference
-
-    rng = np.random.default_rng(options.seed + 1)
-    n = len(y)
-    values = []
-    for _ in range(options.bootstrap):
-        weights = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
-        kept = weights > 0
-        # A resample that loses every real or every generated image of a group has no
-        # defined rate there; such resamples are skipped, not scored as zero.
-        complete = all(
-            (kept & (groups == g) & (y == label)).any()
-            for g in np.unique(groups)
-            for label in (0, 1)
-        )
-        if not complete:
-            continue
-        values.append(
-            equalized_odds_difference(
-                y[kept], p[kept], sensitive_features=groups[kept], sample_weight=weights[kept]
-            )
-        )
-    if len(values) < max(10, options.bootstrap // 2):
+    """Equalized-odds difference (the larger of the between-group differences of the
+    true- and false-positive rates, fairlearn's "worst_case") over resamples drawn as
+    counts, as :class:`RateFrame` draws them."""
+    values, index = np.unique(groups, return_inverse=True)
+    draws = _cell_draws(y, p, index.ravel(), len(values), options, options.seed + 1)
+    negatives = draws[..., 0, :].sum(axis=-1)
+    positives = draws[..., 1, :].sum(axis=-1)
+    # A resample that loses every real or every generated image of a group has no
+    # defined rate there; such resamples are skipped, not scored as zero.
+    complete = (negatives > 0).all(axis=1) & (positives > 0).all(axis=1)
+    if int(complete.sum()) < max(10, options.bootstrap // 2):
         return None
+    eod = equalized_odds_from_counts(draws[complete])
     alpha = (1.0 - options.confidence) / 2.0
-    return [float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha))]
+    return [float(np.quantile(eod, alpha)), float(np.quantile(eod, 1.0 - alpha))]
 
 
 def _disparities(
@@ -167,17 +274,20 @@ def _disparities(
         equalized_odds_difference,
     )
 
+    cy, cp, cg, weights = compress(y, p, groups)
     low_diff, high_diff = frame.difference_ci()
     low_ratio, high_ratio = frame.ratio_ci()
     out: dict[str, Any] = {
         "demographic_parity_difference": _num(
-            demographic_parity_difference(y, p, sensitive_features=groups)
+            demographic_parity_difference(cy, cp, sensitive_features=cg, sample_weight=weights)
         ),
         "demographic_parity_difference_ci": [
             _num(low_diff["selection_rate"]),
             _num(high_diff["selection_rate"]),
         ],
-        "demographic_parity_ratio": _num(demographic_parity_ratio(y, p, sensitive_features=groups)),
+        "demographic_parity_ratio": _num(
+            demographic_parity_ratio(cy, cp, sensitive_features=cg, sample_weight=weights)
+        ),
         "demographic_parity_ratio_ci": [
             _num(low_ratio["selection_rate"]),
             _num(high_ratio["selection_rate"]),
@@ -194,8 +304,9 @@ def _disparities(
     out["equalized_odds_groups_left_out"] = left_out
     if len(complete) >= 2:
         mask = np.isin(groups, complete)
+        ey, ep, eg, eweights = compress(y[mask], p[mask], groups[mask])
         out["equalized_odds_difference"] = _num(
-            equalized_odds_difference(y[mask], p[mask], sensitive_features=groups[mask])
+            equalized_odds_difference(ey, ep, sensitive_features=eg, sample_weight=eweights)
         )
         out["equalized_odds_difference_ci"] = _eod_bootstrap(
             y[mask], p[mask], groups[mask], options
@@ -300,17 +411,20 @@ def _parity(frame: Any, p: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
     """Demographic parity from verdicts alone (fairlearn ignores ``y_true`` for it)."""
     from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio
 
+    _, cp, cg, weights = compress(p, p, groups)
     low_diff, high_diff = frame.difference_ci()
     low_ratio, high_ratio = frame.ratio_ci()
     return {
         "demographic_parity_difference": _num(
-            demographic_parity_difference(p, p, sensitive_features=groups)
+            demographic_parity_difference(cp, cp, sensitive_features=cg, sample_weight=weights)
         ),
         "demographic_parity_difference_ci": [
             _num(low_diff["selection_rate"]),
             _num(high_diff["selection_rate"]),
         ],
-        "demographic_parity_ratio": _num(demographic_parity_ratio(p, p, sensitive_features=groups)),
+        "demographic_parity_ratio": _num(
+            demographic_parity_ratio(cp, cp, sensitive_features=cg, sample_weight=weights)
+        ),
         "demographic_parity_ratio_ci": [
             _num(low_ratio["selection_rate"]),
             _num(high_ratio["selection_rate"]),

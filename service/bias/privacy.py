@@ -243,6 +243,19 @@ def write_scrubbed(
     return {"folder": str(out_dir), "copies": copies, "changed": changed, "refused": refused}
 
 
+def metadata_kinds(fields: str) -> list[str]:
+    """The kinds (``gps``, ``serial``, ``name``, ...) of a ``personal_metadata`` cell."""
+    return sorted({_FIELD_KIND.get(n, "name") for n in fields.split("; ") if n})
+
+
+def largest_face_share(face_sizes: str, width: int, height: int) -> float | None:
+    """The largest face's box (a square of its side) as a share of the image's area."""
+    sizes = [int(s) for s in face_sizes.split(",") if s]
+    if not sizes or width <= 0 or height <= 0:
+        return None
+    return min(1.0, max(sizes) ** 2 / (width * height))
+
+
 def privacy_section(
     table: dict[str, np.ndarray],
     keys: list[str],
@@ -266,7 +279,7 @@ def privacy_section(
         names = [n for n in str(table["personal_metadata"][i]).split("; ") if n]
         if names:
             personal.append({"image": key, "fields": names})
-            for kind in sorted({_FIELD_KIND.get(n, "name") for n in names}):
+            for kind in metadata_kinds(str(table["personal_metadata"][i])):
                 by_kind.setdefault(kind, []).append(key)
     do_not_train = [
         {

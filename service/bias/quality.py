@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,9 @@ def quality_section(
     splits: list[str],
     split_order: list[str],
     options: ReportOptions,
+    stage: Callable[[str], None] | None = None,
 ) -> QualityResult:
+    """``stage("near_duplicate_search")`` is called once the search is done (for timing)."""
     ok = np.flatnonzero(table["ok"])
     area = (table["width"] * table["height"]).tolist()
     split_rank = {name: i for i, name in enumerate(split_order)}
@@ -78,6 +81,8 @@ def quality_section(
         codes = [[str(table["phash"][i]), str(table["phash_centre"][i])] for i in usable]
     search_pairs = centre_pairs if hash_name == "phash-centre" else near_image_pairs
     local_pairs, distances, search = search_pairs(codes, radius)
+    if stage is not None:
+        stage("near_duplicate_search")
     pairs = [
         (usable[a], usable[b], int(d))
         for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)

@@ -27,13 +27,21 @@ from service.bias.fairness import detector_section
 from service.bias.generator_bias import generator_section, images_needing_features
 from service.bias.mitigation import mitigation_section
 from service.bias.options import BiasReportError, ReportOptions
-from service.bias.privacy import check_consent_banks, privacy_findings, privacy_section
+from service.bias.privacy import (
+    check_consent_banks,
+    largest_face_share,
+    metadata_kinds,
+    privacy_findings,
+    privacy_section,
+)
 from service.bias.quality import quality_section
 from service.bias.representation import read_reference, representation_section
 
 REPORT_JSON, REPORT_HTML, IMAGES_CSV = "report.json", "report.html", "images.csv"
 SCHEMA = "provaudit-bias-report/1"
 Log = Callable[[str], None]
+FLAG_NAMES = ("dark", "over_bright", "blurry", "low_information")
+Stage = Callable[[str], None]
 
 
 def _detector_info(path: Path | None) -> dict[str, Any] | None:
@@ -284,6 +292,7 @@ def build_report(
     keep_features = images_needing_features(
         [entry.label for entry in dataset.entries],
         [entry.attributes for entry in dataset.entries],
+        options.seed,
     )
     table = run_map(
         [str(entry.path) for entry in dataset.entries],
@@ -296,6 +305,32 @@ def build_report(
         ray_init=ray_init,
     )
     mapped = time.perf_counter()
+    report = aggregate_report(
+        options, dataset, table, detector=detector, reference=reference, log=say
+    )
+    report["meta"]["seconds"] = {
+        "per_image_stage": round(mapped - started, 3),
+        "total": round(time.perf_counter() - started, 3),
+    }
+    return report, dataset, table
+
+
+def aggregate_report(
+    options: ReportOptions,
+    dataset: Dataset,
+    table: dict[str, np.ndarray],
+    *,
+    detector: dict[str, Any] | None = None,
+    reference: dict[str, dict[str, float]] | None = None,
+    log: Log | None = None,
+    stage: Stage | None = None,
+) -> dict[str, Any]:
+    """The report document from the per-image columns alone (in ``dataset.entries``
+    order): the same code after either engine. ``stage(name)`` is called as each part is
+    done (the scale bench times them)."""
+    say = log or (lambda _message: None)
+    done = stage or (lambda _name: None)
+    reference = reference or {}
     entries = dataset.entries
     keys = [entry.key for entry in entries]
     labels = [entry.label for entry in entries]
@@ -307,6 +342,7 @@ def build_report(
         name: [entry.attributes.get(name) if ok[i] else None for i, entry in enumerate(entries)]
         for name in dataset.attribute_names
     }
+    done("columns")
     say("aggregating: representation, duplicates, leakage, quality")
     representation = representation_section(
         {
@@ -316,18 +352,34 @@ def build_report(
         options,
         reference,
     )
-    quality = quality_section(table, keys, splits, dataset.split_names, options)
+    done("representation")
+    quality = quality_section(table, keys, splits, dataset.split_names, options, done)
+    done("quality")
     detector_part = None
     if detector is not None:
         say("detector metrics with fairlearn")
         detector_part = detector_section(
             table, labels, families, attributes, detector, options, keys
         )
+    done("detector")
     say("generator output bias")
     generator = generator_section(table, labels, families, splits, attributes, options)
+    done("generator")
     mitigation = mitigation_section(
         representation, quality.exact_groups, quality.clusters, quality.leaks, keys
     )
+    done("mitigation")
+    datasheet = datasheet_section(dataset, table, labels, families)
+    done("datasheet")
+    privacy = privacy_section(
+        table,
+        keys,
+        options.consent_banks,
+        options.registry,
+        [entry.path for entry in entries],
+        options.scrub_out,
+    )
+    done("privacy")
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "meta": {
@@ -336,35 +388,27 @@ def build_report(
             "dataset": str(dataset.root),
             "options": options.to_dict(),
             "engine": options.engine,
-            "seconds": {
-                "per_image_stage": round(mapped - started, 3),
-                "total": None,
-            },
+            "seconds": {"per_image_stage": None, "total": None},
             "skin_tone": SKIN_TONE_NOTE,
         },
         "definitions": definitions(options),
-        "datasheet": datasheet_section(dataset, table, labels, families),
+        "datasheet": datasheet,
         "representation": representation,
         "quality": quality.section,
         "detector": detector_part,
         "generator_bias": generator,
         "mitigation": mitigation,
-        "privacy": privacy_section(
-            table,
-            keys,
-            options.consent_banks,
-            options.registry,
-            [entry.path for entry in entries],
-            options.scrub_out,
-        ),
+        "privacy": privacy,
     }
     findings = _findings(report) + [
         Finding(sentence, "privacy", "privacy") for sentence in privacy_findings(report["privacy"])
     ]
     report["findings"] = [finding.sentence for finding in findings]
     report["findings_detail"] = [finding.to_dict() for finding in findings]
-    report["meta"]["seconds"]["total"] = round(time.perf_counter() - started, 3)
-    return _clean(report), dataset, table
+    done("findings")
+    report = _clean(report)
+    done("json_safe")
+    return report
 
 
 def _clean(value: Any) -> Any:
@@ -383,51 +427,116 @@ def _clean(value: Any) -> Any:
 def write_images_csv(
     path: Path, report: dict[str, Any], dataset: Dataset, table: dict[str, np.ndarray]
 ) -> None:
-    """One row per image: what the report found about it, for filtering and reweighting."""
+    """One row per image: what the report found about it, for filtering and reweighting.
+
+    Built column by column (a million rows), then written row by row."""
     names = dataset.attribute_names
-    flags = report["quality"]["flags"]
-    flagged = {
-        name: set(flags[name]["images"])
-        for name in ("dark", "over_bright", "blurry", "low_information")
-    }
-    exact = {
-        key: i
-        for i, group in enumerate(report["quality"]["exact_duplicates"]["groups"])
-        for key in group
-    }
-    near = {
-        key: i
-        for i, cluster in enumerate(report["quality"]["near_duplicates"]["clusters"])
-        for key in cluster["images"]
-    }
-    drops = {row["image"]: row["reason"] for row in report["mitigation"]["drops"]}
+    entries = dataset.entries
+    n = len(entries)
+    keys = [entry.key for entry in entries]
+    position = {key: i for i, key in enumerate(keys)}
+    quality = report["quality"]
+
+    def cells(pairs: Any) -> list[Any]:
+        """A column blank but where ``pairs`` (key, value) put a value."""
+        column: list[Any] = [""] * n
+        for key, value in pairs:
+            column[position[key]] = value
+        return column
+
+    def flag(images: list[str]) -> list[int]:
+        column = [0] * n
+        for key in images:
+            column[position[key]] = 1
+        return column
+
+    ok = table["ok"].tolist()
     weights = report["mitigation"]["reweighting"]
     uniform = {name: weights.get(name, {}).get("uniform", {}) for name in names}
-    header = [
-        "image", "split", "label", "family", *names, "readable", "error", "format", "width",
-        "height", "c2pa_state", "declares_ai", "dark", "over_bright", "blurry",
-        "low_information", "exact_group", "near_cluster", "drop", "p_ai", "flagged_ai",
-        *[f"weight_{name}" for name in names],
-    ]  # fmt: skip
+    attributes = {name: [entry.attributes.get(name) for entry in entries] for name in names}
+    consent: dict[str, list[dict[str, Any]]] = {}
+    for match in report["privacy"]["consent"]["matches"]:
+        consent.setdefault(match["image"], []).append(match)
+    widths, heights = table["width"].tolist(), table["height"].tolist()
+    faces = table["faces"].tolist()
+    face_sizes = table["face_sizes"].tolist()
+    fields = [str(value) for value in table["personal_metadata"].tolist()]
+    do_not_train = table["do_not_train"].tolist()
+    signers = table["training_signer"].tolist()
+    # A list, not a dict: an attribute may share its name with a column.
+    columns: list[tuple[str, list[Any]]] = [
+        ("image", keys),
+        ("split", [entry.split for entry in entries]),
+        ("label", [entry.label or "" for entry in entries]),
+        ("family", [entry.family or "" for entry in entries]),
+        *[(name, [v if v is not None else "" for v in attributes[name]]) for name in names],
+        ("readable", [int(v) for v in ok]),
+        ("error", table["error"].tolist()),
+        ("format", table["format"].tolist()),
+        ("width", [w or "" for w in widths]),
+        ("height", [h or "" for h in heights]),
+        ("c2pa_state", table["c2pa_state"].tolist()),
+        ("declares_ai", (table["c2pa_ai"] | table["iptc_ai"]).astype(np.int64).tolist()),
+        *[(name, flag(quality["flags"][name]["images"])) for name in FLAG_NAMES],
+        (
+            "exact_group",
+            cells(
+                (key, i)
+                for i, group in enumerate(quality["exact_duplicates"]["groups"])
+                for key in group
+            ),
+        ),
+        (
+            "near_cluster",
+            cells(
+                (key, i)
+                for i, cluster in enumerate(quality["near_duplicates"]["clusters"])
+                for key in cluster["images"]
+            ),
+        ),
+        ("drop", cells((row["image"], row["reason"]) for row in report["mitigation"]["drops"])),
+        ("p_ai", [round(p, 6) if p == p else "" for p in table["p_ai"].tolist()]),
+        ("flagged_ai", [v if v >= 0 else "" for v in table["ai_label"].tolist()]),
+        *[
+            (
+                f"weight_{name}",
+                [_weight(uniform[name], v, ok[i]) for i, v in enumerate(attributes[name])],
+            )
+            for name in names
+        ],
+        # Section 7 per image; blank where not checked (unreadable, or no OpenCV).
+        ("faces", [f if ok[i] and f >= 0 else "" for i, f in enumerate(faces)]),
+        (
+            "largest_face_share",
+            [
+                _share(largest_face_share(sizes, widths[i], heights[i])) if sizes else ""
+                for i, sizes in enumerate(face_sizes)
+            ],
+        ),
+        ("personal_metadata", [";".join(metadata_kinds(f)) if f else "" for f in fields]),
+        ("personal_metadata_fields", fields),
+        (
+            "consent_bank",
+            cells((key, ";".join(m["bank"] for m in found)) for key, found in consent.items()),
+        ),
+        (
+            "consent_bank_item",
+            cells(
+                (key, ";".join(str(m["bank_content_id"]) for m in found))
+                for key, found in consent.items()
+            ),
+        ),
+        ("do_not_train", [int(v) for v in do_not_train]),
+        ("training_signer", [str(x) if do_not_train[i] else "" for i, x in enumerate(signers)]),
+    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header)
-        for i, entry in enumerate(dataset.entries):
-            ok = bool(table["ok"][i])
-            p_ai = float(table["p_ai"][i])
-            row = [
-                entry.key, entry.split, entry.label or "", entry.family or "",
-                *[entry.attributes.get(name, "") for name in names],
-                int(ok), table["error"][i], table["format"][i],
-                int(table["width"][i]) or "", int(table["height"][i]) or "",
-                table["c2pa_state"][i], int(bool(table["c2pa_ai"][i] or table["iptc_ai"][i])),
-                *[int(entry.key in flagged[flag]) for flag in flagged],
-                exact.get(entry.key, ""), near.get(entry.key, ""), drops.get(entry.key, ""),
-                "" if math.isnan(p_ai) else round(p_ai, 6),
-                "" if table["ai_label"][i] < 0 else int(table["ai_label"][i]),
-                *[_weight(uniform[name], entry.attributes.get(name), ok) for name in names],
-            ]  # fmt: skip
-            writer.writerow(row)
+        writer.writerow([name for name, _ in columns])
+        writer.writerows(zip(*(column for _, column in columns), strict=True))
+
+
+def _share(value: float | None) -> Any:
+    return "" if value is None else round(value, 6)
 
 
 def _weight(weights: dict[str, float | None], value: str | None, ok: bool) -> Any:
