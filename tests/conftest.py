@@ -6,6 +6,12 @@ import io
 import os
 import subprocess
 import sys
+
+# Under pytest-xdist every core already runs a worker: one thread each (and in the CLIs they
+# start), or torch's OpenMP threads oversubscribe the cores and a test runs many times slower.
+# Set before numpy and torch are imported, which read it once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
