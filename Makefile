@@ -36,10 +36,13 @@ verify-sample: $(VENV)/.serve
 	$(BIN)/provaudit verify $(SAMPLE) --trust $(SAMPLE_TRUST) --tree
 
 # One worker per core; a test file stays on one worker, so its module fixtures (trained
-# tiny models, live servers) are built once.
+# tiny models, live servers) are built once. Schemathesis runs apart, in one process:
+# pytest-xdist drops its per-operation results (tests/test_schemathesis.py says more).
 TEST_WORKERS ?= auto
+SERIAL_TESTS := tests/test_schemathesis.py
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(SERIAL_TESTS))
+	$(BIN)/python -m pytest $(SERIAL_TESTS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
