@@ -34,13 +34,19 @@ WebP), mostly without the strong blur of CNNDetection's recipe. A detector that 
 these chains learns "has been through a web pipeline" as "real", since its real photos
 had and its generated images had not.
 
+The ``camera`` preset adds what a phone camera does before the web does anything: sensor
+noise (independent per channel, so chroma noise too) and the strong unsharp masking phone
+pipelines apply (up to 300%). Sharpening halos and chroma speckle are high-frequency
+residue much like a generator's, so a detector that met them only in real photos it never
+trained on calls those photos AI; both classes see them here.
+
 Everything here is numpy + Pillow, so DataLoader workers never need torch ops.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +55,7 @@ from detectors.imageops import (
     gaussian_blur,
     jpeg_roundtrip,
     reencode,
+    sensor_noise,
     sharpen,
 )
 from detectors.tiles import min_side, pad_to_tile
@@ -63,6 +70,7 @@ __all__ = [
     "jpeg_roundtrip",
     "random_crop",
     "reencode",
+    "sensor_noise",
     "sharpen",
 ]
 
@@ -81,6 +89,9 @@ class AugmentConfig:
     # JPEG or WebP per image from one distribution for both classes; "none" does neither.
     same_codec: str = "mixed"
     sharpen_prob: float = 0.0
+    sharpen_percent_max: int = 150
+    noise_prob: float = 0.0
+    noise_sigma_max: float = 0.0
     # Of the lossy re-encodes (jpeg_prob), the share written as WebP rather than JPEG.
     webp_share: float = 0.0
 
@@ -104,14 +115,25 @@ class AugmentConfig:
         )
 
     @classmethod
+    def camera(cls) -> AugmentConfig:
+        """``web`` after a phone camera: sensor noise and strong sharpening first."""
+        return replace(
+            cls.web(),
+            sharpen_prob=0.35,
+            sharpen_percent_max=300,
+            noise_prob=0.25,
+            noise_sigma_max=4.0,
+        )
+
+    @classmethod
     def preset(cls, name: str) -> AugmentConfig:
-        presets = {"default": cls, "web": cls.web, "none": cls.disabled}
+        presets = {"default": cls, "web": cls.web, "camera": cls.camera, "none": cls.disabled}
         if name not in presets:
             raise ValueError(f"unknown augmentation {name!r}; use {', '.join(presets)}")
         return presets[name]()
 
 
-AUGMENT_PRESETS = ("default", "web", "none")
+AUGMENT_PRESETS = ("default", "web", "camera", "none")
 
 
 def equalize_codec(
@@ -174,10 +196,13 @@ def augment(
         # Never below what inference accepts (half a tile), whatever downscale_min says.
         factor = max(factor, min_side(size) / min(window.shape[:2]))
         window = downscale(window, factor)
+    if config.noise_prob > 0 and rng.random() < config.noise_prob:
+        window = sensor_noise(window, float(rng.uniform(0.5, config.noise_sigma_max)), rng)
     if config.blur_prob > 0 and rng.random() < config.blur_prob:
         window = gaussian_blur(window, float(rng.uniform(0.0, config.blur_sigma_max)))
     if config.sharpen_prob > 0 and rng.random() < config.sharpen_prob:
-        window = sharpen(window, float(rng.uniform(0.5, 2.0)), int(rng.integers(40, 151)))
+        percent = int(rng.integers(40, config.sharpen_percent_max + 1))
+        window = sharpen(window, float(rng.uniform(0.5, 2.0)), percent)
     if config.jpeg_prob > 0 and rng.random() < config.jpeg_prob:
         quality = int(rng.integers(config.jpeg_quality_min, config.jpeg_quality_max + 1))
         if config.webp_share > 0 and rng.random() < config.webp_share:

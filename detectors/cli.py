@@ -155,7 +155,8 @@ def train(
         str,
         typer.Option(
             help="Augmentation: default (CNNDetection's blur + JPEG), web (downscale to "
-            "0.25x, sharpening, JPEG 4:2:0 q60-95 or WebP) or none."
+            "0.25x, sharpening, JPEG 4:2:0 q60-95 or WebP), camera (web after sensor noise "
+            "and strong sharpening) or none."
         ),
     ] = "default",
     same_codec: Annotated[
@@ -345,6 +346,10 @@ def loo(
     real: Real = None,
     fake: Fake = None,
     dataset: Dataset = None,
+    family: Annotated[
+        list[str] | None,
+        typer.Option("--family", help="A family to leave out; default: each in turn."),
+    ] = None,
     arch: str = "npr_tiny",
     transform: Transforms = None,
     image_size: int = 64,
@@ -364,6 +369,8 @@ def loo(
     """Leave-one-family-out: AP on each family when it was left out of training.
 
     Several --transform options: each fold trains the experts and scores their fusion.
+    A fold whose checkpoints are already in OUT from the same data and options is only
+    scored, so runs with different --family options can share the work.
     """
     from detectors.loo import leave_one_family_out
     from provenance.cli.output import log
@@ -382,7 +389,11 @@ def loo(
             same_codec=same_codec,
         )
         result = leave_one_family_out(
-            data, config, output, fuse_transforms=transforms if len(transforms) > 1 else None
+            data,
+            config,
+            output,
+            families=family,
+            fuse_transforms=transforms if len(transforms) > 1 else None,
         )
         if report_dir is not None:
             from detectors.report import write_loo_report
@@ -404,6 +415,10 @@ def loso(
         typer.Option("--source", help="A real source (group) to leave out; default: all."),
     ] = None,
     folds: Annotated[int, typer.Option(help="Folds the sources are dealt into.")] = 3,
+    fold: Annotated[
+        list[int] | None,
+        typer.Option("--fold", help="Run only this fold (0-based); default: every fold."),
+    ] = None,
     arch: str = "npr_tiny",
     transform: Transforms = None,
     image_size: int = 64,
@@ -446,6 +461,7 @@ def loso(
             output,
             sources=source,
             folds=folds,
+            only_folds=fold,
             fuse_transforms=transforms if len(transforms) > 1 else None,
             checks=checks,
         )

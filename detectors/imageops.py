@@ -52,6 +52,12 @@ def sharpen(pixels: np.ndarray, radius: float, percent: int) -> np.ndarray:
     return np.asarray(sharpened, dtype=np.uint8)
 
 
+def sensor_noise(pixels: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of ``sigma`` grey levels, drawn apart per channel (luma and chroma)."""
+    noisy = pixels.astype(np.float32) + rng.normal(0.0, sigma, pixels.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
 def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
     from PIL import Image
 

@@ -15,7 +15,7 @@ import numpy as np
 from detectors.data import DetectorData
 from detectors.evaluate import metrics, score_samples
 from detectors.onnx_export import checkpoint_scorer
-from detectors.train import TrainConfig, train, train_fused
+from detectors.train import TrainConfig, train, train_fused, trained_already
 from provenance.errors import DataError
 
 
@@ -40,6 +40,7 @@ def leave_one_family_out(
     config: TrainConfig,
     out_dir: Path | str,
     *,
+    families: list[str] | None = None,
     fuse_transforms: list[str] | None = None,
     quiet: bool = True,
 ) -> LeaveOneOutResult:
@@ -48,19 +49,26 @@ def leave_one_family_out(
     The held-out family's AP is the honest number for "a generator we have not seen";
     in-distribution AP is always near 1 and says little. With ``fuse_transforms`` each
     fold trains one expert per transform and scores their fusion, as ``train`` does.
+    ``families`` (default: all) are the ones left out, one fold each.
     """
     if len(data.families) < 2:
         raise DataError("Leave-one-family-out needs generated images from at least 2 families.")
+    unknown = sorted(set(families or []) - set(data.families))
+    if unknown:
+        raise DataError(
+            f"No generated images of {', '.join(unknown)}; families: {', '.join(data.families)}."
+        )
     out_dir = Path(out_dir)
     results: dict[str, Any] = {}
-    for family in data.families:
+    for family in families or data.families:
         kept = [s for s in data.samples if s.label == 0 or s.family != family]
         subset = replace(data, samples=kept, families=[f for f in data.families if f != family])
         checkpoint = out_dir / f"without-{family}"
+        fold_config = replace(config, output=checkpoint)
         if fuse_transforms:
-            train_fused(subset, replace(config, output=checkpoint), fuse_transforms, quiet=quiet)
-        else:
-            train(subset, replace(config, output=checkpoint), quiet=quiet)
+            train_fused(subset, fold_config, fuse_transforms, quiet=quiet)
+        elif not trained_already(checkpoint, subset, fold_config):
+            train(subset, fold_config, quiet=quiet)
         scorer = checkpoint_scorer(checkpoint)
         test = [
             s for s in data.samples if s.split != "train" and (s.label == 0 or s.family == family)

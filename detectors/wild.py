@@ -176,6 +176,7 @@ def leave_sources_out(
     *,
     sources: list[str] | None = None,
     folds: int = 3,
+    only_folds: list[int] | None = None,
     fuse_transforms: list[str] | None = None,
     checks: bool = True,
     quiet: bool = True,
@@ -184,7 +185,8 @@ def leave_sources_out(
 
     ``sources`` default to every group of real images. A fold's checkpoint is kept under
     ``OUT/without-<fold>`` and reused when it records the same data and configuration, so
-    an interrupted run resumes.
+    an interrupted run resumes. ``only_folds`` (0-based) runs some folds, the others
+    untouched; their sources are then absent from the record.
     """
     from detectors.onnx_export import checkpoint_scorer
     from detectors.train import train, train_fused, trained_already
@@ -197,10 +199,16 @@ def leave_sources_out(
         raise DataError(f"No real images come from {', '.join(unknown)}.")
     if len(real_groups) - len(sources) < 1 and folds < 2:
         raise DataError("Leaving sources out needs other real sources to train on.")
+    dealt = source_folds(sources, folds)
+    outside = sorted(set(only_folds or []) - set(range(len(dealt))))
+    if outside:
+        raise DataError(f"No fold {outside[0]}: the sources were dealt into {len(dealt)} fold(s).")
     out_dir = Path(out_dir)
     results: dict[str, Any] = {}
     fold_records: list[dict[str, Any]] = []
-    for index, held_out in enumerate(source_folds(sources, folds)):
+    for index, held_out in enumerate(dealt):
+        if only_folds and index not in only_folds:
+            continue
         subset = data.without_groups(held_out)
         if not subset.groups(label=0):
             raise DataError(f"Leaving out {', '.join(held_out)} leaves no real images to train on.")

@@ -152,6 +152,39 @@ def test_loo_report(toy_root: Path, tmp_path: Path):
         assert f"<td>{family}</td>" in html
         assert f"{row['ap']:.4f}" in html
 
+    # One family again: its fold is already trained, so it is only scored, to the same AP.
+    family = sorted(printed["held_out"])[0]
+    weights = next((tmp_path / "loo" / f"without-{family}").rglob("*.safetensors"))
+    trained_at = weights.stat().st_mtime_ns
+    again = CliRunner().invoke(
+        app,
+        [
+            "loo",
+            "--dataset",
+            str(toy_root),
+            "--out",
+            str(tmp_path / "loo"),
+            "--image-size",
+            str(SIZE),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--device",
+            "cpu",
+            "--family",
+            family,
+            "--json",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["held_out"] == {family: printed["held_out"][family]}
+    assert weights.stat().st_mtime_ns == trained_at
+    unknown = CliRunner().invoke(
+        app, ["loo", "--dataset", str(toy_root), "--out", str(tmp_path / "x"), "--family", "dalle"]
+    )
+    assert unknown.exit_code == 1 and "No generated images of dalle" in unknown.stderr
+
 
 # --- calibration --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from detectors.augment import AugmentConfig, augment
 from detectors.cli import app as detectors_app
 from detectors.data import scan
 from detectors.detect import open_scorer
-from detectors.imageops import served_variants
+from detectors.imageops import sensor_noise, served_variants
 from detectors.inference import INCONCLUSIVE, decide, stability_variants
 from detectors.train import TrainConfig, train
 from detectors.wild import leave_sources_out, source_folds
@@ -164,8 +164,22 @@ def test_the_web_augmentation_preset_gives_tiles_of_the_right_size():
     for seed in range(20):
         view = augment(pixels, SIZE, np.random.default_rng(seed), web)
         assert view.shape == (SIZE, SIZE, 3) and view.dtype == np.uint8
+    camera = AugmentConfig.preset("camera")
+    assert camera.noise_prob > 0 and camera.sharpen_percent_max > web.sharpen_percent_max
+    for seed in range(20):
+        view = augment(pixels, SIZE, np.random.default_rng(seed), camera)
+        assert view.shape == (SIZE, SIZE, 3) and view.dtype == np.uint8
     with pytest.raises(ValueError, match="unknown augmentation"):
         AugmentConfig.preset("instagram")
+
+
+def test_sensor_noise_speckles_each_channel_apart_around_the_same_mean():
+    flat = np.full((64, 64, 3), 128, dtype=np.uint8)
+    noisy = sensor_noise(flat, 4.0, np.random.default_rng(0)).astype(float)
+    assert abs(noisy.mean() - 128) < 0.5 and 3.5 < noisy.std() < 4.5
+    # Chroma noise, not only luma: the channels of one pixel move apart.
+    assert np.abs(noisy[..., 0] - noisy[..., 1]).mean() > 2.0
+    assert sensor_noise(np.zeros((8, 8, 3), np.uint8), 4.0, np.random.default_rng(0)).min() == 0
 
 
 def test_loso_command_prints_per_source_outcomes(grouped_root, tmp_path):
@@ -199,6 +213,58 @@ def test_loso_command_prints_per_source_outcomes(grouped_root, tmp_path):
     payload = json.loads(result.stdout)
     assert sorted(payload["sources"]) == ["city", "lake"]
     assert [fold["held_out"] for fold in payload["folds"]] == [["city"], ["lake"]]
+    # --fold runs one fold: the second, already trained, is only scored again.
+    only = CliRunner().invoke(
+        detectors_app,
+        [
+            "loso",
+            "--dataset",
+            str(grouped_root),
+            "--out",
+            str(tmp_path / "loso"),
+            "--image-size",
+            str(SIZE),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "16",
+            "--folds",
+            "2",
+            "--fold",
+            "1",
+            "--source",
+            "lake",
+            "--source",
+            "city",
+            "--no-checks",
+            "--json",
+        ],
+    )
+    assert only.exit_code == 0, only.output
+    second = json.loads(only.stdout)
+    assert sorted(second["sources"]) == ["lake"] and second["folds"] == payload["folds"][1:]
+    assert second["sources"]["lake"] == payload["sources"]["lake"]
+    beyond = CliRunner().invoke(
+        detectors_app,
+        [
+            "loso",
+            "--dataset",
+            str(grouped_root),
+            "--out",
+            str(tmp_path / "y"),
+            "--folds",
+            "2",
+            "--fold",
+            "2",
+            "--source",
+            "lake",
+            "--source",
+            "city",
+        ],
+    )
+    assert beyond.exit_code == 1 and "No fold 2" in beyond.stderr
     unknown = CliRunner().invoke(
         detectors_app,
         ["loso", "--dataset", str(grouped_root), "--out", str(tmp_path / "x"), "--source", "moon"],
