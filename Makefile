@@ -71,6 +71,8 @@ SLOW_FAKES ?= 500
 DETECTOR_EPOCHS ?= 8
 HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
 WEIGHTS := generators/weights
+# The shipped generators, each one family of images for the detector.
+FAMILIES := gan vae diffusion pixelcnn style
 DETECTOR := detectors/weights/default
 TRAIN_gan = provaudit generators train gan --builtin --size 32 --steps $(GAN_STEPS) --batch 64 \
 	--sample-every 1000 --out $(WEIGHTS)/gan
@@ -98,7 +100,7 @@ $(STYLE_IMAGE): $(VENV)/.dev
 
 generator-models: $(VENV)/.dev $(STYLE_IMAGE)
 	mkdir -p build
-	for family in gan vae diffusion pixelcnn style; do \
+	for family in $(FAMILIES); do \
 		evaluate="$(EVALUATE_GENERATOR)"; \
 		case $$family in \
 			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
@@ -133,7 +135,11 @@ corpus: $(VENV)/.dev
 # held-out evaluation, leave-one-family-out, leave-sources-out (each photo source left out
 # of training and calibration in turn) and the corpus's human-made artwork, never trained on.
 # Each training runs on one thread (OMP_NUM_THREADS=1): on a 2-core CPU two lanes run side
-# by side; DETECTOR_JOBS=1 runs them one after the other.
+# by side, each with about half the trainings (the default detector and three left-out
+# families; the leave-sources-out folds and the other families); DETECTOR_JOBS=1 runs them
+# one after the other. Every fold and expert already trained from the same data and options
+# is kept, so after an interruption `make -j2 detector-train detector-loso` and then
+# `make detector-records` go on where it stopped.
 CORPUS := build/corpus
 WILD_DATA := build/wild-data
 RENDERS ?= 1000
@@ -143,14 +149,17 @@ PHOTO_SOURCES = $(notdir $(wildcard $(CORPUS)/photo/*))
 ARTWORK_SOURCES = $(notdir $(wildcard $(CORPUS)/artwork/*))
 DETECTOR_DATA_ARGS = --dataset $(WILD_DATA)/generated --dataset $(WILD_DATA)/aligned \
 	--real $(WILD_DATA)/renders $(addprefix --real $(CORPUS)/photo/,$(PHOTO_SOURCES))
+DETECTOR_AUGMENT ?= web
 DETECTOR_RECIPE = --image-size 32 --arch npr_tiny --transform npr_raw --transform chroma \
-	--same-codec mixed --augment web --steps-per-epoch $(DETECTOR_STEPS)
+	--same-codec mixed --augment $(DETECTOR_AUGMENT) --steps-per-epoch $(DETECTOR_STEPS)
 TRAIN_DETECTOR = provaudit detectors train $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out $(DETECTOR)
 EVALUATE_DETECTOR = provaudit detectors evaluate $(DETECTOR) $(DETECTOR_DATA_ARGS) \
 	--robustness --format-check --abstention
 LOO_DETECTOR = provaudit detectors loo $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out build/loo
+# The families whose left-out folds the leave-sources-out lane trains.
+LOSO_LANE_FAMILIES := pixelcnn style
 LOSO_DETECTOR = provaudit detectors loso $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) $(addprefix --source ,$(PHOTO_SOURCES)) --folds 3 \
 	--out build/loso
@@ -166,7 +175,7 @@ ONE_THREAD = OMP_NUM_THREADS=1
 
 detector-data: corpus
 	rm -rf $(WILD_DATA)
-	for family in gan vae diffusion pixelcnn style; do \
+	for family in $(FAMILIES); do \
 		case $$family in pixelcnn|style) n=$(SLOW_FAKES);; *) n=$(FAKES_PER_FAMILY);; esac; \
 		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $$n \
 			-o $(WILD_DATA)/generated --sampling-steps 25 --no-record --no-watermark || exit 1; \
@@ -185,12 +194,16 @@ detector-model: detector-data
 detector-train:
 	$(ONE_THREAD) $(BIN)/$(TRAIN_DETECTOR) --quiet --json > build/detector-train.json
 	$(BIN)/provaudit detectors export-onnx $(DETECTOR)
-	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) --json > build/leave-one-family-out.json
+	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) \
+		$(addprefix --family ,$(filter-out $(LOSO_LANE_FAMILIES),$(FAMILIES))) > /dev/null
 
 detector-loso:
 	$(ONE_THREAD) $(BIN)/$(LOSO_DETECTOR) --json > build/leave-sources-out.json
+	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) $(addprefix --family ,$(LOSO_LANE_FAMILIES)) > /dev/null
 
+# Every left-out family's fold is trained by now: this only scores them, into one record.
 detector-records:
+	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) --json > build/leave-one-family-out.json
 	cp build/leave-one-family-out.json $(DETECTOR)/leave-one-family-out.json
 	cp build/leave-sources-out.json $(DETECTOR)/leave-sources-out.json
 	$(BIN)/$(EVALUATE_DETECTOR) --report $(DETECTOR)/report --json > $(DETECTOR)/evaluation.json

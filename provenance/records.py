@@ -154,3 +154,16 @@ def manifest_info(row: ManifestRow) -> ManifestInfo:
         iscc=row.iscc,
         watermark=row.watermark,
     )
+
+
+def bank_page(bank: str, total: int, limit: int, offset: int, following: int) -> dict[str, Any]:
+    """Where a page of a bank's listing sits, as the CLI's ``--json`` and the API give it
+    beside its rows: ``next_offset`` (``following``, the offset after this page) is None on
+    the last page."""
+    return {
+        "bank": bank,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }

@@ -297,6 +297,7 @@ def list_content(
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import emit_json, fail, stdout
     from provenance.errors import ProvauditError
+    from provenance.records import bank_page
 
     store = _open(registry)
     try:
@@ -309,7 +310,7 @@ def list_content(
     if json_output:
         emit_json(
             {
-                **_page(bank_name, total, limit, offset, following),
+                **bank_page(bank_name, total, limit, offset, following),
                 "items": [info.to_dict() for info in items],
             }
         )
@@ -489,6 +490,7 @@ def actions(
     from provenance.cli.exit_status import ExitStatus
     from provenance.cli.output import emit_json, fail, stdout
     from provenance.errors import ProvauditError
+    from provenance.records import bank_page
 
     store = _open(registry)
     try:
@@ -506,7 +508,7 @@ def actions(
     if json_output:
         emit_json(
             {
-                **_page(bank_name, total, limit, offset, following),
+                **bank_page(bank_name, total, limit, offset, following),
                 "deliveries": [delivery.to_dict() for delivery in deliveries],
             }
         )
@@ -571,14 +573,3 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         fail("--metadata must be a JSON object.", ExitStatus.USAGE)
     return value
-
-
-def _page(bank_name: str, total: int, limit: int, offset: int, following: int) -> dict[str, Any]:
-    """Where a page of a bank's listing sits: what ``--json`` prints beside its rows."""
-    return {
-        "bank": bank_name,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": following if following < total else None,
-    }

@@ -24,6 +24,7 @@ from provenance.hashrules import (
     MAX_PHASH_THRESHOLD,
     PHASH_MATCH_DISTANCE,
 )
+from provenance.records import bank_page
 from provenance.registry import DuplicateError, NotFoundError
 from service.api.bodies import parse_json_body, parse_json_text, validated
 from service.api.deps import (
@@ -271,11 +272,7 @@ async def list_content(
         )
     following = offset + len(items)
     return {
-        "bank": name,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": following if following < total else None,
+        **bank_page(name, total, limit, offset, following),
         "items": [info.to_dict() for info in items],
     }
 
@@ -369,11 +366,7 @@ async def list_actions(
         )
     following = offset + len(deliveries)
     return {
-        "bank": name,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": following if following < total else None,
+        **bank_page(name, total, limit, offset, following),
         "deliveries": [delivery.to_dict() for delivery in deliveries],
     }
 
