@@ -5,6 +5,7 @@ checkpoint and redo its ONNX export.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from pathlib import Path
@@ -109,7 +110,9 @@ def calibrate_model(
     val_logits = scorer.score_pixels([data.pixels(s) for s in val]).logits
     calib_logits = scorer.score_pixels([data.pixels(s) for s in calib]).logits
     real_views, real_weights = calibration_views(data, [s for s in calib if s.label == 0])
-    deployed = onnx_scorer(model, max_tiles=DEFAULT_MAX_TILES)
+    # The same export at the deployed tiling: only the scorer's tile budget differs.
+    deployed = copy.copy(scorer)
+    deployed.max_tiles = DEFAULT_MAX_TILES
     report = calibration_report(
         val_logits,
         val_labels,
