@@ -67,22 +67,21 @@ class SteeringResult:
 def make_renders(
     out: Path, kinds: tuple[str, ...], per_kind: int, size: int, seed: int
 ) -> dict[str, list[np.ndarray]]:
-    """``per_kind`` renders of each kind as ``size`` px squares, also written as
-    ``out/<kind>/NNNN.png`` (the class-folder captions the model trains on)."""
+    """``per_kind`` renders of each kind as ``size`` px squares, written as
+    ``out/<kind>/NNNN.png`` (the class-folder captions the model trains on) by
+    ``provaudit generators export-renders --square SIZE``."""
     from PIL import Image
 
-    from generators.renders import render
+    from generators.renders import export_renders
 
-    images: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
-    for index in range(per_kind * len(kinds)):
-        drawn = render(seed, index, kinds, formats=("png",))
-        square = Image.fromarray(drawn.pixels).resize((size, size), Image.Resampling.LANCZOS)
-        pixels = np.asarray(square.convert("RGB"))
-        images[drawn.kind].append(pixels)
-        folder = out / drawn.kind
-        folder.mkdir(parents=True, exist_ok=True)
-        square.save(folder / f"{index:04d}.png")
-    return images
+    export_renders(out, per_kind * len(kinds), seed=seed, kinds=kinds, square=size)
+    return {
+        kind: [
+            np.asarray(Image.open(path).convert("RGB"))
+            for path in sorted((out / kind).glob("*.png"))
+        ]
+        for kind in kinds
+    }
 
 
 def _to_unit(images: np.ndarray) -> np.ndarray:

@@ -408,6 +408,13 @@ def export_renders_command(
             "chart, ui, texture, pixelart, diagram, painting.",
         ),
     ] = None,
+    square: Annotated[
+        int | None,
+        typer.Option(
+            help="Squash each render to a SQUARE px square, written as <kind>/<index>.png: "
+            "class folders that `generators train text_diffusion --data` reads as captions."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Human-made negatives: illustrations, charts, screenshots, documents... drawn by code.
@@ -421,7 +428,7 @@ def export_renders_command(
     with _reported(), _count_progress("renders", n) as progress:
         from generators.renders import export_renders
 
-        summary = export_renders(out, n, seed=seed, kinds=kind, progress=progress)
+        summary = export_renders(out, n, seed=seed, kinds=kind, progress=progress, square=square)
     if as_json:
         emit_json(summary.to_dict())
         return

@@ -142,3 +142,23 @@ def test_cli_writes_renders_and_reports_json(tmp_path: Path, run_cli) -> None:
     refused = run_cli("generators", "export-renders", "-o", out, "-n", "1", "--kind", "photo")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "Unknown render kind photo" in refused.stderr
+
+
+def test_square_renders_are_whole_pictures_filed_as_captions(tmp_path: Path) -> None:
+    from generators.data import image_caption
+
+    kinds = ("gradient", "pixelart")
+    renders.export_renders(tmp_path, 6, seed=2, kinds=kinds, square=16)
+    paths = sorted(tmp_path.glob("*/*.png"))
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
+        "gradient/0000.png", "gradient/0002.png", "gradient/0004.png",
+        "pixelart/0001.png", "pixelart/0003.png", "pixelart/0005.png",
+    ]  # fmt: skip
+    # The whole render squashed, not a crop of it: its mean colour survives.
+    drawn = renders.render(2, 3, kinds, ("png",))
+    pixels = np.asarray(Image.open(tmp_path / "pixelart" / "0003.png"))
+    assert pixels.shape == (16, 16, 3)
+    assert np.abs(pixels.mean((0, 1)) - drawn.pixels.mean((0, 1))).max() < 12
+    assert image_caption(tmp_path, paths[0]) == "gradient"
+    with pytest.raises(DataError, match="at least 8 px"):
+        renders.export_renders(tmp_path / "x", 2, square=4)

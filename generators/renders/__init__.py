@@ -27,7 +27,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,12 @@ def render(
     return Render(index, kind, pixels, image_format, quality)
 
 
+def squashed(drawn: Render, size: int) -> Render:
+    """``drawn`` resized (Lanczos, aspect not kept) to a ``size`` px square."""
+    square = Image.fromarray(drawn.pixels).resize((size, size), Image.Resampling.LANCZOS)
+    return replace(drawn, pixels=np.asarray(square.convert("RGB")))
+
+
 @dataclass(frozen=True)
 class RendersSummary:
     folder: Path
@@ -191,13 +197,20 @@ def export_renders(
     kinds: Sequence[str] | None = None,
     formats: Sequence[str] = FORMATS,
     progress: Callable[[int], None] | None = None,
+    square: int | None = None,
 ) -> RendersSummary:
     """Write ``n`` renders spread evenly over ``kinds`` (default: all) to ``out_dir``.
 
     Files are ``<kind>_<index:05d>.<ext>``; ``renders.jsonl`` records each one and
     ``ATTRIBUTION.txt`` states what they are and which fonts drew their text. Without
     matplotlib, the chart kind is left out with a warning, or is an error when asked for.
+
+    With ``square``, each render is squashed (Lanczos) to a ``square`` px square and
+    written as ``<kind>/<index:04d>.png``: the whole picture at a generator's size, filed
+    in class folders that a text-conditioned model reads as captions.
     """
+    if square is not None and square < 8:
+        raise DataError("A square render needs a side of at least 8 px.")
     if n < 1:
         raise DataError("The number of renders must be at least 1.")
     unknown = sorted(set(formats) - set(FORMATS))
@@ -216,9 +229,15 @@ def export_renders(
     try:
         with (out_dir / LOG_FILE).open("w") as log:
             for index in range(n):
-                image = render(seed, index, chosen, formats)
-                name = f"{image.kind}_{index:05d}.{EXTENSIONS[image.format]}"
-                (out_dir / name).write_bytes(image.encode())
+                if square is None:
+                    image = render(seed, index, chosen, formats)
+                    name = f"{image.kind}_{index:05d}.{EXTENSIONS[image.format]}"
+                    (out_dir / name).write_bytes(image.encode())
+                else:
+                    image = squashed(render(seed, index, chosen, ("png",)), square)
+                    name = f"{image.kind}/{index:04d}.png"
+                    (out_dir / image.kind).mkdir(exist_ok=True)
+                    (out_dir / name).write_bytes(image.encode())
                 record = {
                     "file": name,
                     "kind": image.kind,
