@@ -68,11 +68,13 @@ FAKES_PER_FAMILY ?= 2500
 # The PixelCNN samples pixel by pixel (hours for 2,500 on 2 cores); style transfer
 # fakes share their content with the built-in photos, so fewer of them suffice.
 SLOW_FAKES ?= 500
+# text_diffusion's fakes: this many for each of its caption kinds (TEXT_KINDS).
+TEXT_FAKES_PER_PROMPT ?= 125
 DETECTOR_EPOCHS ?= 8
 HARDWARE ?= a 2-core x86-64 CPU (Intel Xeon)
 WEIGHTS := generators/weights
 # The shipped generators, each one family of images for the detector.
-FAMILIES := gan vae diffusion pixelcnn style
+FAMILIES := gan vae diffusion pixelcnn style text_diffusion
 DETECTOR := detectors/weights/default
 TRAIN_gan = provaudit generators train gan --builtin --size 32 --steps $(GAN_STEPS) --batch 64 \
 	--sample-every 1000 --out $(WEIGHTS)/gan
@@ -90,6 +92,16 @@ STYLE_STEPS ?= 662
 STYLE_IMAGE := build/style-source/painting_00002.png
 TRAIN_style = provaudit generators train style --builtin --size 32 --steps $(STYLE_STEPS) \
 	--batch 16 --preset compact --style $(STYLE_IMAGE) --sample-every 500 --out $(WEIGHTS)/style
+# Text-conditioned diffusion learns from captioned pictures: code-drawn renders of four
+# kinds, each squashed whole to 32 px and filed under its kind, the caption.
+TEXT_KINDS := gradient text pixelart texture
+TEXT_DATA := build/text-data
+TEXT_STEPS ?= 4000
+TRAIN_text_diffusion = provaudit generators train text_diffusion --data $(TEXT_DATA) --size 32 \
+	--steps $(TEXT_STEPS) --batch 32 --preset compact --seed 0 --sample-every $(TEXT_STEPS) \
+	--out $(WEIGHTS)/text_diffusion
+EVALUATE_text_diffusion = provaudit generators evaluate --data $(TEXT_DATA) -n 300 \
+	--sampling-steps 25
 EVALUATE_GENERATOR = provaudit generators evaluate --builtin -n 300 --sampling-steps 25
 # The PixelCNN samples with one network pass per pixel: fewer samples keep it to minutes.
 EVALUATE_pixelcnn = provaudit generators evaluate --builtin -n 32
@@ -98,7 +110,11 @@ $(STYLE_IMAGE): $(VENV)/.dev
 	$(BIN)/provaudit generators export-renders --kind painting -n 3 --seed 0 \
 		--out build/style-source
 
-generator-models: $(VENV)/.dev $(STYLE_IMAGE)
+$(TEXT_DATA): $(VENV)/.dev
+	$(BIN)/provaudit generators export-renders $(addprefix --kind ,$(TEXT_KINDS)) -n 480 \
+		--seed 0 --square 32 --out $(TEXT_DATA)
+
+generator-models: $(VENV)/.dev $(STYLE_IMAGE) $(TEXT_DATA)
 	mkdir -p build
 	for family in $(FAMILIES); do \
 		evaluate="$(EVALUATE_GENERATOR)"; \
@@ -106,6 +122,8 @@ generator-models: $(VENV)/.dev $(STYLE_IMAGE)
 			gan) train="$(TRAIN_gan)";; vae) train="$(TRAIN_vae)";; \
 			diffusion) train="$(TRAIN_diffusion)";; style) train="$(TRAIN_style)";; \
 			pixelcnn) train="$(TRAIN_pixelcnn)"; evaluate="$(EVALUATE_pixelcnn)";; \
+			text_diffusion) train="$(TRAIN_text_diffusion)"; \
+				evaluate="$(EVALUATE_text_diffusion)";; \
 		esac; \
 		rm -rf $(WEIGHTS)/$$family; \
 		$(BIN)/$$train --no-progress --json > build/$$family-train.json || exit 1; \
@@ -159,14 +177,16 @@ EVALUATE_DETECTOR = provaudit detectors evaluate $(DETECTOR) $(DETECTOR_DATA_ARG
 LOO_DETECTOR = provaudit detectors loo $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) --out build/loo
 # The families whose left-out folds the leave-sources-out lane trains.
-LOSO_LANE_FAMILIES := pixelcnn style
+LOSO_LANE_FAMILIES := style text_diffusion
 LOSO_DETECTOR = provaudit detectors loso $(DETECTOR_DATA_ARGS) $(DETECTOR_RECIPE) \
 	--epochs $(DETECTOR_EPOCHS) $(addprefix --source ,$(PHOTO_SOURCES)) --folds 3 \
 	--out build/loso
 UNSEEN_DETECTOR = provaudit detectors unseen $(DETECTOR) \
 	$(addprefix --real $(CORPUS)/artwork/,$(ARTWORK_SOURCES))
 DETECTOR_DATA = $(FAKES_PER_FAMILY) images from each shipped generator (gan, vae, diffusion; \
-	diffusion with DDIM-25), $(SLOW_FAKES) from the pixelcnn and style ones; $(ALIGNED_PER_SOURCE) VAE reconstructions, $(ALIGNED_PER_SOURCE) \
+	diffusion with DDIM-25), $(SLOW_FAKES) from the pixelcnn and style ones, \
+	$(TEXT_FAKES_PER_PROMPT) from text_diffusion for each of its prompts ($(TEXT_KINDS)); \
+	$(ALIGNED_PER_SOURCE) VAE reconstructions, $(ALIGNED_PER_SOURCE) \
 	partial re-noisings (diffusion, strength 0.2-0.5) and $(ALIGNED_PER_SOURCE) local \
 	inpaintings (diffusion, 15-40% of the window) of 64-96 px windows of each photo source; \
 	real: the corpus photos ($(words $(PHOTO_SOURCES)) sources, make corpus) and $(RENDERS) \
@@ -175,10 +195,16 @@ ONE_THREAD = OMP_NUM_THREADS=1
 
 detector-data: corpus
 	rm -rf $(WILD_DATA)
-	for family in $(FAMILIES); do \
+	for family in $(filter-out text_diffusion,$(FAMILIES)); do \
 		case $$family in pixelcnn|style) n=$(SLOW_FAKES);; *) n=$(FAKES_PER_FAMILY);; esac; \
 		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/$$family -n $$n \
 			-o $(WILD_DATA)/generated --sampling-steps 25 --no-record --no-watermark || exit 1; \
+	done
+	seed=0; for prompt in $(TEXT_KINDS); do \
+		$(ONE_THREAD) $(BIN)/provaudit generate -c $(WEIGHTS)/text_diffusion --prompt $$prompt \
+			-n $(TEXT_FAKES_PER_PROMPT) --seed $$seed -o $(WILD_DATA)/generated \
+			--sampling-steps 25 --no-record --no-watermark || exit 1; \
+		seed=$$((seed + 10000)); \
 	done
 	$(BIN)/provaudit generators export-renders -o $(WILD_DATA)/renders -n $(RENDERS) --seed 0
 	$(ONE_THREAD) $(BIN)/provaudit generators export-aligned -o $(WILD_DATA)/aligned \
