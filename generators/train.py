@@ -286,14 +286,24 @@ def train(
         if family in STEPPED_FAMILIES:
             sampling_steps = min(GRID_SAMPLING_STEPS, model.schedule.num_train_timesteps)
         class_names = getattr(model_config, "class_names", ())
-        if class_names:
-            # One row per class (cycling when there are fewer classes than rows).
+        conditions = [Condition(class_name=name) for name in class_names]
+        if "prompt" in getattr(model_config, "conditioning", ()):
+            conditions = [Condition(prompt=text) for text in sorted(set(folder.captions()) - {""})]
+        if conditions:
+            # One row per class or caption (cycling when there are fewer than rows).
             rows = []
             for row in range(GRID_SIDE):
-                condition = Condition(class_name=class_names[row % len(class_names)])
                 noise = PerImageNoise(image_seeds(seed, GRID_SIDE, row * GRID_SIDE))
                 rows.append(
-                    spec.sample(model, model_config, noise, torch_device, condition=condition)
+                    spec.sample(
+                        model,
+                        model_config,
+                        noise,
+                        torch_device,
+                        "ddim",
+                        sampling_steps=sampling_steps,
+                        condition=conditions[row % len(conditions)],
+                    )
                 )
             images = np.concatenate([output.images for output in rows])
         else:

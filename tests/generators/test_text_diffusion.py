@@ -172,7 +172,12 @@ def test_two_prompts_same_seed_give_different_images_and_guidance_matters(
 def test_the_checkpoint_takes_a_prompt_and_has_a_grid(colour_model: Path) -> None:
     info = read_checkpoint_info(colour_model, FAMILY)
     assert info.config.conditioning == ("prompt",)
-    assert (colour_model / "samples" / f"step_{COLOUR_STEPS:06d}.png").is_file()
+    grid = colour_model / "samples" / f"step_{COLOUR_STEPS:06d}.png"
+    # One row per caption, sorted and cycling: blue, red, blue, red.
+    pixels = np.asarray(Image.open(grid).convert("RGB"), dtype=np.float64)
+    rows = np.array_split(pixels, 4, axis=0)
+    redness = [row[..., 0].mean() - row[..., 2].mean() for row in rows]
+    assert redness[1] > redness[0] and redness[3] > redness[2], redness
 
 
 def test_a_prompt_is_required_and_checked(colour_model: Path, tmp_path: Path) -> None:
