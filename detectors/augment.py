@@ -36,9 +36,10 @@ had and its generated images had not.
 
 The ``camera`` preset adds what a phone camera does before the web does anything: sensor
 noise (independent per channel, so chroma noise too) and the strong unsharp masking phone
-pipelines apply (up to 300%). Sharpening halos and chroma speckle are high-frequency
-residue much like a generator's, so a detector that met them only in real photos it never
-trained on calls those photos AI; both classes see them here.
+pipelines apply (up to 300%), for both classes, on the hypothesis that such residue in a
+real photo reads as a generator's. On a leave-sources-out fold it called more of the
+held-out photos AI than ``web``, not fewer (docs/detectors.md has the run), so the
+default detector is not trained with it.
 
 Everything here is numpy + Pillow, so DataLoader workers never need torch ops.
 """
