@@ -122,27 +122,14 @@ def test_evaluate_report_writes_plots_and_html(checkpoint: Path, toy_root: Path,
 
 def test_loo_report(toy_root: Path, tmp_path: Path):
     report_dir = tmp_path / "loo-report"
-    result = CliRunner().invoke(
-        app,
-        [
-            "loo",
-            "--dataset",
-            str(toy_root),
-            "--out",
-            str(tmp_path / "loo"),
-            "--image-size",
-            str(SIZE),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--device",
-            "cpu",
-            "--report",
-            str(report_dir),
-            "--json",
-        ],
-    )
+    # fmt: off
+    command = [
+        "loo", "--dataset", str(toy_root), "--out", str(tmp_path / "loo"),
+        "--image-size", str(SIZE), "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+        "--json",
+    ]
+    # fmt: on
+    result = CliRunner().invoke(app, [*command, "--report", str(report_dir)])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     _assert_png(report_dir / "loo.png")
@@ -156,27 +143,7 @@ def test_loo_report(toy_root: Path, tmp_path: Path):
     family = sorted(printed["held_out"])[0]
     weights = next((tmp_path / "loo" / f"without-{family}").rglob("*.safetensors"))
     trained_at = weights.stat().st_mtime_ns
-    again = CliRunner().invoke(
-        app,
-        [
-            "loo",
-            "--dataset",
-            str(toy_root),
-            "--out",
-            str(tmp_path / "loo"),
-            "--image-size",
-            str(SIZE),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--device",
-            "cpu",
-            "--family",
-            family,
-            "--json",
-        ],
-    )
+    again = CliRunner().invoke(app, [*command, "--family", family])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["held_out"] == {family: printed["held_out"][family]}
     assert weights.stat().st_mtime_ns == trained_at

@@ -183,65 +183,21 @@ def test_sensor_noise_speckles_each_channel_apart_around_the_same_mean():
 
 
 def test_loso_command_prints_per_source_outcomes(grouped_root, tmp_path):
-    result = CliRunner().invoke(
-        detectors_app,
-        [
-            "loso",
-            "--dataset",
-            str(grouped_root),
-            "--out",
-            str(tmp_path / "loso"),
-            "--image-size",
-            str(SIZE),
-            "--epochs",
-            "1",
-            "--steps-per-epoch",
-            "2",
-            "--batch-size",
-            "16",
-            "--folds",
-            "2",
-            "--source",
-            "lake",
-            "--source",
-            "city",
-            "--no-checks",
-            "--json",
-        ],
-    )
+    # fmt: off
+    command = [
+        "loso", "--dataset", str(grouped_root), "--out", str(tmp_path / "loso"),
+        "--image-size", str(SIZE), "--epochs", "1", "--steps-per-epoch", "2",
+        "--batch-size", "16", "--folds", "2", "--source", "lake", "--source", "city",
+        "--no-checks", "--json",
+    ]
+    # fmt: on
+    result = CliRunner().invoke(detectors_app, command)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert sorted(payload["sources"]) == ["city", "lake"]
     assert [fold["held_out"] for fold in payload["folds"]] == [["city"], ["lake"]]
     # --fold runs one fold: the second, already trained, is only scored again.
-    only = CliRunner().invoke(
-        detectors_app,
-        [
-            "loso",
-            "--dataset",
-            str(grouped_root),
-            "--out",
-            str(tmp_path / "loso"),
-            "--image-size",
-            str(SIZE),
-            "--epochs",
-            "1",
-            "--steps-per-epoch",
-            "2",
-            "--batch-size",
-            "16",
-            "--folds",
-            "2",
-            "--fold",
-            "1",
-            "--source",
-            "lake",
-            "--source",
-            "city",
-            "--no-checks",
-            "--json",
-        ],
-    )
+    only = CliRunner().invoke(detectors_app, [*command, "--fold", "1"])
     assert only.exit_code == 0, only.output
     second = json.loads(only.stdout)
     assert sorted(second["sources"]) == ["lake"] and second["folds"] == payload["folds"][1:]

@@ -28,8 +28,13 @@ def test_default_detector_loads_on_onnxruntime_and_scores():
     assert (DETECTOR / "MODEL_CARD.md").is_file()
 
 
-@pytest.mark.parametrize("family", ["gan", "vae", "diffusion", "pixelcnn"])
+# Every shipped generator; a prompted one is asked for one of the kinds it learned.
+SHIPPED_GENERATORS = ["gan", "vae", "diffusion", "pixelcnn", "style", "text_diffusion"]
+
+
+@pytest.mark.parametrize("family", SHIPPED_GENERATORS)
 def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
+    from generators.conditioning import Condition
     from generators.layout import read_labels
     from generators.sample import generate
     from provenance.keys import default_identity
@@ -38,7 +43,10 @@ def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
     checkpoint = GENERATORS / family
     assert (checkpoint / "MODEL_CARD.md").is_file()
     assert json.loads((checkpoint / "config.json").read_text())["family"] == family
-    generate(checkpoint, 2, tmp_path, sampling_steps=5, seed=1, backend="onnx")
+    condition = Condition(prompt="gradient") if family == "text_diffusion" else None
+    generate(
+        checkpoint, 2, tmp_path, sampling_steps=5, seed=1, backend="onnx", condition=condition
+    )
     (label, *_rest) = read_labels(tmp_path)
     image = tmp_path / label["path"]
     identity, _ = default_identity()
@@ -49,7 +57,7 @@ def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
 
 def test_model_cards_quote_the_shipped_figures():
     """A retrained model with a stale card would claim figures it no longer has."""
-    for family in ("gan", "vae", "diffusion", "pixelcnn"):
+    for family in SHIPPED_GENERATORS:
         figures = json.loads((GENERATORS / family / "evaluation.json").read_text())
         card = (GENERATORS / family / "MODEL_CARD.md").read_text()
         assert f"| {figures['kid']:.4f} ± {figures['kid_std']:.4f} |" in card, family
