@@ -119,6 +119,31 @@ def sampling_parameters(checkpoint: Path) -> int | None:
     return sum(parameter.numel() for parameter in module.parameters())
 
 
+def describe_folder(folder: Path) -> str:
+    """A training folder in words: its images, and its class folders (the captions a
+    prompted model reads, or a conditional GAN's classes) with their sizes."""
+    from provenance.files import find_image_files
+
+    if not folder.is_dir():
+        return f"`{folder}`"
+    images = find_image_files(folder)
+    classes: dict[str, int] = {}
+    for path in images:
+        parts = path.relative_to(folder).parts
+        if len(parts) > 1:
+            classes[parts[0]] = classes.get(parts[0], 0) + 1
+    described = f"`{folder}`, {len(images)} images"
+    if classes:
+        listed = ", ".join(f"{name} ({count})" for name, count in sorted(classes.items()))
+        described += f" in class folders named after their caption or class: {listed}"
+    if (folder / "renders.jsonl").is_file():
+        described += (
+            "; code-drawn renders (`provaudit generators export-renders`, no photograph and no "
+            "generative model)"
+        )
+    return described
+
+
 def render_card(inputs: CardInputs) -> str:
     directory = inputs.checkpoint
     info = read_checkpoint_info(directory)
@@ -126,16 +151,22 @@ def render_card(inputs: CardInputs) -> str:
     training: dict[str, Any] = document.get("training", {})
     evaluation = json.loads((directory / EVALUATION_FILE).read_text())
     seconds = None
+    resumed_from = 0
     if inputs.train_log is not None:
-        seconds = float(
-            json.loads(inputs.train_log.read_text().strip().splitlines()[-1])["seconds"]
-        )
+        record = json.loads(inputs.train_log.read_text().strip().splitlines()[-1])
+        seconds = float(record["seconds"])
+        resumed_from = int(record.get("resumed_from") or 0)
     grids = sorted((directory / SAMPLES_DIR).glob("step_*.png"))
     size = info.config.image_size
     data = training.get("data_dir", "builtin")
-    trained_on = BUILTIN_PHOTOS.format(size=size) if data == "builtin" else f"`{data}`"
-    wall = f"{seconds:.0f} s ({seconds / 60:.0f} min)" if seconds is not None else "not recorded"
+    trained_on = (
+        BUILTIN_PHOTOS.format(size=size) if data == "builtin" else describe_folder(Path(data))
+    )
+    trained_what = "six photos" if data == "builtin" else "a small folder"
     steps, batch = training.get("steps"), training.get("batch")
+    wall = f"{seconds:.0f} s ({seconds / 60:.0f} min)" if seconds is not None else "not recorded"
+    if seconds is not None and resumed_from:
+        wall += f" for steps {resumed_from + 1}-{steps} (the run resumed at step {resumed_from})"
     lines = [
         f"# Model card: shipped `{info.family}` generator",
         "",
@@ -180,7 +211,7 @@ def render_card(inputs: CardInputs) -> str:
         "",
         "## Limits",
         "",
-        "A demo-sized generator trained on six photos: it exists so that the detectors have "
+        f"A demo-sized generator trained on {trained_what}: it exists so that the detectors have "
         "labelled synthetic data and the service can generate signed images with no download. "
         "It is not a model of any real generator (Stable Diffusion, Midjourney, ...). Train "
         "longer, or on your own folders (`--data DIR`), for real work: `--resume` continues "

@@ -90,7 +90,7 @@ def test_model_card_quotes_the_recorded_figures(trained: dict, toy_dir: Path, tm
     figures = evaluate(checkpoint, toy_dir, n=20, device="cpu", sampling_steps=5).to_dict()
     (checkpoint / "evaluation.json").write_text(json.dumps(figures))
     log = tmp_path / "train.json"
-    log.write_text(json.dumps({"family": "diffusion", "seconds": 754.4}) + "\n")
+    log.write_text(json.dumps({"family": "diffusion", "seconds": 754.4, "resumed_from": 1}) + "\n")
 
     result = run_cli(
         "generators", "model-card", str(checkpoint), "--command", "provaudit generators train x",
@@ -100,5 +100,9 @@ def test_model_card_quotes_the_recorded_figures(trained: dict, toy_dir: Path, tm
     card = (checkpoint / "MODEL_CARD.md").read_text()
     steps = trained["diffusion"].steps
     assert f"{steps} steps" in card and "754 s (13 min)" in card and "a 2-core CPU" in card
+    assert f"for steps 2-{steps} (the run resumed at step 1)" in card
+    # The folder it trained on, in words: not the built-in photos' "six photos".
+    images = len([p for p in toy_dir.rglob("*") if p.suffix.lower() in (".png", ".jpg")])
+    assert f"`{toy_dir}`, {images} images" in card and "six photos" not in card
     assert f"| {figures['kid']:.4f} ± {figures['kid_std']:.4f} |" in card
     assert "EMA of the weights (decay 0.9)" in card and "Blobs." in card
