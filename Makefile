@@ -153,8 +153,9 @@ corpus: $(VENV)/.dev
 # held-out evaluation, leave-one-family-out, leave-sources-out (each photo source left out
 # of training and calibration in turn) and the corpus's human-made artwork, never trained on.
 # Each training runs on one thread (OMP_NUM_THREADS=1): on a 2-core CPU two lanes run side
-# by side, each with about half the trainings (the default detector and three left-out
-# families; the leave-sources-out folds and the other families); DETECTOR_JOBS=1 runs them
+# by side, each with about half the trainings (the default detector and the left-out
+# families not in LOSO_LANE_FAMILIES; the leave-sources-out folds and those families,
+# five trainings each with six families); DETECTOR_JOBS=1 runs them
 # one after the other. Every fold and expert already trained from the same data and options
 # is kept, so after an interruption `make -j2 detector-train detector-loso` and then
 # `make detector-records` go on where it stopped.
