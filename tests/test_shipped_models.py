@@ -44,9 +44,7 @@ def test_shipped_generator_generates_signed_images_on_onnx(family, tmp_path):
     assert (checkpoint / "MODEL_CARD.md").is_file()
     assert json.loads((checkpoint / "config.json").read_text())["family"] == family
     condition = Condition(prompt="gradient") if family == "text_diffusion" else None
-    generate(
-        checkpoint, 2, tmp_path, sampling_steps=5, seed=1, backend="onnx", condition=condition
-    )
+    generate(checkpoint, 2, tmp_path, sampling_steps=5, seed=1, backend="onnx", condition=condition)
     (label, *_rest) = read_labels(tmp_path)
     image = tmp_path / label["path"]
     identity, _ = default_identity()
