@@ -209,3 +209,35 @@ def test_above_the_exact_limit_small_copies_the_former_key_missed_are_found():
     assert {c for c in copies if c[:2] in blocked_set} == found_exact
     missed_before = {c[2] for c in found_exact if c[:2] not in former_set}
     assert "crop 5%" in missed_before
+
+
+def test_many_copies_of_one_picture_are_counted_not_listed_pair_by_pair(tmp_path):
+    """K copies in the training data and K in the test split: C(2K, 2) pairs within the
+    radius, but each leaked test image is listed once, beside the copy kept in training."""
+    from generators.renders import render
+
+    picture = Image.fromarray(render(48, 3).pixels)
+    other = Image.fromarray(render(48, 11).pixels)
+    train, test = tmp_path / "train", tmp_path / "test"
+    train.mkdir()
+    test.mkdir()
+    copies = 40
+    for index in range(copies):
+        picture.save(train / f"a{index:02d}.png")
+        picture.save(test / f"t{index:02d}.png")
+    other.save(train / "other.png")
+    other.save(test / "other-copy.jpg", quality=90)
+    report = _report(train, tmp_path / "out", "--split", f"test={test}")
+    quality = report["quality"]
+    near = quality["near_duplicates"]
+    assert near["search"]["distinct_codes"] < 2 * copies
+    assert near["pairs_within_radius"] >= (2 * copies) * (2 * copies - 1) // 2
+    leakage = quality["leakage"]
+    leaked = [row["b"] for row in leakage["pairs"]]
+    assert len(leaked) == len(set(leaked)) == leakage["pair_count"] == copies + 1
+    assert {row["b_split"] for row in leakage["pairs"]} == {"test"}
+    assert {row["a"] for row in leakage["pairs"]} == {"a00.png", "other.png"}
+    near_row = next(row for row in leakage["pairs"] if row["a"] == "other.png")
+    assert near_row["kind"] == "near"
+    dropped = {row["image"] for row in report["mitigation"]["drop_for_leakage"]}
+    assert {"test:other-copy.jpg", "test:t00.png"} <= dropped

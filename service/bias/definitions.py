@@ -53,7 +53,9 @@ def definitions(options: ReportOptions) -> dict[str, str]:
             else ""
         ),
         "near_duplicate_radius": _radius_note(options),
-        "leakage": "An exact or near duplicate pair whose two images sit in different splits.",
+        "leakage": "An image with an exact or near copy in another split that is kept before it "
+        "(earlier split, then larger, then first by name); each such image is listed once, beside "
+        "the best-ranked of those copies.",
         "luma": "Rec. 601 luma 0.299 R + 0.587 G + 0.114 B, scaled to 0-1, on the image "
         "shrunk to at most 512 px on its longest side.",
         "dark": f"Mean luma below {q.dark_below:g}.",

@@ -72,27 +72,38 @@ def quality_section(
     radius = options.radius
     if hash_name == "pdq":
         usable = [i for i in ok.tolist() if int(table["pdq_quality"][i]) >= PDQ_MIN_QUALITY]
-        codes = [[str(table["pdq"][i])] for i in usable]
+        codes = [(str(table["pdq"][i]),) for i in usable]
     elif hash_name == "phash":
         usable = ok.tolist()
-        codes = [[str(table["phash"][i])] for i in usable]
+        codes = [(str(table["phash"][i]),) for i in usable]
     else:
         usable = ok.tolist()
-        codes = [[str(table["phash"][i]), str(table["phash_centre"][i])] for i in usable]
+        codes = [(str(table["phash"][i]), str(table["phash_centre"][i])) for i in usable]
+    # Images with the same codes are one entry of the search, so K copies of one picture
+    # cost one query and their K*(K-1)/2 pairs are counted, never listed.
+    code_group: dict[tuple[str, ...], int] = {}
+    holders: list[list[int]] = []
+    """The images holding each distinct code tuple."""
+    for i, own in zip(usable, codes, strict=True):
+        group = code_group.setdefault(own, len(holders))
+        if group == len(holders):
+            holders.append([])
+        holders[group].append(i)
     search_pairs = centre_pairs if hash_name == "phash-centre" else near_image_pairs
-    local_pairs, distances, search = search_pairs(codes, radius)
+    group_pairs, distances, search = search_pairs([list(own) for own in code_group], radius)
+    search = {**search, "images": len(usable), "distinct_codes": len(holders)}
     if stage is not None:
         stage("near_duplicate_search")
-    pairs = [
-        (usable[a], usable[b], int(d))
-        for (a, b), d in zip(local_pairs.tolist(), distances.tolist(), strict=True)
+    linked = [
+        (int(g), int(h), int(d))
+        for (g, h), d in zip(group_pairs.tolist(), distances.tolist(), strict=True)
     ]
     union = _UnionFind(len(keys))
-    for group in exact_groups:
+    for group in [*exact_groups, *holders]:
         for other in group[1:]:
             union.union(group[0], other)
-    for a, b, _ in pairs:
-        union.union(a, b)
+    for g, h, _ in linked:
+        union.union(holders[g][0], holders[h][0])
     components: dict[int, list[int]] = defaultdict(list)
     for i in ok.tolist():
         components[union.find(i)].append(i)
@@ -104,33 +115,26 @@ def quality_section(
         members = sorted(members, key=rank)
         clusters.append(members)
     clusters.sort(key=lambda members: keys[members[0]])
-    pair_distance = {(a, b): d for a, b, d in pairs}
+    widest: dict[int, int] = defaultdict(int)
+    for g, _, d in linked:
+        root = union.find(holders[g][0])
+        widest[root] = max(widest[root], d)
+    pairs_within_radius = sum(len(group) * (len(group) - 1) // 2 for group in holders) + sum(
+        len(holders[g]) * len(holders[h]) for g, h, _ in linked
+    )
 
-    # Leakage: exact or near copies that sit in two different splits.
-    leaks = []
-    seen: set[tuple[int, int]] = set()
-    for group in exact_groups:
-        for a_pos, a in enumerate(group):
-            for b in group[a_pos + 1 :]:
-                if splits[a] != splits[b]:
-                    seen.add((min(a, b), max(a, b)))
-                    leaks.append((a, b, "exact", 0))
-    for a, b, d in pairs:
-        if splits[a] != splits[b] and (a, b) not in seen:
-            exact = str(digests[a]) == str(digests[b])
-            leaks.append((a, b, "exact" if exact else "near", d))
-            seen.add((a, b))
+    leaks = _leaks(exact_groups, holders, linked, splits, rank)
     leakage = []
-    for a, b, kind, d in leaks:
-        first, second = sorted((a, b), key=rank)
+    for kept, leaked, distance in leaks:
+        exact = str(digests[kept]) == str(digests[leaked])
         leakage.append(
             {
-                "a": keys[first],
-                "a_split": splits[first],
-                "b": keys[second],
-                "b_split": splits[second],
-                "kind": kind,
-                "distance": int(pair_distance.get((min(a, b), max(a, b)), d)),
+                "a": keys[kept],
+                "a_split": splits[kept],
+                "b": keys[leaked],
+                "b_split": splits[leaked],
+                "kind": "exact" if exact else "near",
+                "distance": distance,
             }
         )
     leakage.sort(key=lambda row: (row["a"], row["b"]))
@@ -158,21 +162,13 @@ def quality_section(
             "clusters": [
                 {
                     "images": [keys[i] for i in members],
-                    "max_distance": max(
-                        (
-                            pair_distance.get((min(a, b), max(a, b)), 0)
-                            for a in members
-                            for b in members
-                            if a < b
-                        ),
-                        default=0,
-                    ),
+                    "max_distance": widest[union.find(members[0])],
                 }
                 for members in clusters
             ],
             "cluster_count": len(clusters),
             "images_in_clusters": sum(len(members) for members in clusters),
-            "pairs_within_radius": len(pairs),
+            "pairs_within_radius": pairs_within_radius,
             "not_matched_low_pdq_quality": low_quality,
             "search": search,
         },
@@ -184,8 +180,53 @@ def quality_section(
         },
         "flags": flags,
     }
-    ordered_leaks = [tuple(sorted((a, b), key=rank)) for a, b, _, _ in leaks]
-    return QualityResult(section, exact_groups, clusters, ordered_leaks)  # type: ignore[arg-type]
+    ordered_leaks = [(kept, leaked) for kept, leaked, _ in leaks]
+    return QualityResult(section, exact_groups, clusters, ordered_leaks)
+
+
+def _leaks(
+    exact_groups: list[list[int]],
+    holders: list[list[int]],
+    linked: list[tuple[int, int, int]],
+    splits: list[str],
+    rank: Callable[[int], tuple[int, int, str]],
+) -> list[tuple[int, int, int]]:
+    """(kept, leaked, distance) once per leaked image: an image with an exact or near copy in
+    another split that ranks before it (earlier split, then larger, then by name), beside the
+    best-ranked such copy. Per copy set only its best image in each split is a candidate, so
+    K copies across splits give at most K rows, not K*(K-1)/2 pairs."""
+
+    def best_per_split(members: list[int]) -> dict[str, int]:
+        best: dict[str, int] = {}
+        for i in members:
+            if splits[i] not in best or rank(i) < rank(best[splits[i]]):
+                best[splits[i]] = i
+        return best
+
+    code_group = {i: g for g, group in enumerate(holders) for i in group}
+    exact_group = {i: e for e, group in enumerate(exact_groups) for i in group}
+    exact_best = [best_per_split(group) for group in exact_groups]
+    holder_best = [best_per_split(group) for group in holders]
+    neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for g, h, d in linked:
+        neighbours[g].append((h, d))
+        neighbours[h].append((g, d))
+    rows = []
+    for i in sorted({*code_group, *exact_group}):
+        offers: list[tuple[int, int]] = []
+        if i in exact_group:
+            offers += [(kept, 0) for kept in exact_best[exact_group[i]].values()]
+        if i in code_group:
+            g = code_group[i]
+            offers += [(kept, 0) for kept in holder_best[g].values()]
+            for h, d in neighbours[g]:
+                offers += [(kept, d) for kept in holder_best[h].values()]
+        across = [(rank(kept), d, kept) for kept, d in offers if splits[kept] != splits[i]]
+        if across:
+            best_rank, distance, kept = min(across)
+            if best_rank < rank(i):
+                rows.append((kept, i, distance))
+    return rows
 
 
 def _flags(table: dict[str, np.ndarray], keys: list[str], options: ReportOptions) -> dict[str, Any]:
