@@ -7,7 +7,8 @@ SAMPLE := tests/fixtures/c2pa/adobe-20220124-CA.jpg
 SAMPLE_TRUST := tests/fixtures/c2pa/test_cert_root_bundle.pem
 
 .PHONY: run verify-sample test lint bench clean models generator-models detector-model corpus \
-	detector-data detector-train detector-loso detector-records
+	detector-data detector-train detector-loso detector-records detector-family-record \
+	detector-evaluation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -229,12 +230,19 @@ detector-loso:
 	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) $(addprefix --family ,$(LOSO_LANE_FAMILIES)) > /dev/null
 
 # Every left-out family's fold is trained by now: this only scores them, into one record.
-detector-records:
+detector-family-record:
 	$(ONE_THREAD) $(BIN)/$(LOO_DETECTOR) --json > build/leave-one-family-out.json
 	cp build/leave-one-family-out.json $(DETECTOR)/leave-one-family-out.json
 	cp build/leave-sources-out.json $(DETECTOR)/leave-sources-out.json
-	$(BIN)/$(EVALUATE_DETECTOR) --report $(DETECTOR)/report --json > $(DETECTOR)/evaluation.json
-	$(BIN)/$(UNSEEN_DETECTOR) --json > $(DETECTOR)/human-made.json
+
+detector-evaluation:
+	$(ONE_THREAD) $(BIN)/$(EVALUATE_DETECTOR) --report $(DETECTOR)/report --json \
+		> $(DETECTOR)/evaluation.json
+	$(ONE_THREAD) $(BIN)/$(UNSEEN_DETECTOR) --json > $(DETECTOR)/human-made.json
+
+# The records, two lanes again, then the card written from them.
+detector-records:
+	$(MAKE) -j$(or $(DETECTOR_JOBS),2) detector-family-record detector-evaluation
 	$(BIN)/provaudit detectors model-card $(DETECTOR) --train-command "$(TRAIN_DETECTOR)" \
 		--evaluate-command "$(EVALUATE_DETECTOR)" --loo-command "$(LOO_DETECTOR)" \
 		--loso-command "$(LOSO_DETECTOR)" --unseen-command "$(UNSEEN_DETECTOR)" \
