@@ -148,10 +148,13 @@ def synthetic(
         whole[copies], centre[copies] = whole[sources], centre[sources]
         pdq[copies], digest[copies] = pdq[sources], digest[sources]
     digest[near] = rng.integers(0, 2, (planted, 128), dtype=np.uint8)
+    # Coarse layouts: independent per image (they seldom agree), a copy's its source's.
+    layout = rng.integers(0, 256, (n, 64), dtype=np.uint8)
+    layout[exact], layout[near] = layout[sources], layout[sources]
     if blank:
         # One picture (a placeholder, a blank frame) saved ``blank`` times, in both splits.
         same = rng.choice(n, blank, replace=False)
-        for codes in (whole, centre, pdq, digest):
+        for codes in (whole, centre, pdq, digest, layout):
             codes[same] = codes[same[0]]
     for codes in (whole, centre):
         flips = rng.integers(0, 64, (planted, 6))
@@ -192,6 +195,7 @@ def synthetic(
         "iptc_ai": rng.random(n) < 0.01,
         "declared_family": np.full(n, "", dtype=object),
         "features": np.zeros((0, FEATURE_LENGTH), np.float32),
+        "layout": np.where(ok[:, None], layout, 0).astype(np.uint8),
         "p_ai": p_ai if detector else np.full(n, np.nan),
         "ai_label": (p_ai > 0.5).astype(np.int64) if detector else np.full(n, -1, np.int64),
         "score_error": np.full(n, "", dtype=object),
@@ -212,9 +216,9 @@ def synthetic(
         )
     )
     table["features_index"] = keep.astype(np.int64)
-    layout = np.stack([region, age], 1)[keep].astype(np.float32) / 8.0
+    telling = np.stack([region, age], 1)[keep].astype(np.float32) / 8.0
     table["features"] = np.concatenate(
-        [layout, rng.random((len(keep), FEATURE_LENGTH - 2), dtype=np.float32)], axis=1
+        [telling, rng.random((len(keep), FEATURE_LENGTH - 2), dtype=np.float32)], axis=1
     )
     # Unreadable images carry run_map's empty row.
     for name in ("brightness", "sharpness", "entropy", "p_ai"):

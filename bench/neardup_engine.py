@@ -1,10 +1,12 @@
 """Near-duplicate recall per edit and image size, false pairs, and search time at scale.
 
 The measurement behind ``bias-report``'s default near-duplicate engine ("phash-centre":
-the pHash of each image and of its central 95 %, any code within the radius; an exact
-FAISS multi-hash search up to 50,000 images, a blocked search above), against the former
-default, PDQ at radius 15, and the former blocked search (one 20-bit key, FAISS), in the
-same run.
+the pHash of each image and of its central 95 %, any code within the radius, or up to
+three bits past it when the two pictures' 8x8 luma layouts correlate at 0.9 or more; an
+exact FAISS multi-hash search up to 5,000 images, a blocked search on five 22-bit keys
+above), against, in the same run: the exact search without the layout check, the previous
+blocked search (five 24-bit keys, no layout check) and the default before those, PDQ at
+radius 15.
 
 Part 1, recall and false pairs, on real pixels: the project's built-in photos
 (``generators.realphotos``) whole and as their four quadrants, and programmatic renders
@@ -23,9 +25,10 @@ pHashes whose bits are each set as often as in the real pool's codes; each image
 hash its whole hash with six bits flipped), with the pool's real copies planted among
 them (each original and its copy, their four codes XORed by one mask: every distance
 among them kept, so a search sees the real pair; at most n / 5 copies, cells taking
-turns). Each search's time, its recall of the planted copies per edit and size, and the
+turns); the synthetic images' layouts are random bytes, the planted ones' their own.
+Each search's time, its recall of the planted copies per edit and size, and the
 other pairs it finds; PDQ-15 on random 256-bit codes as the baseline, and the exact search
-where the default engine runs it (up to 50,000 images).
+where the default engine runs it (up to 5,000 images).
 
     OMP_NUM_THREADS=2 nice .venv/bin/python bench/neardup_engine.py \\
         [--sizes 32,64,128,512,1024,4000] [--renders 24] [--scale 10000,100000,1000000]
@@ -49,9 +52,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from service.bias.neardup import (  # noqa: E402
-    DEFAULT_BLOCKING,
     EXACT_MAX_IMAGES,
-    FORMER_BLOCKING,
+    LAYOUT_EXTRA_BITS,
+    WIDE_KEY_BLOCKING,
 )
 from service.bias.options import (  # noqa: E402
     DEFAULT_CENTRE_RADIUS,
@@ -61,11 +64,6 @@ from service.bias.options import (  # noqa: E402
 Edit = Callable[[Image.Image], Image.Image]
 GOAL_RECALL = 0.95
 GOAL_FALSE_PAIR_SHARE = 0.001
-# The searches above EXACT_MAX_IMAGES: this one and the former one, kept for comparison.
-BLOCKINGS = {
-    "phash-centre-blocked": DEFAULT_BLOCKING,
-    "phash-centre-blocked-former": FORMER_BLOCKING,
-}
 
 
 def _jpeg(quality: int) -> Edit:
@@ -144,7 +142,11 @@ def hash_pool(images: dict[str, Image.Image], sizes: list[int]) -> tuple[list[En
     from provenance.fingerprint import pdq_hash, phash, phash_centre
 
     entries: list[Entry] = []
-    columns: dict[str, list] = {"pdq": [], "pdq_quality": [], "phash": [], "phash_centre": []}
+    from service.bias.images import QUALITY_MAX_SIDE, layout
+
+    columns: dict[str, list] = {
+        "pdq": [], "pdq_quality": [], "phash": [], "phash_centre": [], "layout": []
+    }  # fmt: skip
 
     def add(entry: Entry, image: Image.Image) -> None:
         image = image.convert("RGB")
@@ -154,6 +156,12 @@ def hash_pool(images: dict[str, Image.Image], sizes: list[int]) -> tuple[list[En
         columns["pdq_quality"].append(quality)
         columns["phash"].append(phash(image))
         columns["phash_centre"].append(phash_centre(image))
+        # As the report's per-image stage takes it: from the copy it keeps for statistics.
+        small = image
+        if max(image.size) > QUALITY_MAX_SIDE:
+            small = image.copy()
+            small.thumbnail((QUALITY_MAX_SIDE, QUALITY_MAX_SIDE), Image.Resampling.BOX)
+        columns["layout"].append(layout(small))
 
     for side in sizes:
         for name, source in images.items():
@@ -167,7 +175,7 @@ def hash_pool(images: dict[str, Image.Image], sizes: list[int]) -> tuple[list[En
 def engine_pairs(name: str, columns: dict, radius: int) -> tuple[set[tuple[int, int]], float]:
     """The image pairs the report's engine ``name`` finds, and the search's seconds."""
     from provenance.fingerprint import PDQ_MIN_QUALITY
-    from service.bias.neardup import blocked_image_pairs, near_image_pairs
+    from service.bias.neardup import blocked_image_pairs, layout_checked_pairs, near_image_pairs
 
     n = len(columns["pdq"])
     if name == "pdq":
@@ -177,9 +185,14 @@ def engine_pairs(name: str, columns: dict, radius: int) -> tuple[set[tuple[int, 
         usable = list(range(n))
         codes = [[columns["phash"][i], columns["phash_centre"][i]] for i in usable]
     start = time.perf_counter()
-    if name in BLOCKINGS:
-        pairs, _, _ = blocked_image_pairs(codes, radius, blocking=BLOCKINGS[name])
-    else:
+    layouts = np.asarray(columns["layout"])[usable]
+    if name == "phash-centre-blocked":
+        pairs, _, _ = layout_checked_pairs(blocked_image_pairs, codes, radius, layouts)
+    elif name == "phash-centre-blocked-former":
+        pairs, _, _ = blocked_image_pairs(codes, radius, blocking=WIDE_KEY_BLOCKING)
+    elif name == "phash-centre":
+        pairs, _, _ = layout_checked_pairs(near_image_pairs, codes, radius, layouts)
+    else:  # the radius alone: PDQ-15, and phash-centre before the layout check
         pairs, _, _ = near_image_pairs(codes, radius)
     seconds = time.perf_counter() - start
     return {(usable[a], usable[b]) for a, b in pairs.tolist()}, seconds
@@ -237,6 +250,7 @@ def planted_copies(entries: list[Entry], columns: dict, sizes: list[int]) -> lis
                     "cell": (e.edit, e.size),
                     "original": [int(columns[c][j], 16) for c in ("phash", "phash_centre")],
                     "copy": [int(columns[c][i], 16) for c in ("phash", "phash_centre")],
+                    "layouts": (columns["layout"][j], columns["layout"][i]),
                 }
             )
     return copies
@@ -258,14 +272,15 @@ def stratified(copies: list[dict], count: int, rng: np.random.Generator) -> list
 
 def synthetic_codes(
     n: int, shares: np.ndarray, copies: list[dict], seed: int = 0
-) -> tuple[list[list[str]], list[tuple[int, int, tuple]]]:
+) -> tuple[list[list[str]], np.ndarray, list[tuple[int, int, tuple]]]:
     """``n`` images' two codes drawn like real pHashes, with real copies planted.
 
     A planted pair is a real original and its copy, all four codes XORed with one mask that
     turns the original's whole-image hash into a synthetic image's: XOR by a common mask
     keeps every Hamming distance among the four codes, on the keys as on the whole codes,
     so a search treats the pair as it treats the real one, among n synthetic neighbours.
-    At most n / 5 copies are planted (two images each), the cells taking turns.
+    At most n / 5 copies are planted (two images each), the cells taking turns. Layouts:
+    random bytes for the synthetic images (two seldom agree), the real ones for the planted.
     """
     rng = np.random.default_rng([seed, n])
     # Each bit set as often as in real pHashes (bits drawn independently).
@@ -278,14 +293,16 @@ def synthetic_codes(
     codes = [list(pair) for pair in zip(as_int(whole), as_int(centre), strict=True)]
     chosen = stratified(copies, min(len(copies), n // 5), rng)
     slots = rng.choice(n, 2 * len(chosen), replace=False)
+    layouts = rng.integers(0, 256, (n, 64), dtype=np.uint8)
     planted = []
     for copy, original_at, copy_at in zip(chosen, slots[0::2], slots[1::2], strict=True):
+        layouts[original_at], layouts[copy_at] = copy["layouts"]
         mask = codes[original_at][0] ^ copy["original"][0]
         codes[original_at] = [code ^ mask for code in copy["original"]]
         codes[copy_at] = [code ^ mask for code in copy["copy"]]
         a, b = sorted((int(original_at), int(copy_at)))
         planted.append((a, b, copy["cell"]))
-    return [[f"{code:016x}" for code in own] for own in codes], planted
+    return [[f"{code:016x}" for code in own] for own in codes], layouts, planted
 
 
 def planted_recall(
@@ -303,16 +320,27 @@ def planted_recall(
 def timing(n: int, shares: np.ndarray, copies: list[dict], radius: int) -> dict:
     """Seconds, planted copies found per cell, and other pairs of each search on ``n``
     synthetic images, and of the PDQ-15 baseline on ``n`` random codes."""
-    from service.bias.neardup import blocked_image_pairs, near_image_pairs, near_pairs
+    from service.bias.neardup import (
+        blocked_image_pairs,
+        layout_checked_pairs,
+        near_image_pairs,
+        near_pairs,
+    )
 
-    codes, planted = synthetic_codes(n, shares, copies)
+    codes, layouts, planted = synthetic_codes(n, shares, copies)
     planted_pairs = {(a, b) for a, b, _ in planted}
     searches: dict[str, Callable] = {
-        name: lambda c, r, blocking=blocking: blocked_image_pairs(c, r, blocking=blocking)
-        for name, blocking in BLOCKINGS.items()
+        "phash-centre-blocked": lambda c, r: layout_checked_pairs(
+            blocked_image_pairs, c, r, layouts
+        ),
+        "phash-centre-blocked-former": lambda c, r: blocked_image_pairs(
+            c, r, blocking=WIDE_KEY_BLOCKING
+        ),
     }
     if n <= EXACT_MAX_IMAGES:
-        searches["phash-centre"] = near_image_pairs
+        searches["phash-centre"] = lambda c, r: layout_checked_pairs(
+            near_image_pairs, c, r, layouts
+        )
     row: dict = {"images": n, "planted": len(planted), "engines": {}}
     for name, search in searches.items():
         start = time.perf_counter()
@@ -375,6 +403,7 @@ def main() -> None:
     engines = {
         "phash-centre": args.radius,
         "phash-centre-blocked": args.radius,
+        "phash-centre-radius-only": args.radius,
         "phash-centre-blocked-former": args.radius,
         "pdq": DEFAULT_PDQ_RADIUS,
     }
@@ -390,9 +419,11 @@ def main() -> None:
         f"{len(EDITS)} edits: {len(entries):,} images, hashed in {hashed:.0f} s"
     )
     label = (
-        f"\nRecall (copies paired with their original): phash-centre r={args.radius} exact "
-        f"(up to {EXACT_MAX_IMAGES:,} images) / blocked (above) / former blocked / "
-        f"PDQ r={DEFAULT_PDQ_RADIUS} (former default)"
+        f"\nRecall (copies paired with their original): phash-centre r={args.radius} with "
+        f"the layout check up to {args.radius + LAYOUT_EXTRA_BITS}: exact (up to "
+        f"{EXACT_MAX_IMAGES:,} images) / blocked (above) / the exact one without the layout "
+        f"check / the previous blocked search (five 24-bit keys, no layout check) / "
+        f"PDQ r={DEFAULT_PDQ_RADIUS} (the default before those)"
     )
     print("\n".join(recall_table({k: r["recall"] for k, r in results.items()}, sizes, label)))
     goals = {}

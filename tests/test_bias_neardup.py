@@ -122,7 +122,7 @@ def test_the_former_pdq_default_misses_small_copies(small_dataset, tmp_path):
 
 
 def test_blocked_search_finds_what_the_exact_one_finds_on_real_codes(small_dataset):
-    """The search used above 50,000 images, on the same images' codes: a subset of the
+    """The search used above 5,000 images, on the same images' codes: a subset of the
     exact pairs, with every planted copy in it."""
     from provenance.fingerprint import phash, phash_centre
     from service.bias.neardup import blocked_image_pairs, near_image_pairs
@@ -171,7 +171,7 @@ def test_the_centre_hash_is_where_a_trimmed_copy_lands():
 
 
 def test_above_the_exact_limit_small_copies_the_former_key_missed_are_found():
-    """Above 50,000 images the default engine runs the blocked search; forced here with a
+    """Above 5,000 images the default engine runs the blocked search; forced here with a
     small limit, on real 32 px renders and their copies by every bench edit. It pairs every
     copy the exact search pairs, where the former single 20-bit key lost some (5 % crops of
     32 px images among them), and nothing the exact search does not pair."""
@@ -241,3 +241,61 @@ def test_many_copies_of_one_picture_are_counted_not_listed_pair_by_pair(tmp_path
     assert near_row["kind"] == "near"
     dropped = {row["image"] for row in report["mitigation"]["drop_for_leakage"]}
     assert {"test:other-copy.jpg", "test:t00.png"} <= dropped
+
+
+def _codes_apart(bits: int) -> list[list[str]]:
+    """Two images whose whole and centre pHashes all lie ``bits`` apart."""
+    base = 0x9A3C5F0E1B2D4C6E
+    other = base ^ ((1 << bits) - 1)
+    return [[f"{base:016x}", f"{base:016x}"], [f"{other:016x}", f"{other:016x}"]]
+
+
+def test_codes_a_few_bits_past_the_radius_pair_only_when_their_layouts_agree():
+    from service.bias.neardup import LAYOUT_EXTRA_BITS, centre_pairs
+
+    rng = np.random.default_rng(3)
+    picture = rng.integers(0, 256, 64, dtype=np.uint8)
+    alike = np.stack([picture, np.clip(picture.astype(int) + 6, 0, 255).astype(np.uint8)])
+    unlike = np.stack([picture, rng.integers(0, 256, 64, dtype=np.uint8)])
+    flat = np.stack([np.full(64, 128, np.uint8), np.full(64, 128, np.uint8)])
+    past = _codes_apart(11 + LAYOUT_EXTRA_BITS)
+    for exact_max in (10, 0):  # the exact search, then the blocked one
+        pairs, distances, info = centre_pairs(past, 11, layouts=alike, exact_max=exact_max)
+        assert pairs.tolist() == [[0, 1]] and distances.tolist() == [14]
+        assert info["layout_checked"] == 1 and info["layout_kept"] == 1
+        for layouts in (unlike, flat):
+            pairs, _, info = centre_pairs(past, 11, layouts=layouts, exact_max=exact_max)
+            assert len(pairs) == 0 and info["layout_checked"] == 1
+        # Past the extra bits no layout helps; within the radius none is needed.
+        pairs, _, _ = centre_pairs(_codes_apart(15), 11, layouts=alike, exact_max=exact_max)
+        assert len(pairs) == 0
+        pairs, _, _ = centre_pairs(_codes_apart(11), 11, layouts=unlike, exact_max=exact_max)
+        assert pairs.tolist() == [[0, 1]]
+
+
+def test_a_small_diagram_after_jpeg_q50_is_found_past_the_radius(small_dataset, tmp_path):
+    """The 32 px copy whose pHashes moved 14 bits: found through its layout, and no pair
+    among the distinct images is added."""
+    import shutil
+
+    from bench.neardup_engine import at_size, sources
+
+    dataset, planted = small_dataset
+    root = tmp_path / "data"
+    # The pool holds this diagram at 64 px: left out, so the pair stands alone.
+    shutil.copytree(dataset, root, ignore=shutil.ignore_patterns("render-08-diagram.png"))
+    diagram = at_size(sources(24)["render-008-diagram"], 32).convert("RGB")
+    diagram.save(root / "diagram.png")
+    buffer = io.BytesIO()
+    diagram.save(buffer, "JPEG", quality=50)
+    (root / "diagram-q50.jpg").write_bytes(buffer.getvalue())
+    report = _report(root, tmp_path / "out")
+    near = report["quality"]["near_duplicates"]
+    clusters = sorted(tuple(sorted(c["images"])) for c in near["clusters"])
+    expected = sorted(
+        [*(tuple(sorted(pair)) for pair in planted), ("diagram-q50.jpg", "diagram.png")]
+    )
+    assert clusters == expected
+    (found,) = [c for c in near["clusters"] if "diagram.png" in c["images"]]
+    assert found["max_distance"] > near["radius"]
+    assert near["search"]["layout_kept"] >= 1

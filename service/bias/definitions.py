@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.bias.neardup import EXACT_MAX_IMAGES, LAYOUT_EXTRA_BITS, LAYOUT_MIN_CORRELATION
 from service.bias.options import (
     DEFAULT_CENTRE_RADIUS,
     DEFAULT_PDQ_RADIUS,
@@ -44,8 +45,21 @@ def definitions(options: ReportOptions) -> dict[str, str]:
             else "Images one of whose two pHashes (of the whole picture and of its central 95 %, "
             "so that trimmed copies match) differs from one of the other's in at most "
         )
-        + f"{options.radius} of {bits} bits, joined transitively into clusters; found by an exact "
-        "FAISS multi-index hash search (every such pair, without comparing all pairs)."
+        + f"{options.radius} of {bits} bits"
+        + (
+            f", or in at most {options.radius + LAYOUT_EXTRA_BITS} when the two pictures' coarse "
+            "layouts (8 x 8 grid of mean brightness) correlate at "
+            f"{LAYOUT_MIN_CORRELATION:g} or more"
+            if options.near_dup_hash == "phash-centre"
+            else ""
+        )
+        + ", joined transitively into clusters; found by an exact FAISS multi-index hash search "
+        "(every such pair, without comparing all pairs)"
+        + (
+            f" or, above {EXACT_MAX_IMAGES:,} images, a blocked search on parts of the hash."
+            if options.near_dup_hash == "phash-centre"
+            else "."
+        )
         + (
             " PDQ hashes of quality below 50 (near-featureless images) are not matched, as PDQ's "
             "authors advise."
@@ -112,11 +126,11 @@ def _radius_note(options: ReportOptions) -> str:
             "re-encodings (q50-q90), 0.5-0.9x resizes, brightness changes of 10 % and 5 % "
             "crops of images from 32 to 4,000 px, where PDQ at 15 bits misses most copies of "
             "small images and every crop; docs/bias.md has the table measured by "
-            "bench/neardup_engine.py. Above 50,000 images a blocked search runs (five "
-            "24-bit keys of each pHash, probed with two flipped bits, then the whole codes "
-            "checked): not exact, it kept every copy the exact search kept on that bench "
-            "(the report's search block says which ran). --near-dup-hash pdq or phash "
-            "selects a single hash."
+            f"bench/neardup_engine.py. Above {EXACT_MAX_IMAGES:,} images a blocked search "
+            "runs (five 22-bit keys of each pHash, probed with two flipped bits, then the "
+            "whole codes checked): not exact, on that bench it kept at least 96 % of the "
+            "copies of every edit and size (the report's search block says which ran). "
+            "--near-dup-hash pdq or phash selects a single hash."
         )
     if options.near_dup_hash == "phash":
         return (

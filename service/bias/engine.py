@@ -119,6 +119,8 @@ def _from_ray(batch: dict[str, Any]) -> dict[str, np.ndarray]:
             array = array.astype(object)
         elif name == "features" and array.dtype == object:
             array = np.stack(list(array)).astype(np.float32)
+        elif name == "layout" and array.dtype == object:
+            array = np.stack(list(array)).astype(np.uint8)
         out[name] = array
     return out
 

@@ -35,6 +35,8 @@ from service.bias.privacy import (
 QUALITY_MAX_SIDE = 512
 FEATURE_GRID = 8
 FEATURE_LENGTH = FEATURE_GRID * FEATURE_GRID * 3 + 7
+# The near-duplicate check's layout: 8x8 luma means, one byte each.
+LAYOUT_GRID = 8
 STRING_COLUMNS = (
     "path",
     "error",
@@ -95,6 +97,15 @@ def features(image: Any) -> np.ndarray:
     ).astype(np.float32)
 
 
+def layout(image: Any) -> np.ndarray:
+    """The picture's coarse layout: luma means over an 8x8 grid, 0-255 (the near-duplicate
+    search's second opinion on codes that moved a few bits past its radius)."""
+    from PIL import Image
+
+    grid = image.convert("L").resize((LAYOUT_GRID, LAYOUT_GRID), Image.Resampling.BOX)
+    return np.asarray(grid, dtype=np.uint8).ravel()
+
+
 def pixel_digest(rgb: np.ndarray) -> str:
     """Digest of the decoded RGB pixels and their shape (128 bits of SHA-256)."""
     digest = hashlib.sha256(f"{rgb.shape[1]}x{rgb.shape[0]}:".encode())
@@ -125,6 +136,7 @@ def _empty_row(path: str) -> dict[str, Any]:
         "iptc_ai": False,
         "declared_family": "",
         "features": np.zeros(FEATURE_LENGTH, np.float32),
+        "layout": np.zeros(LAYOUT_GRID * LAYOUT_GRID, np.uint8),
         "p_ai": np.nan,
         "ai_label": -1,
         "score_error": "",
@@ -195,6 +207,7 @@ class BatchAnalyser:
         small_rgb = np.asarray(small, dtype=np.uint8)
         row["brightness"], row["sharpness"], row["entropy"] = quality_stats(small_rgb)
         row["features"] = features(small)
+        row["layout"] = layout(small)
         row.update(image_privacy(media.data, small_rgb, max(image.size), self.faces))
         if self.verifier is not None:
             self._provenance(media, row)
@@ -262,6 +275,8 @@ def to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         values = [row[name] for row in rows]
         if name == "features":
             columns[name] = np.stack(values).astype(np.float32)
+        elif name == "layout":
+            columns[name] = np.stack(values).astype(np.uint8)
         elif name in STRING_COLUMNS:
             columns[name] = np.array(values, dtype=object)
         elif name in ("ok", "c2pa_ai", "iptc_ai", *PRIVACY_BOOL_COLUMNS):

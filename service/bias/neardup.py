@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import combinations, pairwise
@@ -254,9 +254,10 @@ KEY_POSITIONS = tuple(
     8 * row + col for row in range(6) for col in range(6) if (row or col) and row + col < 6
 )
 KEY_FLIPS = 2
-# Up to this many images the default engine runs the exact multi-hash self-join; above it,
-# whose cost grows faster than n at an 11-bit radius, the blocked search.
-EXACT_MAX_IMAGES = 50_000
+# Up to this many images the default engine runs the exact multi-hash self-join; above it
+# the blocked search. The exact one's cost grows with n squared at the layout check's
+# 14-bit reach (bench/neardup_engine.py times both at 10,000 images).
+EXACT_MAX_IMAGES = 5_000
 # Candidate pairs verified per numpy step: bounds memory to a few hundred MB.
 VERIFY_CHUNK = 4_000_000
 # Longest key of a direct-address table: 2**24 int32 slots are 64 MB.
@@ -293,10 +294,14 @@ def dealt_tables(count: int, bits: int, flips: int) -> tuple[BlockingTable, ...]
     return tables
 
 
-# Five 24-bit keys probed with two flips: a copy is missed only when every key holds three or
-# more of its changed bits, and each key shortlists about 300 * n / 2**24 codes per code;
-# bench/neardup_engine.py compares the union with the exact search per edit and size.
-DEFAULT_BLOCKING = Blocking(dealt_tables(5, 24, 2), "table", "5 keys of 24 pHash bits, 2 flips")
+# Five 22-bit keys probed with two flips: a copy is missed only when every key holds three or
+# more of its changed bits, and each key shortlists about 254 * n / 2**22 codes per code.
+# Keys of 24 bits shortlist a quarter as many but miss the copies of small images that sit
+# a few bits past the radius, which the layout check keeps; bench/neardup_engine.py
+# compares the union with the exact search per edit and size, and times both at scale.
+DEFAULT_BLOCKING = Blocking(dealt_tables(5, 22, 2), "table", "5 keys of 22 pHash bits, 2 flips")
+# The previous default's keys, for the bench.
+WIDE_KEY_BLOCKING = Blocking(dealt_tables(5, 24, 2), "table", "5 keys of 24 pHash bits, 2 flips")
 FORMER_BLOCKING = Blocking(
     (BlockingTable(KEY_POSITIONS, KEY_FLIPS),), "faiss", "20-bit pHash key, 2 flips (FAISS)"
 )
@@ -519,14 +524,62 @@ def blocked_image_pairs(
     return pairs, dist[new], {"images": len(codes), **asdict(info)}
 
 
-def centre_pairs(
-    codes: Sequence[Sequence[str]], radius: int, *, exact_max: int = EXACT_MAX_IMAGES
+# pHash moves a few bits past the radius on small images after JPEG q50 or a 0.9x resize,
+# where distinct pictures already sit (bench/neardup_engine.py): a pair up to this many
+# bits past the radius counts only when the two pictures' coarse layouts agree.
+LAYOUT_EXTRA_BITS = 3
+LAYOUT_MIN_CORRELATION = 0.9
+# Pairs whose layouts are compared per numpy step.
+LAYOUT_CHUNK = 1_000_000
+
+PairSearch = Callable[[Sequence[Sequence[str]], int], tuple[np.ndarray, np.ndarray, dict[str, Any]]]
+
+
+def alike_layouts(layouts: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Whether each pair's layouts (rows of ``layouts``, e.g. 8x8 luma means) correlate at
+    ``LAYOUT_MIN_CORRELATION`` or more (Pearson); a flat layout agrees with nothing."""
+    alike = np.zeros(len(first), bool)
+    for start in range(0, len(first), LAYOUT_CHUNK):
+        a = layouts[first[start : start + LAYOUT_CHUNK]].astype(np.float32)
+        b = layouts[second[start : start + LAYOUT_CHUNK]].astype(np.float32)
+        a -= a.mean(1, keepdims=True)
+        b -= b.mean(1, keepdims=True)
+        product = (a * b).sum(1)
+        scale = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        alike[start : start + LAYOUT_CHUNK] = (scale > 0) & (
+            product >= LAYOUT_MIN_CORRELATION * scale
+        )
+    return alike
+
+
+def layout_checked_pairs(
+    search: PairSearch, codes: Sequence[Sequence[str]], radius: int, layouts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The default engine's pairs: exact up to ``exact_max`` images, blocked above."""
-    if len(codes) <= exact_max:
-        pairs, distances, info = near_image_pairs(codes, radius)
-        info["mode"] = "exact"
-        return pairs, distances, info
-    pairs, distances, info = blocked_image_pairs(codes, radius)
-    info["mode"] = "blocked"
+    """``search``'s pairs within ``radius``, and those up to ``LAYOUT_EXTRA_BITS`` further
+    whose layouts (one row per image of ``codes``) agree."""
+    pairs, distances, info = search(codes, radius + LAYOUT_EXTRA_BITS)
+    beyond = np.flatnonzero(distances > radius)
+    keep = distances <= radius
+    keep[beyond] = alike_layouts(layouts, pairs[beyond, 0], pairs[beyond, 1])
+    info["layout_checked"] = len(beyond)
+    info["layout_kept"] = int(keep[beyond].sum())
+    return pairs[keep], distances[keep], info
+
+
+def centre_pairs(
+    codes: Sequence[Sequence[str]],
+    radius: int,
+    *,
+    layouts: np.ndarray | None = None,
+    exact_max: int = EXACT_MAX_IMAGES,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The default engine's pairs: exact up to ``exact_max`` images, blocked above; with
+    ``layouts``, also the pairs a few bits past the radius whose layouts agree."""
+    exact = len(codes) <= exact_max
+    search: PairSearch = near_image_pairs if exact else blocked_image_pairs
+    if layouts is None:
+        pairs, distances, info = search(codes, radius)
+    else:
+        pairs, distances, info = layout_checked_pairs(search, codes, radius, layouts)
+    info["mode"] = "exact" if exact else "blocked"
     return pairs, distances, info

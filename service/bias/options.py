@@ -28,8 +28,8 @@ DEFAULT_PHASH_RADIUS = 3
 # near-duplicates when any of their codes lie within the radius. Small images and trimmed
 # copies move pHash far less than PDQ; bench/neardup_engine.py measures recall per edit and
 # size against the PDQ-15 default and the false pairs among distinct images, and times the
-# search (service.bias.neardup.centre_pairs: exact FAISS multi-hash up to 50,000 images,
-# a blocked search on the low-frequency bits above, where the exact one grows faster).
+# search (service.bias.neardup.centre_pairs: exact FAISS multi-hash up to EXACT_MAX_IMAGES,
+# a blocked search on parts of the codes above, where the exact one grows faster).
 DEFAULT_CENTRE_RADIUS = 11
 DEFAULT_NEAR_DUP_HASH = "phash-centre"
 PDQ_MATCH_RADIUS = 31

@@ -89,8 +89,12 @@ def quality_section(
         if group == len(holders):
             holders.append([])
         holders[group].append(i)
-    search_pairs = centre_pairs if hash_name == "phash-centre" else near_image_pairs
-    group_pairs, distances, search = search_pairs([list(own) for own in code_group], radius)
+    distinct = [list(own) for own in code_group]
+    if hash_name == "phash-centre":
+        layouts = table["layout"][[group[0] for group in holders]]
+        group_pairs, distances, search = centre_pairs(distinct, radius, layouts=layouts)
+    else:
+        group_pairs, distances, search = near_image_pairs(distinct, radius)
     search = {**search, "images": len(usable), "distinct_codes": len(holders)}
     if stage is not None:
         stage("near_duplicate_search")
