@@ -82,8 +82,7 @@ def quality_section(
     # Images with the same codes are one entry of the search, so K copies of one picture
     # cost one query and their K*(K-1)/2 pairs are counted, never listed.
     code_group: dict[tuple[str, ...], int] = {}
-    holders: list[list[int]] = []
-    """The images holding each distinct code tuple."""
+    holders: list[list[int]] = []  # the images holding each distinct code tuple
     for i, own in zip(usable, codes, strict=True):
         group = code_group.setdefault(own, len(holders))
         if group == len(holders):
