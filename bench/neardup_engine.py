@@ -140,10 +140,9 @@ class Entry:
 
 def hash_pool(images: dict[str, Image.Image], sizes: list[int]) -> tuple[list[Entry], dict]:
     from provenance.fingerprint import pdq_hash, phash, phash_centre
-
-    entries: list[Entry] = []
     from service.bias.images import QUALITY_MAX_SIDE, layout
 
+    entries: list[Entry] = []
     columns: dict[str, list] = {
         "pdq": [], "pdq_quality": [], "phash": [], "phash_centre": [], "layout": []
     }  # fmt: skip
