@@ -172,12 +172,14 @@ class FusedTrainResult:
     rank: int
     experts: list[ExpertResult]
     calibration: dict[str, Any] | None = None
+    fusion_reused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "checkpoint": self.checkpoint,
             "rank": self.rank,
             "experts": [expert.to_dict() for expert in self.experts],
+            "fusion_reused": self.fusion_reused,
         }
         if self.calibration is not None:
             summary["calibration"] = self.calibration
@@ -362,6 +364,28 @@ def trained_already(checkpoint: Path, data: DetectorData, config: TrainConfig) -
     )
 
 
+def fused_already(checkpoint: Path, data: DetectorData, experts: list[ExpertResult]) -> bool:
+    """Whether ``checkpoint`` already fuses exactly these experts, calibrated on ``data``.
+
+    Only when every expert was kept: a retrained expert has new weights, so its fusion and
+    calibration must be made again.
+    """
+    from detectors.checkpoint import read_checkpoint
+    from provenance.errors import CheckpointError
+
+    if not experts or not all(expert.reused for expert in experts):
+        return False
+    try:
+        training = read_checkpoint(checkpoint).spec.training
+        current = [read_checkpoint(expert.checkpoint).weights_sha256 for expert in experts]
+    except CheckpointError:
+        return False
+    fused = training.get("experts") or []
+    return training.get("data_digest") == data.digest and [
+        (entry.get("transform"), entry.get("weights_sha256")) for entry in fused
+    ] == [(expert.transform, digest) for expert, digest in zip(experts, current, strict=True)]
+
+
 def train_fused(
     data: DetectorData, config: TrainConfig, transforms: list[str], *, quiet: bool = False
 ) -> FusedTrainResult:
@@ -371,10 +395,12 @@ def train_fused(
     An expert whose checkpoint there already records the same data digest and training
     configuration is kept rather than trained again, so an interrupted run resumes where
     it stopped (training on CPU is deterministic for a given seed, so the result is the
-    same either way).
+    same either way); when every expert is kept and ``OUTPUT`` already fuses them, the
+    fusion and its calibration are kept too.
     """
     import torch.distributed as dist
 
+    from detectors.checkpoint import read_checkpoint
     from detectors.workflows import EXPERTS_FOLDER, fuse_checkpoints
 
     if len(set(transforms)) != len(transforms):
@@ -393,7 +419,10 @@ def train_fused(
                 continue
             run = train(data, expert_config, quiet=quiet)
             experts.append(ExpertResult(str(target), transform, reused=False, run=run))
-        if rank == 0:
+        fusion_reused = fused_already(Path(config.output), data, experts)
+        if rank == 0 and fusion_reused:
+            calibration = read_checkpoint(config.output).spec.training.get("calibration")
+        elif rank == 0:
             fused = fuse_checkpoints(
                 [Path(expert.checkpoint) for expert in experts],
                 data,
@@ -407,4 +436,4 @@ def train_fused(
     finally:
         if owns_group:
             dist.destroy_process_group()
-    return FusedTrainResult(str(config.output), rank, experts, calibration)
+    return FusedTrainResult(str(config.output), rank, experts, calibration, fusion_reused)

@@ -202,6 +202,8 @@ def fuse_checkpoints(
     model.spec.training = {
         "data_digest": data.digest,
         "fusion": "max of the experts' calibrated logits",
+        # Kept so that a resumed run that reuses this fusion reports the same calibration.
+        "calibration": calibration,
         "experts": [
             {
                 "checkpoint": _relative(info.directory, output),

@@ -121,8 +121,17 @@ def test_rerunning_train_keeps_finished_experts_and_gives_the_same_detector(
     second = runner.invoke(app, command)
     assert second.exit_code == 0, second.output
     assert [e["reused"] for e in json.loads(second.stdout)["experts"]] == [True, False]
+    assert json.loads(second.stdout)["fusion_reused"] is False
     # Same seed on the CPU: the retrained expert, and so the fusion, come out identical.
     assert read_checkpoint(output).weights_sha256 == weights
+    # Nothing left to train: the fusion and its calibration are kept as they are.
+    written = (output / "model.safetensors").stat().st_mtime_ns
+    third = runner.invoke(app, command)
+    assert third.exit_code == 0, third.output
+    summary = json.loads(third.stdout)
+    assert [e["reused"] for e in summary["experts"]] == [True, True] and summary["fusion_reused"]
+    assert summary["calibration"] == json.loads(second.stdout)["calibration"]
+    assert (output / "model.safetensors").stat().st_mtime_ns == written
 
 
 def test_fuse_refuses_experts_trained_on_other_data(fused, tmp_path: Path):
